@@ -875,6 +875,36 @@ def gguf_param_count(name: str, tensor: Any, bits: dict) -> int:
     return tensor.size
 
 
+def export_mlx_folder(source: Path, dest: Path, weights: str = "quantized") -> dict:
+    """Write a loaded GGUF out as an MLX model folder (config.json, safetensors, tokenizer).
+
+    Used by the tests and benchmarks to have the same model in both formats.
+    """
+    from mlx.utils import tree_flatten
+
+    mx = require_mlx()
+    raw, meta = read_gguf(source, mx)
+    config = gguf_llama_config(meta, gguf_str(meta, "general.architecture"))
+    tensors, bits = rename_gguf_tensors(raw)
+    config["tie_word_embeddings"] = "lm_head.weight" not in tensors
+    model, _ = build_llama(config, tensors, bits, weights, mx)
+    if bits and weights == "quantized":
+        main = max(set(bits.values()), key=list(bits.values()).count)
+        config["quantization"] = {"group_size": GGUF_GROUP_SIZE, "bits": main}
+        for layer, b in bits.items():
+            if b != main:
+                config["quantization"][layer] = {"group_size": GGUF_GROUP_SIZE, "bits": b}
+    tokenizer = gguf_tokenizer(meta)
+    dest.mkdir(parents=True, exist_ok=True)
+    mx.save_safetensors(
+        str(dest / "model.safetensors"), dict(tree_flatten(model.parameters())), {"format": "mlx"}
+    )
+    config["eos_token_id"] = sorted(tokenizer.eos_token_ids)
+    (dest / "config.json").write_text(json.dumps(config, indent=2), encoding="utf-8")
+    tokenizer._tokenizer.save_pretrained(str(dest))
+    return {"destination": str(dest), "files": sorted(p.name for p in dest.iterdir())}
+
+
 def model_is_dense(model: Any) -> bool:
     import mlx.nn as nn
 
@@ -1716,6 +1746,12 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
                         "default: the first of OpenBLAS/BLIS/MKL found)")  # fmt: skip
     parser.add_argument("--weights", default="auto", choices=["auto", "quantized", "float32"],
                         help="weight layout in memory: auto = float32 on CPU, quantized on GPU")  # fmt: skip
+    parser.add_argument(
+        "--export-mlx",
+        metavar="DIR",
+        help="write the bundled GGUF (or --model) as an MLX model folder to DIR, then exit",
+    )
+    parser.add_argument("--model", help="with --export-mlx: the .gguf file to convert")
     parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
                         help=f"longest accepted command line (default {MAX_LINE_BYTES})")  # fmt: skip
     return parser.parse_args(argv)
@@ -1723,6 +1759,12 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
 
 def main(argv: list | None = None) -> int:
     args = parse_args(argv)
+    if args.export_mlx:
+        RUNTIME.blas_request = args.blas
+        source = Path(args.model) if args.model else bundled_model_path()
+        weights = "quantized" if args.weights == "auto" else args.weights
+        print(json.dumps(export_mlx_folder(source, Path(args.export_mlx), weights)))
+        return 0
     protocol_out = take_over_stdout()
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
