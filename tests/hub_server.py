@@ -1,14 +1,10 @@
 """A local stand-in for the Hugging Face Hub file API, for download tests.
 
-Speaks enough of the Hub for huggingface_hub 2.4 (`snapshot_download`,
-`hf_hub_download`, `file_download.http_get`) to behave as it does against
-huggingface.co: repo info, tree listing, HEAD/GET on `resolve` URLs with ETags and
-Range resume, and the `X-Error-Code` headers that become RepositoryNotFoundError,
-RevisionNotFoundError, GatedRepoError and EntryNotFoundError. Switches simulate a slow
-link (`throttle_bps`) or a dropped one (`cut_after_bytes`). HF_ENDPOINT must be set to
-`start()`'s URL before huggingface_hub is imported (it reads it at import time).
-
-    python tests/hub_server.py DIR REPO_ID    # serve a folder for manual tries
+Serves repo info, tree listings and `resolve` URLs (HEAD/GET, ETags, Range) closely
+enough that huggingface_hub 2.4 behaves as against huggingface.co, errors included
+(X-Error-Code -> RepositoryNotFoundError, RevisionNotFoundError, GatedRepoError,
+EntryNotFoundError). HF_ENDPOINT is read when huggingface_hub is imported: set it to
+`start()`'s URL first. Manual use: `python tests/hub_server.py DIR REPO_ID`.
 """
 
 from __future__ import annotations
@@ -24,14 +20,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Self
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 # The Hub keeps files above 10 MB in LFS; their ETag is the sha256 of the content.
 LFS_THRESHOLD = 10 * 1024 * 1024
 # Body write size: small enough for smooth throttling and exact cuts.
 CHUNK_SIZE = 64 * 1024
-# Throttling sleeps per write slice; being late by less than this is caught up on.
+# Throttling sleeps after each write; lateness below this is caught up on.
 THROTTLE_SLACK = 0.05
 LOGGED_HEADERS = ("Range", "Authorization")
 API_PATH = re.compile(
@@ -65,7 +61,7 @@ def _git_blob_sha1(data: bytes) -> str:
 class _File:
     data: bytes | Path
     size: int
-    oid: str  # git blob sha1, of the LFS pointer for LFS files (as tree listings show)
+    oid: str  # git blob sha1 (of the LFS pointer for LFS files), as the tree shows
     sha256: str | None = None  # LFS files only
     pointer_size: int = 0  # LFS files only
 
@@ -78,12 +74,17 @@ class _File:
             sha256.update(chunk)
         if size <= LFS_THRESHOLD:
             return cls(data, size, sha1.hexdigest())
-        pointer = (
-            "version https://git-lfs.github.com/spec/v1\n"
-            f"oid sha256:{sha256.hexdigest()}\nsize {size}\n"
-        ).encode()
-        oid = _git_blob_sha1(pointer)
-        return cls(data, size, oid, sha256.hexdigest(), len(pointer))
+        pointer = "version https://git-lfs.github.com/spec/v1\n"
+        pointer += f"oid sha256:{sha256.hexdigest()}\nsize {size}\n"
+        blob = pointer.encode()
+        return cls(data, size, _git_blob_sha1(blob), sha256.hexdigest(), len(blob))
+
+    def tree_entry(self, path: str) -> dict[str, Any]:
+        entry = {"type": "file", "oid": self.oid, "size": self.size, "path": path}
+        if self.sha256:
+            lfs = {"oid": self.sha256, "size": self.size, "pointerSize": self.pointer_size}
+            entry["lfs"] = lfs
+        return entry
 
 
 @dataclass
@@ -91,34 +92,28 @@ class _Repo:
     gated: bool
     branches: dict[str, tuple[str, dict[str, _File]]]  # name -> (commit sha, files)
 
-    def lookup(self, revision: str) -> tuple[str, dict[str, _File]] | None:
-        """Find a revision by branch name or by commit sha."""
-        if revision in self.branches:
-            return self.branches[revision]
-        return next((b for b in self.branches.values() if b[0] == revision), None)
 
-
-@dataclass
+@dataclass(eq=False)
 class _HubError(Exception):
     """An error answer: HTTP status, X-Error-Code and X-Error-Message."""
 
     status: int
     code: str
     message: str
-    commit: str = ""  # X-Repo-Commit, sent with EntryNotFound as the Hub does
+    commit: str = ""  # X-Repo-Commit, which the Hub sends with EntryNotFound
 
 
 class FakeHub:
     """An in-process Hub serving registered repos over HTTP on 127.0.0.1.
 
     Switches, settable at any time:
-    - `throttle_bps`: cap on all GET bodies together (a shared link), or None.
-    - `cut_after_bytes`: end each GET after that many body bytes, or None; with
+    - `throttle_bps`: cap on all GET bodies together (one shared link), or None.
+    - `cut_after_bytes`: end each file GET after that many body bytes, or None; with
       `cut_once` only the first such GET is cut. The end is a FIN, which httpx reports
       as RemoteProtocolError (huggingface_hub retries with Range); with `cut_reset` it
       is an RST, reported as ReadError (huggingface_hub raises it).
     - `required_token`: the Bearer token gated repos want (None: any token passes).
-    Counters: `bytes_sent` (GET body bytes, resettable) and `requests`, a log of
+    Counters: `bytes_sent` (file body bytes, resettable) and `requests`, a log of
     (method, path with query, {"Range", "Authorization"} when sent).
     """
 
@@ -127,9 +122,9 @@ class FakeHub:
         self.cut_after_bytes: int | None = None
         self.cut_once: bool = False
         self.cut_reset: bool = False
+        self.required_token: str | None = None
         self.bytes_sent: int = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
-        self.required_token: str | None = None
         self._repos: dict[str, _Repo] = {}
         self._lock = threading.Lock()
         self._link_free_at = 0.0  # time.monotonic() when the throttled link is idle
@@ -143,10 +138,9 @@ class FakeHub:
         gated: bool = False,
     ) -> str:
         """Register (or replace) a branch of a repo; returns its 40-hex commit sha."""
-        entries = {
-            path: _File.load(data if isinstance(data, bytes) else Path(data))
-            for path, data in files.items()
-        }
+        entries: dict[str, _File] = {}
+        for path, data in files.items():
+            entries[path] = _File.load(data if isinstance(data, bytes) else Path(data))
         listing = "".join(f"{p}\0{f.oid}\n" for p, f in sorted(entries.items()))
         sha = hashlib.sha1(f"{repo_id}\0{revision}\0{listing}".encode()).hexdigest()
         repo = self._repos.setdefault(repo_id, _Repo(gated, {}))
@@ -168,21 +162,24 @@ class FakeHub:
             self._server.server_close()
             self._server = None
 
-    def __enter__(self) -> Self:
+    def __enter__(self) -> FakeHub:
         self.start()
         return self
 
     def __exit__(self, *exc_info: object) -> None:
         self.stop()
 
-    def _resolve(self, repo_id: str, revision: str) -> tuple[_Repo, str, dict]:
+    def _resolve(self, repo_id: str, rev: str) -> tuple[_Repo, str, dict[str, _File]]:
+        """Find a revision by branch name or commit sha, or raise the Hub's 404."""
         repo = self._repos.get(repo_id)
         if repo is None:
             raise _HubError(404, "RepoNotFound", "Repository not found")
-        found = repo.lookup(revision)
-        if found is None:
-            raise _HubError(404, "RevisionNotFound", f"Invalid rev id: {revision}")
-        return repo, *found
+        by_sha = dict(repo.branches.values())
+        if rev in repo.branches:
+            return repo, *repo.branches[rev]
+        if rev in by_sha:
+            return repo, rev, by_sha[rev]
+        raise _HubError(404, "RevisionNotFound", f"Invalid rev id: {rev}")
 
     def _claim_cut(self, sent_after: int) -> int | None:
         """The cut point, if a GET that will have sent `sent_after` bytes is cut."""
@@ -200,17 +197,14 @@ class FakeHub:
             self.bytes_sent += n
             if not self.throttle_bps:
                 return
-            # Credit up to THROTTLE_SLACK of lateness so sleep overshoot doesn't add up.
             start = max(self._link_free_at, time.monotonic() - THROTTLE_SLACK)
-            self._link_free_at = start + n / self.throttle_bps
-            wake = self._link_free_at
+            self._link_free_at = wake = start + n / self.throttle_bps
         time.sleep(max(0.0, wake - time.monotonic()))
 
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"  # keep-alive, as the Hub does
     timeout = 60  # drop idle keep-alive connections eventually
-    server: ThreadingHTTPServer
 
     @property
     def hub(self) -> FakeHub:
@@ -219,32 +213,26 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, fmt: str, *args: Any) -> None:
         pass
 
-    def do_HEAD(self) -> None:
-        self._dispatch()
-
-    def do_GET(self) -> None:
-        self._dispatch()
-
     def do_POST(self) -> None:  # telemetry and the like: accept and ignore
         self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.hub.requests.append((self.command, self.path, {}))
         self._send(200, {"Content-Length": "0"})
 
-    def _dispatch(self) -> None:
+    def do_GET(self) -> None:
         wanted = {h: v for h in LOGGED_HEADERS if (v := self.headers.get(h))}
         self.hub.requests.append((self.command, self.path, wanted))
         url = urlsplit(self.path)
         try:
             if m := RESOLVE_PATH.match(url.path):
-                repo, rev, path = (unquote(m[k]) for k in ("repo", "rev", "path"))
-                self._serve_file(repo, rev, path)
+                self._serve_file(*(unquote(m[k]) for k in ("repo", "rev", "path")))
             elif (m := API_PATH.match(url.path)) and self.command == "GET":
                 repo, rev = unquote(m["repo"]), unquote(m["rev"] or "main")
-                if m["kind"] == "tree":
-                    sub = unquote(m["path"] or "").strip("/")
-                    recursive = "recursive=true" in url.query.lower()
-                    self._send_json(self._tree(repo, rev, sub, recursive))
-                else:
+                if m["kind"] != "tree":
                     self._send_json(self._info(repo, rev))
+                    return
+                sub = unquote(m["path"] or "").strip("/")
+                recursive = "recursive=true" in url.query.lower()
+                self._send_json(self._tree(repo, rev, sub, recursive))
             else:
                 self._send(200, {"Content-Length": "0"})
         except _HubError as e:
@@ -254,6 +242,9 @@ class _Handler(BaseHTTPRequestHandler):
             self._send_json({"error": e.message}, e.status, headers)
         except (BrokenPipeError, ConnectionResetError):
             self.close_connection = True
+
+    def do_HEAD(self) -> None:
+        self.do_GET()
 
     def _info(self, repo_id: str, revision: str) -> dict[str, Any]:
         repo, sha, files = self.hub._resolve(repo_id, revision)
@@ -265,37 +256,22 @@ class _Handler(BaseHTTPRequestHandler):
             "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
         }  # fmt: skip
 
-    def _tree(
-        self, repo_id: str, revision: str, sub: str, recursive: bool
-    ) -> list[dict[str, Any]]:
-        files: dict[str, _File] = self.hub._resolve(repo_id, revision)[2]
+    def _tree(self, repo_id: str, rev: str, sub: str, recursive: bool) -> list[dict]:
+        files = self.hub._resolve(repo_id, rev)[2]
         prefix = f"{sub}/" if sub else ""
         dirs = {p.rsplit("/", n)[0] for p in files for n in range(1, p.count("/") + 1)}
-        out: list[dict[str, Any]] = []
+        out = []
         for path in sorted(dirs | files.keys()):
             rest = path.removeprefix(prefix)
             if (prefix and rest == path) or (not recursive and "/" in rest):
                 continue
-            if path in dirs:
-                oid = _git_blob_sha1(path.encode())  # any stable id will do
+            if path in files:
+                out.append(files[path].tree_entry(path))
+            else:  # a directory: any stable oid will do
+                oid = _git_blob_sha1(path.encode())
                 out.append({"type": "directory", "oid": oid, "path": path})
-                continue
-            f = files[path]
-            entry: dict[str, Any] = {
-                "type": "file",
-                "oid": f.oid,
-                "size": f.size,
-                "path": path,
-            }
-            if f.sha256:
-                entry["lfs"] = {
-                    "oid": f.sha256,
-                    "size": f.size,
-                    "pointerSize": f.pointer_size,
-                }
-            out.append(entry)
         if sub and not out:
-            raise _HubError(404, "EntryNotFound", f"{sub} does not exist at {revision}")
+            raise _HubError(404, "EntryNotFound", f"{sub} does not exist at {rev}")
         return out
 
     def _serve_file(self, repo_id: str, revision: str, path: str) -> None:
@@ -321,10 +297,8 @@ class _Handler(BaseHTTPRequestHandler):
                 return
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{f.size}"
         self._send(status, headers | {"Content-Length": str(end - start)})
-        if self.command != "GET":
-            return
         sent = 0
-        for chunk in _chunks(f.data, start, end):
+        for chunk in _chunks(f.data, start, end) if self.command == "GET" else ():
             if (cut := self.hub._claim_cut(sent + len(chunk))) is not None:
                 self._write(chunk[: max(0, cut - sent)])
                 self._drop_connection()
@@ -348,10 +322,10 @@ class _Handler(BaseHTTPRequestHandler):
         return auth.startswith("Bearer ") and len(auth) > len("Bearer ")
 
     def _drop_connection(self) -> None:
-        """End the connection mid-body: FIN (truncated body) or RST if `cut_reset`."""
+        """End the connection mid-body: FIN (truncated body), or RST if cut_reset."""
         if self.hub.cut_reset:
-            linger_zero = struct.pack("ii", 1, 0)
-            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_zero)
+            linger_off = struct.pack("ii", 1, 0)
+            self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, linger_off)
         else:
             self.connection.shutdown(socket.SHUT_RDWR)
         self.connection.close()
@@ -369,8 +343,8 @@ class _Handler(BaseHTTPRequestHandler):
         self, obj: object, status: int = 200, headers: dict[str, str] | None = None
     ) -> None:
         body = json.dumps(obj).encode()
-        all_headers = {"Content-Type": "application/json"} | (headers or {})
-        self._send(status, all_headers | {"Content-Length": str(len(body))}, body)
+        headers = {"Content-Type": "application/json", **(headers or {})}
+        self._send(status, headers | {"Content-Length": str(len(body))}, body)
 
 
 def main() -> None:

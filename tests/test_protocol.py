@@ -1,0 +1,162 @@
+"""The NDJSON loop: every line answered once, stdout kept pure, the loop kept alive."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+from conftest import SERVER, Sidecar
+
+SEED_ERROR_KEYS = {"type", "command", "error"}
+
+
+def test_check_availability_reports_backend_and_versions(sidecar):
+    line = sidecar.ok({"command": "check-availability"})
+    assert line["command"] == "check-availability"
+    assert line["available"] is True
+    assert line["backend"] in ("cpu", "metal", "cuda")
+    assert line["mlx_version"] and line["mlx_lm_version"]
+    assert line["protocol_version"]
+    assert line["model_loaded"] is False
+
+
+def test_an_id_is_echoed_on_responses_and_errors(sidecar):
+    assert sidecar.ok({"command": "check-availability", "id": "req-7"})["id"] == "req-7"
+    assert sidecar.call({"command": "nope", "id": 42})["id"] == 42
+    assert sidecar.call({"command": "model-info", "id": 3.5})["id"] == 3.5
+
+
+def test_a_request_without_id_gets_no_id(sidecar):
+    assert "id" not in sidecar.ok({"command": "check-availability"})
+
+
+def test_an_id_of_the_wrong_type_is_an_invalid_request(sidecar):
+    line = sidecar.call({"command": "check-availability", "id": {"nested": 1}})
+    assert line["type"] == "error" and line["code"] == "invalid_request"
+    assert "id" not in line
+
+
+def test_invalid_json_gets_an_error_and_the_loop_continues(sidecar):
+    line = sidecar.call(b'{"command": "check-availability"')
+    assert line.keys() >= SEED_ERROR_KEYS
+    assert line["command"] is None and line["code"] == "invalid_json"
+    assert sidecar.ok({"command": "check-availability"})["available"] is True
+
+
+def test_non_utf8_bytes_get_an_error_line_and_the_loop_continues(sidecar):
+    line = sidecar.call(b'{"command": "\xff\xfe"}')
+    assert line["code"] == "invalid_json" and "UTF-8" in line["error"]
+    assert sidecar.ok({"command": "check-availability"})
+
+
+def test_nan_and_infinity_literals_are_rejected(sidecar):
+    assert sidecar.call(b'{"command": "check-availability", "id": NaN}')["code"] == "invalid_json"
+    line = sidecar.call(b'{"command": "check-availability", "id": 1e999}')
+    assert line["code"] == "invalid_request"
+
+
+def test_json_that_is_not_an_object_is_an_invalid_request(sidecar):
+    for raw in (b"[1, 2]", b'"check-availability"', b"42", b"null"):
+        line = sidecar.call(raw)
+        assert line["type"] == "error" and line["code"] == "invalid_request", raw
+
+
+def test_missing_or_mistyped_command_is_an_invalid_request(sidecar):
+    assert sidecar.call({"content": "x"})["code"] == "invalid_request"
+    line = sidecar.call({"command": ["summarize"]})
+    assert line["code"] == "invalid_request" and line["command"] is None
+
+
+def test_unknown_command_names_the_command(sidecar):
+    line = sidecar.call({"command": "make-coffee"})
+    assert line == {
+        "type": "error",
+        "command": "make-coffee",
+        "error": line["error"],
+        "code": "unknown_command",
+    }
+    assert "make-coffee" in line["error"] and "summarize" in line["error"]
+
+
+def test_commands_that_need_a_model_say_so(sidecar):
+    for cmd in ("model-info", "generate-tags", "summarize"):
+        line = sidecar.call({"command": cmd, "content": "Some text."})
+        assert line["type"] == "error" and line["code"] == "no_model", line
+        assert line["command"] == cmd and "load-model" in line["error"]
+
+
+def test_missing_or_blank_content_is_invalid_params_before_the_model_is_needed(sidecar):
+    for req in (
+        {"command": "summarize"},
+        {"command": "summarize", "content": 12},
+        {"command": "generate-tags", "content": "   \n\t "},
+        {"command": "generate-tags", "content": "x", "max_tags": 0},
+        {"command": "generate-tags", "content": "x", "max_tags": "5"},
+        {"command": "summarize", "content": "x", "temperature": -1},
+        {"command": "summarize", "content": "x", "max_tokens": 10**9},
+        {"command": "summarize", "content": "x", "stream": "yes"},
+    ):
+        line = sidecar.call(req)
+        assert line["code"] == "invalid_params", (req, line)
+
+
+def test_blank_lines_are_ignored(sidecar):
+    sidecar.send(b"")
+    sidecar.send(b"   ")
+    line = sidecar.ok({"command": "check-availability", "id": "after-blanks"})
+    assert line["id"] == "after-blanks"
+
+
+def test_a_line_over_the_limit_gets_one_error_and_the_loop_continues():
+    s = Sidecar("--max-line-bytes", "1000")
+    try:
+        line = s.call(b'{"command": "summarize", "content": "' + b"a" * 5000 + b'"}')
+        assert line["code"] == "line_too_long" and "1000" in line["error"]
+        assert s.ok({"command": "check-availability"})["available"] is True
+    finally:
+        s.stop()
+
+
+def test_eof_on_stdin_exits_zero():
+    s = Sidecar()
+    s.ok({"command": "check-availability"})
+    assert s.close_stdin() == 0
+
+
+def test_shutdown_answers_then_exits_zero():
+    s = Sidecar()
+    line = s.ok({"command": "shutdown", "id": "bye"})
+    assert line == {"type": "response", "command": "shutdown", "success": True, "id": "bye"}
+    assert s.proc.wait(timeout=30) == 0
+
+
+def test_check_availability_does_not_import_mlx_lm_or_transformers():
+    proc = subprocess.run(
+        [sys.executable, "-X", "importtime", str(SERVER)],
+        input=b'{"command":"check-availability"}\n',
+        capture_output=True,
+        timeout=60,
+    )
+    assert json.loads(proc.stdout)["available"] is True
+    imported = {ln.split("|")[-1].strip() for ln in proc.stderr.decode().splitlines() if "|" in ln}
+    assert "mlx.core" in imported
+    assert not any(m.startswith(("mlx_lm", "transformers", "huggingface_hub")) for m in imported)
+
+
+def test_help_explains_the_protocol():
+    out = subprocess.run(
+        [sys.executable, str(SERVER), "--help"], capture_output=True, text=True, timeout=60
+    ).stdout
+    for word in ("stdin", "stdout", "--log-level", "load-model", "--blas"):
+        assert word in out
+
+
+def test_stdout_carries_only_protocol_lines_over_a_whole_session(sidecar):
+    """Runs last in this module: every byte the shared server wrote was a JSON line."""
+    sidecar.ok({"command": "check-availability"})
+    for raw in sidecar.raw_lines:
+        assert raw.endswith(b"\n")
+        obj = json.loads(raw)
+        assert obj["type"] in ("response", "error", "progress", "partial")
+    assert len(sidecar.raw_lines) == len(sidecar.lines)
