@@ -1109,8 +1109,13 @@ def generate(
     temperature: float,
     logits_processors: list | None = None,
     on_text: Callable[[str], None] | None = None,
+    stop: Callable[[str], bool] | None = None,
 ) -> Generation:
-    """One pass of mlx-lm's stream_generate, reusing and then keeping the prompt cache."""
+    """One pass of mlx-lm's stream_generate, reusing and then keeping the prompt cache.
+
+    ``stop`` sees the text so far after each token and may end the pass early (a summary
+    that has its sentences, or started repeating itself).
+    """
     import mlx.core as mx
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
@@ -1134,6 +1139,9 @@ def generate(
                 pieces.append(last.text)
                 if on_text:
                     on_text(last.text)
+                if stop is not None and last.finish_reason is None and stop("".join(pieces)):
+                    last.finish_reason = "stop"
+                    break
     finally:
         held = prompt + generated
         loaded.cache.tokens = held[: entries[0].offset] if entries else []

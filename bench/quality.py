@@ -1,0 +1,108 @@
+"""Tags and summaries over the shipped corpus: a quality table for the README.
+
+    python bench/quality.py [--max-chars N] [--only 01,07] [--out bench/results/quality.json]
+
+For each text: whether the model's raw tag output parsed as a JSON array, tags per
+document, the share of tags with a word found in the document, summary length over
+document length, special-token or preamble leaks, and seconds per document.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from client import ROOT, SidecarClient  # noqa: E402
+
+CORPUS = ROOT / "bench" / "corpus"
+LEAKS = re.compile(r"<\|im_(?:start|end)\|>|<\|endoftext\|>|</?think>|^(?:here is|here's|sure)", re.I)
+
+
+def word_in_document(tag: str, doc: str) -> bool:
+    words = [w for w in re.findall(r"\w+", tag.casefold()) if len(w) > 2] or [tag.casefold()]
+    return any(w in doc for w in words)
+
+
+def evaluate(client: SidecarClient, entry: dict) -> dict:
+    text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
+    started = time.perf_counter()
+    tags_line = client.call({"command": "generate-tags", "content": text})
+    summary_line = client.call({"command": "summarize", "content": text})
+    seconds = time.perf_counter() - started
+    folded = text.casefold()
+    tags, summary = tags_line["tags"], summary_line["summary"]
+    return {
+        "file": entry["file"],
+        "kind": entry["kind"],
+        "language": entry["language"],
+        "chars": len(text),
+        "chunks": summary_line.get("chunks", 1),
+        "raw_parsed": bool(tags_line.get("raw_output_parsed")),
+        "tags": tags,
+        "tags_in_doc": sum(word_in_document(t, folded) for t in tags) / max(1, len(tags)),
+        "summary": summary,
+        "summary_ratio": len(summary) / len(text),
+        "leaks": len(LEAKS.findall(summary)) + sum(bool(LEAKS.search(t)) for t in tags),
+        "seconds": seconds,
+    }
+
+
+def table(rows: list[dict]) -> str:
+    out = [
+        "| text | kind | lang | chars | raw tags parse | tags | tags in doc | summary/doc | leaks | s/doc |",
+        "|---|---|---|---:|---|---:|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        out.append(
+            f"| {r['file'][:28]} | {r['kind']} | {r['language']} | {r['chars']:,} | "
+            f"{'yes' if r['raw_parsed'] else 'no'} | {len(r['tags'])} | {r['tags_in_doc']:.0%} | "
+            f"{r['summary_ratio']:.3f} | {r['leaks']} | {r['seconds']:.1f} |"
+        )
+    n = len(rows)
+    out.append(
+        f"| **all {n}** | | | {sum(r['chars'] for r in rows):,} | "
+        f"{sum(r['raw_parsed'] for r in rows) / n:.0%} | {sum(len(r['tags']) for r in rows) / n:.1f} | "
+        f"{sum(r['tags_in_doc'] for r in rows) / n:.0%} | "
+        f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median) | "
+        f"{sum(r['leaks'] for r in rows)} | {sum(r['seconds'] for r in rows) / n:.1f} |"
+    )
+    return "\n".join(out)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-chars", type=int, default=None, help="skip longer texts")
+    parser.add_argument("--only", default="", help="comma-separated file prefixes, e.g. 01,07")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
+    parser.add_argument("--show", action="store_true", help="print each text's tags and summary")
+    args = parser.parse_args()
+    manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
+    only = [p for p in args.only.split(",") if p]
+    entries = [
+        e
+        for e in manifest
+        if (not only or any(e["file"].startswith(p) for p in only))
+        and (args.max_chars is None or e["chars"] <= args.max_chars)
+    ]
+    rows = []
+    with SidecarClient() as client:
+        client.call({"command": "load-model"})
+        for entry in entries:
+            row = evaluate(client, entry)
+            rows.append(row)
+            print(f"{row['file']}: {row['seconds']:.1f}s", file=sys.stderr)
+            if args.show:
+                print(f"  tags: {row['tags']}\n  summary: {row['summary']}\n", file=sys.stderr)
+    print(table(rows))
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
