@@ -1674,7 +1674,7 @@ def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
     revision = optional_str(req, "revision")
     if revision is not None and not revision.strip():
         raise InvalidParams("'revision' must be a branch, tag or commit, not an empty string.")
-    patterns = require_patterns(req)
+    patterns = require_patterns(req)  # None: the defaults, which must find MLX weights
     destination = require_destination(req)
     with hub_errors(repo_id, revision or "main", destination):
         from huggingface_hub import constants
@@ -1713,10 +1713,10 @@ def require_repo_id(req: dict) -> str:
     return repo_id
 
 
-def require_patterns(req: dict) -> list[str]:
+def require_patterns(req: dict) -> list[str] | None:
     value = req.get("allow_patterns")
     if value is None:
-        return list(DOWNLOAD_ALLOW_PATTERNS)
+        return None
     patterns = [value] if isinstance(value, str) else value
     if not (isinstance(patterns, list) and patterns
             and all(isinstance(p, str) and p.strip() for p in patterns)):  # fmt: skip
@@ -1740,8 +1740,10 @@ def require_destination(req: dict) -> Path:
     return destination
 
 
-def plan_download(repo_id: str, revision: str, patterns: list[str], dest: Path) -> DownloadPlan:
-    """The commit's files that match the patterns, with sizes and checksums."""
+def plan_download(
+    repo_id: str, revision: str, patterns: list[str] | None, dest: Path
+) -> DownloadPlan:
+    """The commit's files that match the patterns (None: what MLX needs), with checksums."""
     from huggingface_hub import HfApi
     from huggingface_hub.hf_api import RepoFile
     from huggingface_hub.utils import filter_repo_objects
@@ -1752,13 +1754,18 @@ def plan_download(repo_id: str, revision: str, patterns: list[str], dest: Path) 
         raise SidecarError(f"The Hub did not say which commit {revision} is.", "hub_error")
     tree = api.list_repo_tree(repo_id, revision=commit, recursive=True)
     entries = [e for e in tree if isinstance(e, RepoFile)]
-    chosen = filter_repo_objects(entries, allow_patterns=patterns, key=lambda e: e.path)
+    allow = patterns or list(DOWNLOAD_ALLOW_PATTERNS)
+    chosen = filter_repo_objects(entries, allow_patterns=allow, key=lambda e: e.path)
     files = [RemoteFile(e.path, e.size, e.lfs.sha256 if e.lfs else None, e.blob_id) for e in chosen]
+    if patterns is None and not any(is_mlx_weights(f.path) for f in files):
+        raise SidecarError(
+            f"{repo_id} has no MLX weights (model*.safetensors) at {revision}, so it is not an "
+            "MLX model; look for an mlx-community conversion, or name files in allow_patterns.",
+            "not_mlx_model",
+        )
     if not files:
         raise SidecarError(
-            f"{repo_id} has no files matching {patterns} at {revision}; it may not be an MLX "
-            "model (look for an mlx-community version) or allow_patterns may be too narrow.",
-            "no_matching_files",
+            f"{repo_id} has no files matching {patterns} at {revision}.", "no_matching_files"
         )
     for f in files:
         if f.path.startswith("/") or any(p in ("", ".", "..") for p in f.path.split("/")):
@@ -1881,11 +1888,16 @@ def fetch(plan: DownloadPlan, f: RemoteFile, part: Path, progress: DownloadProgr
     return have
 
 
+def is_mlx_weights(path: str) -> bool:
+    """The weights mlx-lm loads: model*.safetensors at the top of the folder."""
+    return "/" not in path and path.startswith("model") and path.endswith(".safetensors")
+
+
 def mlx_ready(dest: Path) -> bool:
-    """What load-model needs: config.json and the model*.safetensors mlx-lm loads."""
+    """What load-model needs: config.json and MLX weights, and no download in progress."""
     return (
         (dest / "config.json").is_file()
-        and any(dest.glob("model*.safetensors"))
+        and any(is_mlx_weights(p.name) for p in dest.glob("*.safetensors"))
         and not (dest / DOWNLOAD_MARKER).exists()
     )
 
