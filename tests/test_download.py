@@ -68,6 +68,10 @@ def hub(big: bytes):
     hub.add_repo("org/huge", huge)
     # The listing claims a petabyte: the free-space check must refuse before any byte.
     hub._repos["org/huge"].branches["main"][1]["model.safetensors"].size = 10**15
+    tampered = {"config.json": b"{}", "model.safetensors": random_bytes(11 * MB, seed=3)}
+    hub.add_repo("org/tampered", tampered)
+    # The listing advertises another sha256 than the bytes served: a corrupted transfer.
+    hub._repos["org/tampered"].branches["main"][1]["model.safetensors"].sha256 = "0" * 64
     hub.start()
     yield hub
     hub.stop()
@@ -258,6 +262,15 @@ def test_a_corrupt_partial_file_is_downloaded_again(server, hub, tmp_path):
     line = server.ok(download("org/small", dest))
     assert line["success"] is True
     assert (dest / "model.safetensors").read_bytes() == random_bytes(12 * MB, seed=2)
+
+
+def test_a_file_that_arrives_corrupted_is_removed_and_reported(server, tmp_path):
+    dest = tmp_path / "m"
+    line = server.call(download("org/tampered", dest))
+    assert line["code"] == "checksum_mismatch" and "model.safetensors" in line["error"]
+    assert not (dest / "model.safetensors").exists()
+    assert not (dest / PARTIAL_DIR / "model.safetensors.part").exists()
+    assert (dest / MARKER).exists()
 
 
 # --- Errors: one clear sentence, a code, and the loop goes on ----------------------------
