@@ -25,7 +25,9 @@ from __future__ import annotations
 import argparse
 import contextlib
 import ctypes
+import errno
 import gc
+import hashlib
 import importlib.metadata
 import importlib.util
 import json
@@ -34,7 +36,9 @@ import math
 import os
 import platform
 import re
+import shutil
 import sys
+import tempfile
 import threading
 import time
 import unicodedata
@@ -1567,10 +1571,448 @@ def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable
 # --------------------------------------------------------------------------------------
 # Downloads
 # --------------------------------------------------------------------------------------
+#
+# download-model leaves the same result as huggingface_hub's snapshot_download(repo_id,
+# revision=..., allow_patterns=..., local_dir=destination): the same files at the same
+# paths. It runs its own per-file loop over huggingface_hub's parts (HfApi for the file
+# list, http_get for each transfer) because snapshot_download cannot be trusted with
+# gigabytes: when a call fails it deletes its partial file, so a restart begins again at
+# zero; its progress arrives in 10 MiB steps from 8 threads; and when the Hub cannot be
+# reached it returns a non-empty local_dir as if the download had succeeded.
+#
+# The steps: (1) resolve the revision to one commit and list that commit's files with
+# their sizes, so the total and the free-space check come before any byte; (2) write
+# DOWNLOAD_MARKER, which makes load-model refuse the folder; (3) for each file, continue
+# destination/.mlx-sidecar-partial/<path>.part with an HTTP Range request, check it
+# against the Hub's checksum, fsync it and rename it into place; (4) remove the marker.
+# Only then is the answer success.
+
+# mlx-lm's own DEFAULT_ALLOW_PATTERNS (mlx_lm/utils.py) without "*.py": the sidecar never
+# runs a repo's code. Configs, tokenizer files, chat templates and model*.safetensors (the
+# only weights mlx-lm loads); *.bin, *.pt, *.pth, *.gguf, ONNX and consolidated.* copies
+# of the weights stay on the Hub.
+DOWNLOAD_ALLOW_PATTERNS = ("*.json", "model*.safetensors", "tokenizer.model", "*.tiktoken",
+                           "tiktoken.model", "*.txt", "*.jsonl", "*.jinja")  # fmt: skip
+PARTIAL_DIR = ".mlx-sidecar-partial"  # inside destination: same disk, so renames are atomic
+# huggingface_hub reads bodies in 10 MiB pieces; 1 MiB pieces give smooth progress and
+# lose at most 1 MiB when a connection drops mid-piece.
+DOWNLOAD_CHUNK_BYTES = 1024 * 1024
+PROGRESS_INTERVAL_S = 0.25  # at most four progress lines a second
+MB = 1_000_000  # sizes in protocol lines are decimal megabytes, as the Hub shows them
+
+
+@dataclass
+class RemoteFile:
+    """One file of the commit being downloaded, as the Hub's tree listing describes it."""
+
+    path: str  # inside the repo, "/"-separated
+    size: int
+    sha256: str | None  # LFS files: sha256 of the content
+    blob_id: str  # git blob sha1; of the content itself for files not in LFS
+
+
+@dataclass
+class DownloadPlan:
+    repo_id: str
+    revision: str
+    commit: str
+    destination: Path
+    files: list[RemoteFile]
+
+    @property
+    def total(self) -> int:
+        return sum(f.size for f in self.files)
+
+    def target(self, f: RemoteFile) -> Path:
+        return self.destination.joinpath(*f.path.split("/"))
+
+    def partial(self, f: RemoteFile) -> Path:
+        path = self.destination.joinpath(PARTIAL_DIR, *f.path.split("/"))
+        return path.with_name(path.name + ".part")
+
+
+@dataclass
+class DownloadProgress:
+    """Progress lines from the bytes on disk: at most a few a second, never going back."""
+
+    emit: Callable[[dict], None]
+    total: int
+    done: int = 0  # bytes of the files already complete
+    shown: int = 0  # the most bytes reported so far
+    file: str | None = None
+    last_time: float = 0.0
+
+    def update(self, file_bytes: int = 0, force: bool = False) -> None:
+        now = time.monotonic()
+        if not force and now - self.last_time < PROGRESS_INTERVAL_S:
+            return
+        self.last_time = now
+        self.shown = max(self.shown, min(self.done + file_bytes, self.total))
+        line = {"type": "progress", "command": "download-model",
+                "progress": percent(self.shown, self.total),
+                "downloaded_mb": round(self.shown / MB, 1), "total_mb": round(self.total / MB, 1)}  # fmt: skip
+        if self.file is not None:
+            line["file"] = self.file
+        self.emit(line)
+
+
+def percent(part: int, total: int) -> float:
+    """Rounded down to 0.1, so 100 means every byte is there."""
+    return math.floor(1000 * part / total) / 10 if total else 100.0
+
+
+class ReportingFile:
+    """A .part file as http_get sees it: after each write, progress hears its size."""
+
+    def __init__(self, f: IO[bytes], on_write: Callable[[int], None]) -> None:
+        self._f = f
+        self._on_write = on_write
+
+    def write(self, data: bytes) -> int:
+        written = self._f.write(data)
+        self._on_write(self._f.tell())
+        return written
+
+    def __getattr__(self, name: str) -> Any:  # seek, tell, truncate when a server ignores Range
+        return getattr(self._f, name)
 
 
 def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
-    raise SidecarError("download-model is not implemented yet.", "not_implemented")
+    repo_id = require_repo_id(req)
+    revision = optional_str(req, "revision")
+    if revision is not None and not revision.strip():
+        raise InvalidParams("'revision' must be a branch, tag or commit, not an empty string.")
+    patterns = require_patterns(req)  # None: the defaults, which must find MLX weights
+    destination = require_destination(req)
+    with hub_errors(repo_id, revision or "main", destination):
+        from huggingface_hub import constants
+
+        if constants.is_offline_mode():
+            return offline_answer(repo_id, destination)
+        plan = plan_download(repo_id, revision or "main", patterns, destination)
+        prepare_destination(destination)
+        todo = [f for f in plan.files if not is_complete(plan.target(f), f)]
+        check_free_space(plan, todo)
+        write_marker(plan)
+        progress = DownloadProgress(emit, plan.total, done=plan.total - sum(f.size for f in todo))
+        progress.update(force=True)
+        for f in todo:
+            download_file(plan, f, progress)
+        shutil.rmtree(destination / PARTIAL_DIR, ignore_errors=True)
+        (destination / DOWNLOAD_MARKER).unlink()
+        progress.file = None
+        progress.update(force=True)
+    log.info("downloaded %s@%s into %s", repo_id, plan.commit[:12], destination)
+    return download_answer(repo_id, plan.commit, destination, [f.path for f in plan.files])
+
+
+def require_repo_id(req: dict) -> str:
+    from huggingface_hub.utils import HFValidationError, validate_repo_id
+
+    repo_id = require_str(req, "repo_id", non_blank=True)
+    try:
+        validate_repo_id(repo_id)
+    except HFValidationError as e:
+        log.debug("repo_id %r: %s", repo_id, e)
+        raise InvalidParams(
+            f"'repo_id' {truncate(repo_id)!r} is not a Hub repository id: use 'owner/name' "
+            "with letters, digits, '-', '_' and '.' (e.g. 'mlx-community/SmolLM2-135M-Instruct')."
+        ) from None
+    return repo_id
+
+
+def require_patterns(req: dict) -> list[str] | None:
+    value = req.get("allow_patterns")
+    if value is None:
+        return None
+    patterns = [value] if isinstance(value, str) else value
+    if not (isinstance(patterns, list) and patterns
+            and all(isinstance(p, str) and p.strip() for p in patterns)):  # fmt: skip
+        raise InvalidParams(
+            "'allow_patterns' must be a glob pattern or a non-empty list of them, "
+            'e.g. ["*.json", "*.safetensors"].'
+        )
+    return patterns
+
+
+def require_destination(req: dict) -> Path:
+    raw = require_str(req, "destination", non_blank=True)
+    if "\x00" in raw:
+        raise InvalidParams("'destination' must be a filesystem path.")
+    destination = Path(raw).expanduser().resolve()
+    if destination.exists() and not destination.is_dir():
+        raise SidecarError(
+            f"The destination {destination} is a file; give a folder to download into.",
+            "not_writable",
+        )
+    return destination
+
+
+def plan_download(
+    repo_id: str, revision: str, patterns: list[str] | None, dest: Path
+) -> DownloadPlan:
+    """The commit's files that match the patterns (None: what MLX needs), with checksums."""
+    from huggingface_hub import HfApi
+    from huggingface_hub.hf_api import RepoFile
+    from huggingface_hub.utils import filter_repo_objects
+
+    api = HfApi()
+    commit = api.model_info(repo_id, revision=revision).sha  # every file from this one commit
+    if not commit:
+        raise SidecarError(f"The Hub did not say which commit {revision} is.", "hub_error")
+    tree = api.list_repo_tree(repo_id, revision=commit, recursive=True)
+    entries = [e for e in tree if isinstance(e, RepoFile)]
+    allow = patterns or list(DOWNLOAD_ALLOW_PATTERNS)
+    chosen = filter_repo_objects(entries, allow_patterns=allow, key=lambda e: e.path)
+    files = [RemoteFile(e.path, e.size, e.lfs.sha256 if e.lfs else None, e.blob_id) for e in chosen]
+    if patterns is None and not any(is_mlx_weights(f.path) for f in files):
+        raise SidecarError(
+            f"{repo_id} has no MLX weights (model*.safetensors) at {revision}, so it is not an "
+            "MLX model; look for an mlx-community conversion, or name files in allow_patterns.",
+            "not_mlx_model",
+        )
+    if not files:
+        raise SidecarError(
+            f"{repo_id} has no files matching {patterns} at {revision}.", "no_matching_files"
+        )
+    for f in files:
+        if f.path.startswith("/") or any(p in ("", ".", "..") for p in f.path.split("/")):
+            raise SidecarError(f"{repo_id} lists an unsafe file path: {f.path!r}.", "hub_error")
+    return DownloadPlan(repo_id, revision, commit, dest, files)
+
+
+def prepare_destination(dest: Path) -> None:
+    """Create the folder and make sure a file can be written in it (root ignores modes)."""
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=dest):
+            pass
+    except OSError as e:
+        raise SidecarError(
+            f"Cannot write into {dest} ({e.strerror or e}); choose a folder you can write to.",
+            "not_writable",
+        ) from None
+
+
+def is_complete(path: Path, f: RemoteFile) -> bool:
+    """Already in place: the right size, and for small files the right git hash.
+
+    Big (LFS) files are trusted by size: the sidecar renames them into place only after
+    their sha256 matched, and hashing gigabytes on every call would take minutes.
+    """
+    if not path.is_file() or path.stat().st_size != f.size:
+        return False
+    return f.sha256 is not None or content_matches(path, f)
+
+
+def content_matches(path: Path, f: RemoteFile) -> bool:
+    """The Hub's checksum: sha256 for LFS files, git's blob sha1 for the others."""
+    if f.sha256:
+        digest = hashlib.sha256()
+    else:
+        digest = hashlib.sha1(b"blob %d\0" % f.size)
+    with open(path, "rb") as data:
+        while chunk := data.read(DOWNLOAD_CHUNK_BYTES):
+            digest.update(chunk)
+    return digest.hexdigest() == (f.sha256 or f.blob_id)
+
+
+def check_free_space(plan: DownloadPlan, todo: list[RemoteFile]) -> None:
+    needed = sum(f.size - min(partial_size(plan.partial(f)), f.size) for f in todo)
+    free = shutil.disk_usage(plan.destination).free
+    if needed > free:
+        raise SidecarError(
+            f"Downloading {plan.repo_id} needs {size_text(needed)} but only {size_text(free)} "
+            f"is free at {plan.destination}; free some space or choose another destination.",
+            "insufficient_space",
+        )
+
+
+def partial_size(path: Path) -> int:
+    return path.stat().st_size if path.exists() else 0
+
+
+def size_text(n: int) -> str:
+    return f"{n / 1e9:.1f} GB" if n >= 1e9 else f"{n / MB:.1f} MB"
+
+
+def write_marker(plan: DownloadPlan) -> None:
+    """Say the folder is partial, before the first byte; removed after the last file."""
+    record = {"repo_id": plan.repo_id, "revision": plan.revision, "commit": plan.commit,
+              "files": [f.path for f in plan.files], "total_bytes": plan.total}  # fmt: skip
+    marker = plan.destination / DOWNLOAD_MARKER
+    tmp = marker.with_name(marker.name + ".tmp")
+    tmp.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+    os.replace(tmp, marker)
+
+
+def download_file(plan: DownloadPlan, f: RemoteFile, progress: DownloadProgress) -> None:
+    """Fetch one file (resuming its .part), check it, and rename it into place."""
+    part = plan.partial(f)
+    resumed = fetch(plan, f, part, progress) > 0
+    ok = content_matches(part, f)
+    if not ok and resumed:  # the bytes kept from before were not this file's
+        log.warning("%s: the partial file did not match; downloading it again", f.path)
+        part.unlink()
+        fetch(plan, f, part, progress)
+        ok = content_matches(part, f)
+    if not ok:
+        part.unlink()
+        raise SidecarError(
+            f"{f.path} arrived corrupted (its checksum differs from the Hub's); "
+            "run download-model again.",
+            "checksum_mismatch",
+        )
+    target = plan.target(f)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(part, target)
+    progress.done += f.size
+
+
+def fetch(plan: DownloadPlan, f: RemoteFile, part: Path, progress: DownloadProgress) -> int:
+    """Append the rest of a file to its .part with a Range request, then fsync it.
+
+    Returns how many bytes were already on disk. http_get itself retries a dropped
+    connection a few times within the call, resuming with Range.
+    """
+    from huggingface_hub import constants, hf_hub_url
+    from huggingface_hub.file_download import http_get
+    from huggingface_hub.utils import build_hf_headers
+
+    constants.DOWNLOAD_CHUNK_SIZE = DOWNLOAD_CHUNK_BYTES  # read by http_get at each call
+    part.parent.mkdir(parents=True, exist_ok=True)
+    have = partial_size(part)
+    if have > f.size:
+        part.unlink()
+        have = 0
+    progress.file = f.path
+    log.info("downloading %s (%d of %d bytes already on disk)", f.path, have, f.size)
+    url = hf_hub_url(plan.repo_id, f.path, revision=plan.commit)
+    with open(part, "ab") as out:
+        http_get(url, ReportingFile(out, progress.update), resume_size=have,
+                 expected_size=f.size, headers=build_hf_headers())  # fmt: skip
+        out.flush()
+        os.fsync(out.fileno())
+    return have
+
+
+def is_mlx_weights(path: str) -> bool:
+    """The weights mlx-lm loads: model*.safetensors at the top of the folder."""
+    return "/" not in path and path.startswith("model") and path.endswith(".safetensors")
+
+
+def mlx_ready(dest: Path) -> bool:
+    """What load-model needs: config.json and MLX weights, and no download in progress."""
+    return (
+        (dest / "config.json").is_file()
+        and any(is_mlx_weights(p.name) for p in dest.glob("*.safetensors"))
+        and not (dest / DOWNLOAD_MARKER).exists()
+    )
+
+
+def download_answer(repo_id: str, commit: str | None, dest: Path, files: list[str]) -> dict:
+    total = sum(dest.joinpath(*p.split("/")).stat().st_size for p in files)
+    return {"success": True, "destination": str(dest), "repo_id": repo_id, "commit": commit,
+            "files": files, "total_mb": round(total / MB, 1), "mlx_ready": mlx_ready(dest)}  # fmt: skip
+
+
+def offline_answer(repo_id: str, dest: Path) -> dict:
+    """HF_HUB_OFFLINE: nothing can be fetched or checked; a complete folder is used as is."""
+    if not mlx_ready(dest):
+        raise SidecarError(
+            f"HF_HUB_OFFLINE is set and {dest} holds no complete download of {repo_id}; "
+            "unset HF_HUB_OFFLINE to download it.",
+            "offline",
+        )
+    files = sorted(
+        p.relative_to(dest).as_posix()
+        for p in dest.rglob("*")
+        if p.is_file() and not any(part.startswith(".") for part in p.relative_to(dest).parts)
+    )
+    return download_answer(repo_id, None, dest, files)
+
+
+@contextlib.contextmanager
+def hub_errors(repo_id: str, revision: str, dest: Path) -> Iterator[None]:
+    """Turn Hub, network and disk exceptions into one clear sentence with a code."""
+    import httpx2  # huggingface_hub's HTTP client
+    from huggingface_hub import constants, get_token
+    from huggingface_hub.errors import (
+        GatedRepoError,
+        HfHubHTTPError,
+        OfflineModeIsEnabled,
+        RepositoryNotFoundError,
+        RevisionNotFoundError,
+    )
+
+    token = get_token()
+    again = "run download-model again to continue where it stopped"
+    try:
+        yield
+    except SidecarError:
+        raise
+    except GatedRepoError:
+        message = (
+            f"The token in HF_TOKEN has no access to the gated repository {repo_id}; accept "
+            "its terms on the Hub with that account."
+            if token
+            else f"{repo_id} is gated: accept its terms on the Hub, then set HF_TOKEN to an "
+            "access token of that account."
+        )
+        raise SidecarError(message, "gated") from None
+    except RepositoryNotFoundError:
+        hint = "that HF_TOKEN can read it" if token else "set HF_TOKEN if it is private"
+        raise SidecarError(
+            f"Repository {repo_id} was not found on {constants.ENDPOINT}; check the name and {hint}.",
+            "repo_not_found",
+        ) from None
+    except RevisionNotFoundError:
+        raise SidecarError(
+            f"Repository {repo_id} has no branch, tag or commit named {revision!r}.",
+            "revision_not_found",
+        ) from None
+    except OfflineModeIsEnabled:
+        raise SidecarError(
+            "HF_HUB_OFFLINE is set, so nothing can be downloaded.", "offline"
+        ) from None
+    except HfHubHTTPError as e:
+        status = e.response.status_code if e.response is not None else "error"
+        if status in (401, 403):
+            raise SidecarError(
+                f"The Hub refused access to {repo_id} (HTTP {status}); check that HF_TOKEN "
+                "is valid and can read it.",
+                "unauthorized",
+            ) from None
+        raise SidecarError(
+            f"The Hub answered HTTP {status} for {repo_id}; {again} later.", "hub_error"
+        ) from None
+    except httpx2.TransportError as e:
+        detail = redact(f"{type(e).__name__}: {one_line(e)}", token)
+        raise SidecarError(
+            f"The connection to {constants.ENDPOINT} failed ({detail}); check the network "
+            f"and {again}.",
+            "network_error",
+        ) from None
+    except OSError as e:
+        if e.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise SidecarError(
+                f"The disk holding {dest} is full; free some space and {again}.", "disk_full"
+            ) from None
+        if e.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+            raise SidecarError(
+                f"Cannot write into {dest} ({e.strerror}); choose a folder you can write to.",
+                "not_writable",
+            ) from None
+        if e.errno is None:  # e.g. http_get's size check after a short body
+            raise SidecarError(
+                redact(f"The download failed ({one_line(e)}); {again}.", token), "network_error"
+            ) from None
+        raise
+
+
+def redact(text: str, token: str | None) -> str:
+    """Never let the token reach a protocol line, whatever a library put in a message."""
+    return text.replace(token, "<token>") if token else text
 
 
 # --------------------------------------------------------------------------------------
