@@ -1168,7 +1168,7 @@ TAGS_TASK = (
 SUMMARY_TASK = "Summarize this document in {sentences}."
 COMBINE_TASK = (
     "These are summaries of consecutive parts of one long document. Summarize the whole "
-    "document in {sentences}."
+    "document in {sentences}, covering each of its parts."
 )
 # Summaries: a mild repetition penalty (mlx-lm's logits processor) keeps a 135M model
 # from looping on one sentence; 1.15 over the last 64 tokens measured best on the corpus.
@@ -1631,13 +1631,25 @@ def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable
     task = SUMMARY_TASK.format(sentences=summary_length(None))
     while True:
         partials = [summarize_pass(job, part, task, None, None) for part in parts]
-        joined = "\n\n".join(p for p in partials if p)
+        joined = "\n\n".join(unique_sentences(partials))
         if count_tokens(tokenizer, joined) <= budget:
             final_task = COMBINE_TASK.format(sentences=summary_length(max_words))
             return summarize_pass(job, joined, final_task, max_words, on_text)
         parts = split_into_chunks(tokenizer, joined, budget)  # combine recursively
         job.total += len(parts)
         task = COMBINE_TASK.format(sentences=summary_length(None))
+
+
+def unique_sentences(partials: list[str]) -> list[str]:
+    """Partial summaries without sentences already said by an earlier part."""
+    seen: set[str] = set()
+    kept = []
+    for partial in partials:
+        fresh = [x for x in split_sentences(partial) if " ".join(x.casefold().split()) not in seen]
+        seen.update(" ".join(x.casefold().split()) for x in fresh)
+        if fresh:
+            kept.append(" ".join(fresh))
+    return kept
 
 
 def summarize_pass(

@@ -1,0 +1,99 @@
+"""Long documents: token-budgeted chunks, merged tags, combined summaries, progress."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+TOPICS = {
+    "volcano": [
+        "A volcano forms where molten rock, called magma, rises through the crust of the Earth.",
+        "When a volcano erupts, lava, ash and volcanic gases escape from its vent.",
+        "Mount Etna in Sicily is one of the most active volcanoes in Europe.",
+        "Volcanologists watch a volcano with seismometers, tiltmeters and gas sensors.",
+        "Volcanic ash can ground aircraft and bury farmland far from the volcano itself.",
+        "Shield volcanoes such as Mauna Loa are built from fluid basalt lava flows.",
+        "The eruption of Krakatoa in 1883 was heard thousands of kilometres away.",
+    ],
+    "chess": [
+        "Chess is a board game for two players on a board of sixty-four squares.",
+        "Each chess player starts with sixteen pieces: a king, a queen, rooks, bishops, knights and pawns.",
+        "The aim of a chess game is to checkmate the opponent's king.",
+        "Chess openings such as the Sicilian Defence have been studied for centuries.",
+        "Grandmasters calculate many moves ahead and know thousands of chess positions.",
+        "A chess clock limits the time each player may spend on their moves.",
+        "Computer chess engines now play far stronger chess than any human champion.",
+    ],
+    "honeybee": [
+        "A honeybee colony has one queen, thousands of worker bees and a few hundred drones.",
+        "Honeybees collect nectar and pollen from flowers and turn the nectar into honey.",
+        "Beekeepers keep honeybees in wooden hives with removable frames of wax comb.",
+        "A honeybee dances to tell its sisters where flowers with nectar can be found.",
+        "Honeybees pollinate many crops, including apples, almonds and sunflowers.",
+        "In winter the honeybees cluster together in the hive to keep the queen warm.",
+        "Varroa mites are a serious threat to honeybee colonies around the world.",
+    ],
+}
+
+
+def distinct_topics_document(total_chars: int) -> str:
+    """About total_chars of text: a third on each topic, in paragraphs of 4 sentences."""
+    parts = []
+    per_topic = total_chars // len(TOPICS)
+    for sentences in TOPICS.values():
+        text, i = [], 0
+        while sum(len(p) + 2 for p in text) < per_topic:
+            text.append(" ".join(sentences[(i + k) % len(sentences)] for k in range(4)))
+            i += 3
+        parts.append("\n\n".join(text))
+    return "\n\n".join(parts)
+
+
+def mentions(text: str) -> set[str]:
+    folded = text.casefold()
+    stems = {"volcano": r"volcan|lava|erupt|magma", "chess": r"chess", "honeybee": r"bee|honey|hive"}
+    return {topic for topic, pattern in stems.items() if re.search(pattern, folded)}
+
+
+@pytest.fixture(scope="module")
+def long_document() -> str:
+    return distinct_topics_document(200_000)
+
+
+def test_the_test_document_is_200k_characters_of_three_topics(long_document):
+    assert len(long_document) >= 195_000
+    assert mentions(long_document[:60_000]) == {"volcano"}
+    assert mentions(long_document[-60_000:]) == {"honeybee"}
+
+
+def test_a_200k_document_gets_tags_covering_beginning_middle_and_end(loaded, long_document):
+    events, line = loaded.request(
+        {"command": "generate-tags", "content": long_document, "progress": True}, timeout=1800
+    )
+    assert line["type"] == "response", line
+    assert line["chunks"] > 1
+    assert mentions(" ".join(line["tags"])) == {"volcano", "chess", "honeybee"}, line["tags"]
+    progress = [e for e in events if e["type"] == "progress"]
+    assert len(progress) == line["chunks"]
+    assert [e["chunk"] for e in progress] == list(range(1, line["chunks"] + 1))
+    assert progress[-1]["progress"] == 100.0
+    assert all(a["progress"] < b["progress"] for a, b in zip(progress, progress[1:]))
+
+
+def test_a_200k_document_gets_a_summary_covering_its_parts(loaded, long_document):
+    events, line = loaded.request(
+        {"command": "summarize", "content": long_document, "stream": True}, timeout=1800
+    )
+    assert line["type"] == "response", line
+    assert line["chunks"] > 1 and line["passes"] > line["chunks"] - 1
+    assert mentions(line["summary"]) == {"volcano", "chess", "honeybee"}, line["summary"]
+    partial = "".join(e["text"] for e in events if e["type"] == "partial")
+    assert partial, "stream: true gives partial lines"
+    assert not [e for e in events if e["type"] == "progress"], "progress is opt-in"
+
+
+def test_default_output_of_a_short_document_is_one_line(loaded):
+    before = len(loaded.lines)
+    loaded.ok({"command": "summarize", "content": "Bees make honey from nectar.", "max_tokens": 24})
+    assert len(loaded.lines) == before + 1
