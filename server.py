@@ -161,6 +161,47 @@ def json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+# Hugging Face repo ids: "owner/name", ASCII letters, digits, '-', '_', '.'; no '--' or '..',
+# no part starting or ending with '-' or '.', at most 96 characters (huggingface_hub's
+# validate_repo_id). Checked before the id reaches a URL or a local path.
+REPO_ID = re.compile(r"(?!.*(?:--|\.\.))[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?", re.ASCII)  # fmt: skip
+REPO_ID_MAX_CHARS = 96
+
+
+def require_repo_id(req: dict, key: str = "repo_id") -> str:
+    value = require_str(req, key, non_blank=True)
+    if len(value) > REPO_ID_MAX_CHARS or not REPO_ID.fullmatch(value):
+        raise InvalidParams(
+            f"'{key}' must look like 'owner/name' (letters, digits, '-', '_', '.'; at most "
+            f"{REPO_ID_MAX_CHARS} characters), e.g. 'mlx-community/Qwen2.5-3B-Instruct-4bit'; "
+            f"got '{truncate(value)}'."
+        )
+    return value
+
+
+def require_folder(req: dict, key: str) -> Path:
+    """An absolute folder path that may not exist yet; never an existing file or '/'.
+
+    The path is resolved (symlinks, '..'), so later checks see where writes really land.
+    """
+    raw = require_str(req, key, non_blank=True)
+    if "\x00" in raw:
+        raise InvalidParams(f"'{key}' contains a NUL character.")
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidParams(f"'{key}' must be an absolute path; got '{truncate(raw)}'.")
+    try:
+        path = path.resolve()
+        existing = next(p for p in (path, *path.parents) if p.exists())
+    except OSError as e:  # a name too long, a loop of links, no permission
+        raise InvalidParams(f"'{key}' is not a usable path: {e.strerror or e}.") from None
+    if not existing.is_dir():
+        raise InvalidParams(f"'{key}': {existing} is a file, not a folder; it is left untouched.")
+    if path == Path(path.anchor):
+        raise InvalidParams(f"'{key}' cannot be the filesystem root.")
+    return path
+
+
 # --------------------------------------------------------------------------------------
 # Protocol I/O
 # --------------------------------------------------------------------------------------
@@ -1769,9 +1810,21 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
         help="write the bundled GGUF (or --model) as an MLX model folder to DIR, then exit",
     )
     parser.add_argument("--model", help="with --export-mlx: the .gguf file to convert")
-    parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
-                        help=f"longest accepted command line (default {MAX_LINE_BYTES})")  # fmt: skip
-    return parser.parse_args(argv)
+    parser.add_argument("--max-line-bytes", type=positive_int, default=MAX_LINE_BYTES,
+                        help=f"longest accepted command line in bytes (default {MAX_LINE_BYTES}); "
+                        "a longer line gets a line_too_long error")  # fmt: skip
+    args = parser.parse_args(argv)
+    export = Path(args.export_mlx).expanduser() if args.export_mlx else None
+    if export is not None and export.exists() and not export.is_dir():
+        parser.error(f"--export-mlx {args.export_mlx} is a file; give a folder")
+    return args
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main(argv: list | None = None) -> int:
