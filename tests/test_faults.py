@@ -81,6 +81,19 @@ def test_a_signal_mid_generation_answers_the_command_and_exits_within_5_s(genera
     assert f"stopped by {name}; exiting" in stderr
 
 
+@pytest.mark.parametrize("name", ["SIGTERM", "SIGINT", "SIGHUP"])
+def test_a_signal_while_waiting_for_a_command_exits_at_once_without_a_line(name):
+    s = Sidecar()
+    try:
+        s.ok({"command": "check-availability"})
+        s.proc.send_signal(getattr(signal, name))
+        assert s.proc.wait(timeout=EXIT_SECONDS) == 128 + getattr(signal, name)
+        assert len(s.raw_lines) == 1
+        assert s.stderr().strip().endswith(f"stopped by {name}; exiting")
+    finally:
+        s.stop()
+
+
 def test_eof_on_stdin_mid_generation_finishes_the_command_then_exits_zero(generating):
     s = generating["EOF"]
     s.send({"command": "generate-tags", "content": DOCUMENT, "max_tokens": 24, "id": "last"})
