@@ -167,7 +167,8 @@ def json_type(value: Any) -> str:
 # Hugging Face repo ids: "owner/name", ASCII letters, digits, '-', '_', '.'; no '--' or '..',
 # no part starting or ending with '-' or '.', at most 96 characters (huggingface_hub's
 # validate_repo_id). Checked before the id reaches a URL or a local path.
-REPO_ID = re.compile(r"(?!.*(?:--|\.\.))[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?/[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?", re.ASCII)  # fmt: skip
+REPO_PART = r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?"
+REPO_ID = re.compile(rf"(?!.*(?:--|\.\.)){REPO_PART}/{REPO_PART}", re.ASCII)
 REPO_ID_MAX_CHARS = 96
 
 
