@@ -204,7 +204,9 @@ def require_folder(req: dict, key: str) -> Path:
     except OSError as e:  # a name too long, a loop of links, no permission
         raise InvalidParams(f"'{key}' is not a usable path: {e.strerror or e}.") from None
     if not existing.is_dir():
-        raise InvalidParams(f"'{key}': {existing} is a file, not a folder; it is left untouched.")
+        raise SidecarError(
+            f"'{key}': {existing} is a file, not a folder; it is left untouched.", "not_writable"
+        )
     if path == Path(path.anchor):
         raise InvalidParams(f"'{key}' cannot be the filesystem root.")
     return path
@@ -1969,7 +1971,7 @@ def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
     if revision is not None and not revision.strip():
         raise InvalidParams("'revision' must be a branch, tag or commit, not an empty string.")
     patterns = require_patterns(req)  # None: the defaults, which must find MLX weights
-    destination = require_destination(req)
+    destination = require_folder(req, "destination")
     with hub_errors(repo_id, revision or "main", destination):
         from huggingface_hub import constants
 
@@ -1992,21 +1994,6 @@ def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
     return download_answer(repo_id, plan.commit, destination, [f.path for f in plan.files])
 
 
-def require_repo_id(req: dict) -> str:
-    from huggingface_hub.utils import HFValidationError, validate_repo_id
-
-    repo_id = require_str(req, "repo_id", non_blank=True)
-    try:
-        validate_repo_id(repo_id)
-    except HFValidationError as e:
-        log.debug("repo_id %r: %s", repo_id, e)
-        raise InvalidParams(
-            f"'repo_id' {truncate(repo_id)!r} is not a Hub repository id: use 'owner/name' "
-            "with letters, digits, '-', '_' and '.' (e.g. 'mlx-community/SmolLM2-135M-Instruct')."
-        ) from None
-    return repo_id
-
-
 def require_patterns(req: dict) -> list[str] | None:
     value = req.get("allow_patterns")
     if value is None:
@@ -2019,19 +2006,6 @@ def require_patterns(req: dict) -> list[str] | None:
             'e.g. ["*.json", "*.safetensors"].'
         )
     return patterns
-
-
-def require_destination(req: dict) -> Path:
-    raw = require_str(req, "destination", non_blank=True)
-    if "\x00" in raw:
-        raise InvalidParams("'destination' must be a filesystem path.")
-    destination = Path(raw).expanduser().resolve()
-    if destination.exists() and not destination.is_dir():
-        raise SidecarError(
-            f"The destination {destination} is a file; give a folder to download into.",
-            "not_writable",
-        )
-    return destination
 
 
 def plan_download(

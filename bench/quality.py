@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from client import ROOT, SidecarClient  # noqa: E402
 
 CORPUS = ROOT / "bench" / "corpus"
-LEAKS = re.compile(r"<\|im_(?:start|end)\|>|<\|endoftext\|>|</?think>|^(?:here is|here's|sure)", re.I)
+LEAKS = re.compile(
+    r"<\|im_(?:start|end)\|>|<\|endoftext\|>|</?think>|^(?:here is|here's|sure)", re.I
+)
 
 
 def word_in_document(tag: str, doc: str) -> bool:

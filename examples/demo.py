@@ -33,7 +33,11 @@ def main() -> int:
     )
     assert proc.stdin is not None and proc.stdout is not None
     for command in commands:
-        shown = {**command, "content": command["content"][:60] + "..."} if "content" in command else command
+        shown = (
+            {**command, "content": command["content"][:60] + "..."}
+            if "content" in command
+            else command
+        )
         print(">>", json.dumps(shown, ensure_ascii=False), flush=True)
         proc.stdin.write(json.dumps(command).encode() + b"\n")
         proc.stdin.flush()

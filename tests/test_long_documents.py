@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from itertools import pairwise
 
 import pytest
 
@@ -52,7 +53,11 @@ def distinct_topics_document(total_chars: int) -> str:
 
 def mentions(text: str) -> set[str]:
     folded = text.casefold()
-    stems = {"volcano": r"volcan|lava|erupt|magma", "chess": r"chess", "honeybee": r"bee|honey|hive"}
+    stems = {
+        "volcano": r"volcan|lava|erupt|magma",
+        "chess": r"chess",
+        "honeybee": r"bee|honey|hive",
+    }
     return {topic for topic, pattern in stems.items() if re.search(pattern, folded)}
 
 
@@ -78,7 +83,7 @@ def test_a_200k_document_gets_tags_covering_beginning_middle_and_end(loaded, lon
     assert len(progress) == line["chunks"]
     assert [e["chunk"] for e in progress] == list(range(1, line["chunks"] + 1))
     assert progress[-1]["progress"] == 100.0
-    assert all(a["progress"] < b["progress"] for a, b in zip(progress, progress[1:]))
+    assert all(a["progress"] < b["progress"] for a, b in pairwise(progress))
 
 
 def test_a_200k_document_gets_a_summary_covering_its_parts(loaded, long_document):

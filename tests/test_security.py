@@ -245,8 +245,9 @@ def test_a_destination_folder_is_resolved_and_never_a_file(tmp_path):
     link = tmp_path / "link"
     link.symlink_to(f)
     for bad in (str(f), str(f / "sub"), str(link), "relative/models", "/", "a\x00b", "/" + "x" * 5000):  # fmt: skip
-        with pytest.raises(server.InvalidParams, match="'d'"):
+        with pytest.raises(server.SidecarError, match="'d'") as raised:
             server.require_folder({"d": bad}, "d")
+        assert raised.value.code in ("invalid_params", "not_writable")
     assert f.read_text() == "keep me"
 
 
@@ -268,7 +269,7 @@ def test_download_model_refuses_a_file_as_destination(guarded, tmp_path):
     f = tmp_path / "precious.txt"
     f.write_text("keep me")
     line = download_or_skip(guarded, {"repo_id": "mlx-community/x", "destination": str(f)})
-    assert line["type"] == "error" and line["code"] == "invalid_params"
+    assert line["type"] == "error" and line["code"] == "not_writable"
     assert "destination" in line["error"] and f.read_text() == "keep me"
 
 
