@@ -75,6 +75,10 @@ PREFILL_STEP_SIZE = 512
 # On CPU, dequantized float32 weights run through BLAS (see CPU fast path below) and are
 # ~2x faster than quantized matmuls; use them while the float32 copy stays under this.
 CPU_FLOAT32_BUDGET_BYTES = 4 * 1024**3
+# Long documents on CPU are read in chunks of this many tokens: attention over long
+# prompts dominates there (prefill 200 tok/s at 400 tokens, 75 at 4,000; bench/perf.py).
+CPU_CHUNK_TOKENS = 2048
+CHUNK_NOTES_LIMIT = 512  # remembered chunk tags/summaries (a few KB each)
 # GGUF tensor types mx.load reads natively (others, e.g. K-quants, it cannot).
 GGUF_READABLE_TYPES = ("F32", "F16", "Q4_0", "Q4_1", "Q8_0")
 GGUF_ARCHITECTURES = ("llama",)
@@ -178,7 +182,7 @@ REPO_ID_MAX_CHARS = 96
 
 def require_repo_id(req: dict, key: str = "repo_id") -> str:
     value = require_str(req, key, non_blank=True)
-    if len(value) > REPO_ID_MAX_CHARS or not REPO_ID.fullmatch(value):
+    if len(value) > REPO_ID_MAX_CHARS or not REPO_ID.fullmatch(value) or value.endswith(".git"):
         raise InvalidParams(
             f"'{key}' must look like 'owner/name' (letters, digits, '-', '_', '.'; at most "
             f"{REPO_ID_MAX_CHARS} characters), e.g. 'mlx-community/Qwen2.5-3B-Instruct-4bit'; "
@@ -622,6 +626,7 @@ class LoadedModel:
     load_time_s: float = 0.0
     cache: PromptCache | None = None
     grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on first use
+    chunk_notes: dict = field(default_factory=dict)  # results for chunks of long documents
 
     def info(self) -> dict:
         return {
@@ -1766,28 +1771,67 @@ class Job:
         return {**first, **total, "passes": len(self.passes)}
 
 
-def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
-    """Tags for content of any length; also whether the model's raw output parsed."""
-    task = TAGS_TASK.format(n=limit)
+def plan_passes(job: Job, content: str, task: str) -> list[str]:
+    """The whole content when it fits one pass; otherwise chunks of a size fast here."""
     tokenizer = job.loaded.tokenizer
     budget = content_budget(job.loaded, task, job.max_tokens)
-    chunks = (
-        split_into_chunks(tokenizer, content, budget)
-        if count_tokens(tokenizer, content) > budget
-        else [content]
-    )
+    if count_tokens(tokenizer, content) <= budget:
+        return [content]
+    return split_into_chunks(tokenizer, content, min(budget, chunk_token_limit(job.loaded)))
+
+
+def chunk_token_limit(loaded: LoadedModel) -> int:
+    """On CPU, attention over long prompts is slow (prefill 200 tok/s at 400 tokens, 75 at
+    4,000; bench/), so long documents are read in 2,048-token chunks there."""
+    return CPU_CHUNK_TOKENS if backend_name(RUNTIME.mlx) == "cpu" else loaded.context_length or 4096
+
+
+def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
+    """Tags for content of any length; also whether the model's raw output parsed."""
+    chunks = plan_passes(job, content, TAGS_TASK.format(n=limit))
     job.total = len(chunks)
     per_chunk, parsed_all = [], True
     for chunk in chunks:
-        result = job.run(
-            encode_prompt(tokenizer, chunk, task), logits_processors=grammar_list(job.loaded, limit)
-        )
-        raw = parse_tag_output(result.text)
-        parsed_all &= is_json_list(result.text)
-        per_chunk.append(ground_tags(normalize_tags(raw, limit), chunk, limit))
+        tags, parsed = chunk_tags(job, chunk, limit)
+        per_chunk.append(tags)
+        parsed_all &= parsed
+        if len(chunks) > 1:
+            chunk_summary(job, chunk)  # nearly free now (cached prefix); summarize reuses it
         job.step_done("generate-tags")
     tags = merge_chunk_tags(per_chunk, limit) if len(per_chunk) > 1 else per_chunk[0]
     return tags or keyword_tags(content, limit), parsed_all
+
+
+def chunk_tags(job: Job, chunk: str, limit: int) -> tuple[list[str], bool]:
+    """One tags pass over text that fits, remembered for the chunks of long documents."""
+    key = ("tags", limit, hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest())
+    if key not in job.loaded.chunk_notes:
+        prompt = encode_prompt(job.loaded.tokenizer, chunk, TAGS_TASK.format(n=limit))
+        result = job.run(prompt, logits_processors=grammar_list(job.loaded, limit))
+        raw = parse_tag_output(result.text)
+        tags = ground_tags(normalize_tags(raw, limit), chunk, limit)
+        remember(job.loaded, key, (tags, is_json_list(result.text)))
+    return job.loaded.chunk_notes[key]
+
+
+def chunk_summary(job: Job, chunk: str) -> str:
+    """A partial summary of one chunk of a long document, remembered like chunk_tags."""
+    key = ("summary", 0, hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest())
+    if key not in job.loaded.chunk_notes:
+        task = SUMMARY_TASK.format(sentences=summary_length(None))
+        remember(job.loaded, key, summarize_pass(job, chunk, task, None, None))
+    return job.loaded.chunk_notes[key]
+
+
+def remember(loaded: LoadedModel, key: tuple, value: Any) -> None:
+    """Keep a chunk result; an app asks for tags then a summary of the same document.
+
+    With both remembered, the second command over a long document skips every chunk's
+    prefill (the costly part on CPU), keeping only the final combining pass.
+    """
+    loaded.chunk_notes[key] = value
+    while len(loaded.chunk_notes) > CHUNK_NOTES_LIMIT:
+        loaded.chunk_notes.pop(next(iter(loaded.chunk_notes)))
 
 
 def grammar_list(loaded: LoadedModel, limit: int) -> list | None:
@@ -1806,22 +1850,32 @@ def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable
     """Summarize content of any length: chunk, summarize each, combine until one fits."""
     tokenizer = job.loaded.tokenizer
     final_task = SUMMARY_TASK.format(sentences=summary_length(max_words))
-    budget = content_budget(job.loaded, final_task, job.max_tokens)
-    if count_tokens(tokenizer, content) <= budget:
-        job.total = 1
-        return summarize_pass(job, content, final_task, max_words, on_text)
-    parts = split_into_chunks(tokenizer, content, budget)
+    parts = plan_passes(job, content, final_task)
+    if len(parts) == 1:
+        summary = summarize_pass(job, content, final_task, max_words, on_text)
+        job.step_done("summarize")
+        return summary
     job.total = len(parts) + 1
-    task = SUMMARY_TASK.format(sentences=summary_length(None))
-    while True:
-        partials = [summarize_pass(job, part, task, None, None) for part in parts]
+    partials = []
+    for part in parts:
+        partials.append(chunk_summary(job, part))
+        chunk_tags(job, part, DEFAULT_MAX_TAGS)  # cheap now; generate-tags reuses it
+        job.step_done("summarize")
+    combine = COMBINE_TASK.format(sentences=summary_length(None))
+    budget = content_budget(job.loaded, combine, job.max_tokens)
+    joined = "\n\n".join(unique_sentences(partials))
+    while count_tokens(tokenizer, joined) > budget:  # combine recursively until one fits
+        groups = split_into_chunks(tokenizer, joined, min(budget, chunk_token_limit(job.loaded)))
+        job.total += len(groups)
+        partials = []
+        for group in groups:
+            partials.append(summarize_pass(job, group, combine, None, None))
+            job.step_done("summarize")
         joined = "\n\n".join(unique_sentences(partials))
-        if count_tokens(tokenizer, joined) <= budget:
-            final_task = COMBINE_TASK.format(sentences=summary_length(max_words))
-            return summarize_pass(job, joined, final_task, max_words, on_text)
-        parts = split_into_chunks(tokenizer, joined, budget)  # combine recursively
-        job.total += len(parts)
-        task = COMBINE_TASK.format(sentences=summary_length(None))
+    final_task = COMBINE_TASK.format(sentences=summary_length(max_words))
+    summary = summarize_pass(job, joined, final_task, max_words, on_text)
+    job.step_done("summarize")
+    return summary
 
 
 def unique_sentences(partials: list[str]) -> list[str]:
@@ -1851,7 +1905,6 @@ def summarize_pass(
             repetition_penalty=REPETITION_PENALTY, repetition_context_size=REPETITION_CONTEXT
         ),
     )
-    job.step_done("summarize")
     specials = list(getattr(tokenizer._tokenizer, "all_special_tokens", []))
     return clean_summary(result.text, specials, max_words)
 
@@ -2334,6 +2387,19 @@ def unload_model() -> None:
     gc.collect()
     if RUNTIME.mlx is not None:
         RUNTIME.mlx.clear_cache()
+    trim_heap()
+
+
+def trim_heap() -> None:
+    """Return freed heap pages to the OS (glibc keeps them otherwise).
+
+    A reload briefly holds two models (the old one serves until the new one is ready);
+    without this, resident memory stayed at twice the model after the first reload
+    (714 MB -> 1,289 MB for SmolLM2 float32; with it, 687 MB).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL("libc.so.6").malloc_trim(0)
 
 
 def require_model() -> LoadedModel:

@@ -442,7 +442,8 @@ def worker_llama_cpp(params: dict) -> dict:
             prefill.append(len(ids) / (time.perf_counter() - t0))
             t0, n = time.perf_counter(), 0
             while n < max_tokens:
-                token = int(np.argmax(llm.scores[llm.n_tokens - 1]))
+                last = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+                token = int(np.argmax(np.ctypeslib.as_array(last, shape=(llm.n_vocab(),))))
                 if token == llm.token_eos():
                     break
                 llm.eval([token])

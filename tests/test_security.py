@@ -251,16 +251,13 @@ def test_a_destination_folder_is_resolved_and_never_a_file(tmp_path):
     assert f.read_text() == "keep me"
 
 
-def download_or_skip(s: Sidecar, req: dict) -> dict:
-    line = s.call({"command": "download-model", **req})
-    if line.get("code") == "not_implemented":
-        pytest.skip("download-model is not implemented in this checkout")
-    return line
+def download(s: Sidecar, req: dict) -> dict:
+    return s.call({"command": "download-model", **req})
 
 
 def test_download_model_checks_repo_id_before_any_network(guarded, trap):
     for repo_id in ("../../etc", "a/b/c", "https://evil.example/x"):
-        line = download_or_skip(guarded, {"repo_id": repo_id, "destination": "/tmp/x"})
+        line = download(guarded, {"repo_id": repo_id, "destination": "/tmp/x"})
         assert line["code"] == "invalid_params" and "repo_id" in line["error"]
     assert trap.connections == 0
 
@@ -268,7 +265,7 @@ def test_download_model_checks_repo_id_before_any_network(guarded, trap):
 def test_download_model_refuses_a_file_as_destination(guarded, tmp_path):
     f = tmp_path / "precious.txt"
     f.write_text("keep me")
-    line = download_or_skip(guarded, {"repo_id": "mlx-community/x", "destination": str(f)})
+    line = download(guarded, {"repo_id": "mlx-community/x", "destination": str(f)})
     assert line["type"] == "error" and line["code"] == "not_writable"
     assert "destination" in line["error"] and f.read_text() == "keep me"
 
