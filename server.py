@@ -1818,8 +1818,8 @@ def chunk_summary(job: Job, chunk: str) -> str:
     """A partial summary of one chunk of a long document, remembered like chunk_tags."""
     key = ("summary", 0, hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest())
     if key not in job.loaded.chunk_notes:
-        task = SUMMARY_TASK.format(sentences=summary_length(None))
-        remember(job.loaded, key, summarize_pass(job, chunk, task, None, None))
+        task = SUMMARY_TASK.format(sentences="one or two sentences")
+        remember(job.loaded, key, summarize_pass(job, chunk, task, None, None, sentences=2))
     return job.loaded.chunk_notes[key]
 
 
@@ -1891,7 +1891,12 @@ def unique_sentences(partials: list[str]) -> list[str]:
 
 
 def summarize_pass(
-    job: Job, text: str, task: str, max_words: int | None, on_text: Callable | None
+    job: Job,
+    text: str,
+    task: str,
+    max_words: int | None,
+    on_text: Callable | None,
+    sentences: int | None = None,
 ) -> str:
     """One model pass over text that fits: stops at its sentences, returns clean prose."""
     from mlx_lm.sample_utils import make_logits_processors
@@ -1900,7 +1905,7 @@ def summarize_pass(
     result = job.run(
         encode_prompt(tokenizer, text, task),
         on_text=on_text,
-        stop=summary_done(sentence_target(max_words)),
+        stop=summary_done(sentences or sentence_target(max_words)),
         logits_processors=make_logits_processors(
             repetition_penalty=REPETITION_PENALTY, repetition_context_size=REPETITION_CONTEXT
         ),
