@@ -768,7 +768,6 @@ def load_mlx_folder(path: Path, weights: str, mx: Any) -> LoadedModel:
 
 def apply_layout(model: Any, layout: str, mx: Any) -> str:
     """Put the weights in the chosen layout; returns its description for model-info."""
-    import mlx.nn as nn
     from mlx.utils import tree_map
 
     if layout == "float32":
@@ -779,9 +778,7 @@ def apply_layout(model: Any, layout: str, mx: Any) -> str:
         return "float32"
     # Quantized: CPU quantized matmuls lose precision with float16 scales, so keep
     # scales, biases and norms in float32 (exact; see ../shared/notes/gguf-on-mlx.md).
-    quantized = any(
-        isinstance(m, (nn.QuantizedLinear, nn.QuantizedEmbedding)) for _, m in model.named_modules()
-    )
+    quantized = not model_is_dense(model)
     if quantized and backend_name(mx) == "cpu":
         model.update(
             tree_map(
