@@ -1760,7 +1760,9 @@ class Job:
                        "chunk": min(self.done, self.total), "chunks": self.total})  # fmt: skip
 
     def stats(self) -> dict:
-        first = self.passes[0].stats() if self.passes else {}
+        first = (
+            self.passes[0].stats() if self.passes else {"prompt_tps": 0.0, "generation_tps": 0.0}
+        )
         total = {
             k: sum(getattr(p, k) for p in self.passes)
             for k in ("prompt_tokens", "cached_tokens", "generation_tokens")
@@ -1789,7 +1791,7 @@ def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
     job.total = len(chunks)
     per_chunk, parsed_all = [], True
     for chunk in chunks:
-        tags, parsed = chunk_tags(job, chunk, limit)
+        tags, parsed = chunk_tags(job, chunk, limit, reuse=len(chunks) > 1)
         per_chunk.append(tags)
         parsed_all &= parsed
         if len(chunks) > 1:
@@ -1799,10 +1801,14 @@ def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
     return tags or keyword_tags(content, limit), parsed_all
 
 
-def chunk_tags(job: Job, chunk: str, limit: int) -> tuple[list[str], bool]:
-    """One tags pass over text that fits, remembered for the chunks of long documents."""
+def chunk_tags(job: Job, chunk: str, limit: int, reuse: bool = True) -> tuple[list[str], bool]:
+    """One tags pass over text that fits, remembered for the chunks of long documents.
+
+    A document that fits one pass is always generated afresh (``reuse=False``): only the
+    chunks of long documents are worth remembering.
+    """
     key = ("tags", limit, hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest())
-    if key not in job.loaded.chunk_notes:
+    if not reuse or key not in job.loaded.chunk_notes:
         prompt = encode_prompt(job.loaded.tokenizer, chunk, TAGS_TASK.format(n=limit))
         result = job.run(prompt, logits_processors=grammar_list(job.loaded, limit))
         raw = parse_tag_output(result.text)
