@@ -50,7 +50,7 @@ except ImportError:  # pragma: no cover - dev dependency
     sys.exit("bench/perf.py needs psutil: pip install psutil")
 
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "server.py"
+SERVER_ENV = "PERF_SERVER"  # --server: benchmark another copy of server.py (e.g. a patched one)
 CORPUS = ROOT / "bench" / "corpus"
 DEFAULT_OUT = ROOT / "bench" / "results" / "perf.json"
 
@@ -122,6 +122,10 @@ def prose(name: str, chars: int) -> tuple[str, str]:
             break
         out = f"{out}\n\n{para}" if out else para
     return out[:chars], source
+
+
+def server_path() -> Path:
+    return Path(os.environ.get(SERVER_ENV) or ROOT / "server.py").resolve()
 
 
 def sidecar_env() -> dict[str, str]:
@@ -203,7 +207,7 @@ class Sidecar:
         self.started = time.perf_counter()
         fd, self._stderr_path = tempfile.mkstemp(prefix="perf-sidecar-", suffix=".log")
         self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), *args],
+            [sys.executable, str(server_path()), *args],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=fd,
@@ -328,7 +332,7 @@ def run_worker(name: str, params: dict, timeout: float = COMMAND_TIMEOUT_S) -> d
 
 def import_server() -> Any:
     """Import server.py as a module with its BLAS preload done before mlx.core loads."""
-    sys.path.insert(0, str(ROOT))
+    sys.path.insert(0, str(server_path().parent))
     import server
 
     server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
@@ -677,7 +681,7 @@ def bench_load(b: Bench) -> None:
     with cpu_watch(out):
         folder = Path(tempfile.mkdtemp(prefix="perf-mlx-")) / "SmolLM2-135M-Instruct-mlx"
         subprocess.run(
-            [sys.executable, str(SERVER), "--export-mlx", str(folder)],
+            [sys.executable, str(server_path()), "--export-mlx", str(folder)],
             check=True,
             capture_output=True,
             env=sidecar_env(),
@@ -936,6 +940,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="first wait up to this long for the machine to be idle",
     )
     parser.add_argument("--only", help="comma-separated section names to run (default all)")
+    parser.add_argument("--server", type=Path, help="the server.py to run (default: this repo's)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     return parser.parse_args(argv)
@@ -946,11 +951,14 @@ def main(argv: list[str] | None = None) -> int:
     if args.worker:
         print(json.dumps(WORKERS[args.worker](json.loads(args.params or "{}"))))
         return 0
+    if args.server:
+        os.environ[SERVER_ENV] = str(args.server.resolve())
     if args.wait_quiet:
         wait_quiet(args.wait_quiet)
     b = Bench(quick=args.quick)
     b.results["machine"] = machine_info()
     b.results["machine"]["mode"] = "quick" if args.quick else "full"
+    b.results["machine"]["server"] = str(server_path())
     b.results["machine"].update(probe_sidecar())
     b.doc, doc_source = prose("05-pride-and-prejudice-ch1-5.txt", DOC_CHARS)
     b.chunk, chunk_source = prose("06-persuasion-ch1-11.txt", CHUNK_CHARS)

@@ -92,6 +92,8 @@ def main() -> int:
         and (args.max_chars is None or e["chars"] <= args.max_chars)
     ]
     rows = []
+    out = Path(args.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
     with SidecarClient() as client:
         client.call({"command": "load-model"})
         for entry in entries:
@@ -100,9 +102,9 @@ def main() -> int:
             print(f"{row['file']}: {row['seconds']:.1f}s", file=sys.stderr)
             if args.show:
                 print(f"  tags: {row['tags']}\n  summary: {row['summary']}\n", file=sys.stderr)
+            # Written after every text, so a run that is cut short keeps what it measured.
+            out.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
     print(table(rows))
-    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
-    Path(args.out).write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
     return 0
 
 

@@ -38,7 +38,9 @@ def test_check_availability_says_a_model_is_loaded(loaded):
 
 
 def test_tags_are_one_to_five_short_trimmed_unique_strings(loaded):
-    tags = loaded.ok({"command": "generate-tags", "content": DOCUMENT})["tags"]
+    line = loaded.ok({"command": "generate-tags", "content": DOCUMENT})
+    assert line["raw_output_parsed"] is True  # the grammar made the raw output a JSON array
+    tags = line["tags"]
     assert 1 <= len(tags) <= 5
     assert all(isinstance(t, str) and t == t.strip() and 0 < len(t) <= 40 for t in tags)
     assert len({t.casefold() for t in tags}) == len(tags)
