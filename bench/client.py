@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -47,10 +48,8 @@ class SidecarClient:
 
     def close(self) -> None:
         if self.proc.poll() is None:
-            try:
+            with contextlib.suppress(EOFError, BrokenPipeError, RuntimeError):
                 self.call({"command": "shutdown"})
-            except (EOFError, BrokenPipeError, RuntimeError):
-                pass
             self.proc.wait(timeout=30)
 
     def __enter__(self) -> SidecarClient:

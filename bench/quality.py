@@ -17,7 +17,7 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from client import ROOT, SidecarClient  # noqa: E402
+from client import ROOT, SidecarClient
 
 CORPUS = ROOT / "bench" / "corpus"
 LEAKS = re.compile(
