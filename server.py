@@ -1371,13 +1371,19 @@ THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 SENTENCE_END = re.compile(r"[.!?。！？…](?:[\"'”’»)\]]*)(?=\s|$)")
 
 
+HTML_TAG = re.compile(
+    r"</?(?:a|abbr|b|br|center|code|dd|details|div|dl|dt|em|font|h[1-6]|hr|i|img|kbd|li|ol"
+    r"|p|picture|pre|small|source|span|strong|sub|summary|sup|table|tbody|td|th|thead|tr|u"
+    r"|ul|video)\b[^>]{0,400}>",
+    re.IGNORECASE,
+)
 MARKUP = (
     (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # HTML comments
     (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.MULTILINE), " "),  # link definitions
     (re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])"), " "),  # images and badges
     (re.compile(r"\[([^\]]+)\](?:\([^)]*\)|\[[^\]]*\])"), r"\1"),  # links: keep the text
     (re.compile(r"\[\s*\]"), " "),  # what is left of a linked badge
-    (re.compile(r"</?[A-Za-z][^>]{0,400}>"), " "),  # HTML tags
+    (HTML_TAG, " "),  # HTML elements (not any <word>: code has <T>, prompts have <file_sep>)
     (re.compile(r"https?://\S+"), " "),  # bare URLs
     (re.compile(r"[ \t]+"), " "),
     (re.compile(r"\n\s*\n\s*\n+"), "\n\n"),
@@ -1850,8 +1856,7 @@ def is_json_list(text: str) -> bool:
 
 
 def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable | None) -> str:
-    """Summarize content of any length: chunk, summarize each, combine until one fits."""
-    tokenizer = job.loaded.tokenizer
+    """Summarize content of any length: chunk, summarize each, combine in order."""
     final_task = SUMMARY_TASK.format(sentences=summary_length(max_words))
     parts = plan_passes(job, content, final_task)
     if len(parts) == 1:
@@ -1864,21 +1869,42 @@ def summary_for(job: Job, content: str, max_words: int | None, on_text: Callable
         partials.append(chunk_summary(job, part))
         chunk_tags(job, part, DEFAULT_MAX_TAGS)  # cheap now; generate-tags reuses it
         job.step_done("summarize")
-    combine = COMBINE_TASK.format(sentences=summary_length(None))
-    budget = content_budget(job.loaded, combine, job.max_tokens)
-    joined = "\n\n".join(unique_sentences(partials))
-    while count_tokens(tokenizer, joined) > budget:  # combine recursively until one fits
-        groups = split_into_chunks(tokenizer, joined, min(budget, chunk_token_limit(job.loaded)))
-        job.total += len(groups)
-        partials = []
-        for group in groups:
-            partials.append(summarize_pass(job, group, combine, None, None))
-            job.step_done("summarize")
-        joined = "\n\n".join(unique_sentences(partials))
-    final_task = COMBINE_TASK.format(sentences=summary_length(max_words))
-    summary = summarize_pass(job, joined, final_task, max_words, on_text)
+    return combine_in_order(job, unique_sentences(partials), max_words, on_text)
+
+
+def combine_in_order(
+    job: Job, partials: list[str], max_words: int | None, on_text: Callable | None
+) -> str:
+    """The summary of a long document: one sentence for each third of it, in order.
+
+    One combining pass over all partial summaries favoured the last parts (a 135M model
+    reads the end of its prompt best) and dropped the beginning; a sentence per third
+    keeps the beginning, middle and end in the summary.
+    """
+    tokenizer = job.loaded.tokenizer
+    task = COMBINE_TASK.format(sentences="one sentence")
+    budget = content_budget(job.loaded, task, job.max_tokens)
+    thirds = [partials[i * len(partials) // 3 : (i + 1) * len(partials) // 3] for i in range(3)]
+    job.total += 2
+    sentences = []
+    for third in (t for t in thirds if t):
+        joined = "\n\n".join(third)
+        while count_tokens(tokenizer, joined) > budget:  # shrink a third that does not fit
+            groups = split_into_chunks(
+                tokenizer, joined, min(budget, chunk_token_limit(job.loaded))
+            )
+            job.total += len(groups)
+            joined = "\n\n".join(
+                step(job, summarize_pass(job, g, task, None, None)) for g in groups
+            )
+        sentences.append(step(job, summarize_pass(job, joined, task, None, on_text, sentences=1)))
+    summary = " ".join(s for s in sentences if s)
+    return clean_summary(summary, (), max_words)
+
+
+def step(job: Job, text: str) -> str:
     job.step_done("summarize")
-    return summary
+    return text
 
 
 def unique_sentences(partials: list[str]) -> list[str]:
