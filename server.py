@@ -1410,7 +1410,7 @@ def summary_done(target: int) -> Callable[[str], bool]:
     """Stop a summary when it has ``target`` sentences or starts repeating one."""
 
     def done(text: str) -> bool:
-        sentences = split_sentences(text)
+        sentences = [x for x in split_sentences(text) if len(re.findall(r"[^\W\d_]+", x)) >= 3]
         complete = sentences if SENTENCE_END.search(text.rstrip()[-3:] + " ") else sentences[:-1]
         folded = [" ".join(x.casefold().split()) for x in complete]
         return len(complete) >= target or len(set(folded)) < len(folded)
@@ -1448,6 +1448,8 @@ def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | Non
     kept, seen = [], set()
     for sentence in split_sentences(text):
         key = " ".join(sentence.casefold().split())
+        if not re.search(r"[^\W\d_]", key):
+            continue  # a list number ("1.") or stray punctuation, not a sentence
         if key not in seen and not key.startswith(("summarize this", "summarize the")):
             seen.add(key)
             kept.append(sentence)
@@ -1882,7 +1884,7 @@ def combine_in_order(
     keeps the beginning, middle and end in the summary.
     """
     tokenizer = job.loaded.tokenizer
-    task = COMBINE_TASK.format(sentences="one sentence")
+    task = SUMMARY_TASK.format(sentences="one sentence")  # each third reads as a document
     budget = content_budget(job.loaded, task, job.max_tokens)
     thirds = [partials[i * len(partials) // 3 : (i + 1) * len(partials) // 3] for i in range(3)]
     job.total += 2
