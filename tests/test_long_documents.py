@@ -86,11 +86,6 @@ def test_a_200k_document_gets_tags_covering_beginning_middle_and_end(loaded, lon
     assert all(a["progress"] < b["progress"] for a, b in pairwise(progress))
 
 
-@pytest.mark.xfail(
-    reason="issue 5 open: SmolLM2's one-sentence summary of a third of the document does not "
-    "always name its topic (last run: the chess third came out as 'a popular board game')",
-    strict=False,
-)
 def test_a_200k_document_gets_a_summary_covering_its_parts(loaded, long_document):
     events, line = loaded.request(
         {"command": "summarize", "content": long_document, "stream": True}, timeout=1800
