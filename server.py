@@ -1437,7 +1437,7 @@ def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | Non
     for token in special_tokens:
         if token:
             text = text.replace(token, " ")
-    text = PREAMBLE.sub("", text.strip(), count=1)
+    text = drop_title_line(PREAMBLE.sub("", text.strip(), count=1))
     lines = [
         re.sub(r"^\s*(?:#{1,6}\s+|[-*•]\s+|\d+[.)]\s+|>\s*)", "", ln) for ln in text.splitlines()
     ]
@@ -1456,6 +1456,27 @@ def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | Non
         if len(words) > max_words:
             text = " ".join(words[:max_words])
     return end_on_sentence(text)
+
+
+def drop_title_line(text: str) -> str:
+    """The text without a title line the model put above its summary.
+
+    SmolLM2 sometimes opens with "**Debian's Unique Role: A Multi-Platform Operating
+    System**" on a line of its own; joined with the next line it would read as the start
+    of a sentence. A first line is a title when more text follows it and it is short and
+    ends without sentence punctuation (or a colon, which introduces what follows).
+    """
+    first, newline, rest = text.strip().partition("\n")
+    plain = first.strip().strip("*_#").strip()
+    if not newline or not plain or not rest.strip() or rest.strip()[0].islower():
+        return text  # nothing follows, or the line break is inside a sentence
+    if (
+        SENTENCE_END.search(plain[-3:] + " ")
+        or plain.endswith((":", ";"))
+        or len(plain.split()) > 12
+    ):
+        return text
+    return rest
 
 
 def end_on_sentence(text: str) -> str:
