@@ -65,6 +65,7 @@ DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them a
 MAX_TAGS_LIMIT = 20
 TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
 TAG_MAX_CHARS = 40
+CLOSING_WINDOW = 8  # tags: the last tokens of max_tokens go to closing the JSON array
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
 DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
 MAX_TOKENS_LIMIT = 4096
@@ -626,6 +627,7 @@ class LoadedModel:
     load_time_s: float = 0.0
     cache: PromptCache | None = None
     grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on first use
+    closing_tokens: Any = None  # tokens made only of '"' and ']': they end a tags array
     chunk_notes: dict = field(default_factory=dict)  # results for chunks of long documents
 
     def info(self) -> dict:
@@ -1617,11 +1619,15 @@ def keyword_tags(content: str, limit: int) -> list[str]:
     return tags or [content.split()[0][:TAG_MAX_CHARS]]
 
 
-def tags_grammar(loaded: LoadedModel, limit: int) -> Callable | None:
+def tags_grammar(loaded: LoadedModel, limit: int, max_tokens: int) -> Callable | None:
     """A logits processor that keeps the output a JSON array of 1..limit short strings.
 
     Uses llguidance. Its MLX bitmask kernel needs Metal, so the mask is applied here with
     plain array ops, which works on every backend. None if llguidance is not installed.
+    In the last CLOSING_WINDOW tokens of ``max_tokens``, a token that closes the string
+    or the array is taken as soon as the grammar allows one: a grammar alone keeps the
+    output a prefix of valid JSON, and Japanese tags (several tokens a character) ran
+    out of tokens mid-array.
     """
     try:
         import llguidance
@@ -1642,7 +1648,9 @@ def tags_grammar(loaded: LoadedModel, limit: int) -> Callable | None:
             "type": "string",
             "minLength": 2,
             "maxLength": TAG_MAX_CHARS,
-            "pattern": r"^[^\s\"\\#<>{}\[\]|*`~/:=()@.,-][^\"\\\n\r\t#<>{}\[\]|*`~/:=()@]*$",
+            # No quotes, markup or paths; no CJK sentence punctuation, which made tags
+            # of whole Japanese sentences.
+            "pattern": r"^[^\s\"\\#<>{}\[\]|*`~/:=()@.,-][^\"\\\n\r\t#<>{}\[\]|*`~/:=()@。、！？]*$",
         },
         "minItems": 1,
         "maxItems": limit,
@@ -1653,6 +1661,7 @@ def tags_grammar(loaded: LoadedModel, limit: int) -> Callable | None:
     )
     n_vocab = loaded.grammar_tokenizer.vocab_size
     bitmask = np.full(((n_vocab + 31) // 32,), -1, dtype=np.int32)
+    closing = closing_tokens(loaded)
     seen = {"prompt": None}
 
     def constrain(tokens: Any, logits: Any) -> Any:
@@ -1664,9 +1673,29 @@ def tags_grammar(loaded: LoadedModel, limit: int) -> Callable | None:
         allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[: logits.shape[-1]]
         if allowed.size < logits.shape[-1]:
             allowed = np.pad(allowed, (0, logits.shape[-1] - allowed.size))
-        return mx.where(mx.array(allowed.astype(bool)), logits, -mx.inf)
+        allowed = allowed.astype(bool)
+        left = max_tokens - (tokens.size - seen["prompt"])
+        if left <= CLOSING_WINDOW:
+            closers = np.zeros_like(allowed)
+            n = min(allowed.size, closing.size)
+            closers[:n] = closing[:n]
+            if (allowed & closers).any():
+                allowed &= closers
+        return mx.where(mx.array(allowed), logits, -mx.inf)
 
     return constrain
+
+
+def closing_tokens(loaded: LoadedModel) -> Any:
+    """A mask of the vocabulary's tokens made only of '"' and ']' (built once)."""
+    import numpy as np
+
+    if loaded.closing_tokens is None:
+        vocab = loaded.tokenizer._tokenizer.get_vocab()
+        mask = np.zeros(max(vocab.values()) + 1, dtype=bool)
+        mask[[i for token, i in vocab.items() if token and set(token) <= {'"', "]"}]] = True
+        loaded.closing_tokens = mask
+    return loaded.closing_tokens
 
 
 def parse_tag_output(text: str) -> list:
@@ -1836,7 +1865,7 @@ def chunk_tags(job: Job, chunk: str, limit: int, reuse: bool = True) -> tuple[li
     key = ("tags", limit, hashlib.sha256(chunk.encode("utf-8", "surrogatepass")).hexdigest())
     if not reuse or key not in job.loaded.chunk_notes:
         prompt = encode_prompt(job.loaded.tokenizer, chunk, TAGS_TASK.format(n=limit))
-        result = job.run(prompt, logits_processors=grammar_list(job.loaded, limit))
+        result = job.run(prompt, logits_processors=grammar_list(job.loaded, limit, job.max_tokens))
         raw = parse_tag_output(result.text)
         tags = ground_tags(normalize_tags(raw, limit), chunk, limit)
         remember(job.loaded, key, (tags, is_json_list(result.text)))
@@ -1863,8 +1892,8 @@ def remember(loaded: LoadedModel, key: tuple, value: Any) -> None:
         loaded.chunk_notes.pop(next(iter(loaded.chunk_notes)))
 
 
-def grammar_list(loaded: LoadedModel, limit: int) -> list | None:
-    processor = tags_grammar(loaded, limit)
+def grammar_list(loaded: LoadedModel, limit: int, max_tokens: int) -> list | None:
+    processor = tags_grammar(loaded, limit, max_tokens)
     return [processor] if processor else None
 
 

@@ -47,6 +47,13 @@ def test_tags_are_one_to_five_short_trimmed_unique_strings(loaded):
     assert all(len(t.split()) <= 4 for t in tags)
 
 
+@pytest.mark.parametrize("max_tokens", [5, 8, 13])
+def test_tags_parse_even_when_max_tokens_runs_out(loaded, max_tokens):
+    line = loaded.ok({"command": "generate-tags", "content": DOCUMENT, "max_tokens": max_tokens})
+    assert line["raw_output_parsed"] is True  # the array is closed within the budget
+    assert line["generation_tokens"] <= max_tokens and line["tags"]
+
+
 def test_tags_name_the_document_subject(loaded):
     tags = loaded.ok({"command": "generate-tags", "content": DOCUMENT})["tags"]
     words = DOCUMENT.casefold()
