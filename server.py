@@ -1376,6 +1376,11 @@ HTML_TAG = re.compile(
     r"|ul|video)\b[^>]{0,400}>",
     re.IGNORECASE,
 )
+INLINE_MARKUP = (
+    (re.compile(r"(?::\w+:)?`+([^`]*)`+"), r"\1"),  # `code` and reST roles (:mod:`json`)
+    (re.compile(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<!\S)\*(?=\w)|(?<=\w)\*(?!\S)"), ""),  # a stray one
+)
 MARKUP = (
     (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # HTML comments
     (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.MULTILINE), " "),  # link definitions
@@ -1395,10 +1400,14 @@ def prepare_text(content: str) -> str:
     A 135M model copies URLs and tags into its answers; the words around them are what
     carry the meaning. Falls back to the original when nothing would be left.
     """
-    text = content.replace("\r\n", "\n")
+    text = strip_markup(content.replace("\r\n", "\n"))
+    return text.strip() if any(ch.isalnum() for ch in text) else content
+
+
+def strip_markup(text: str) -> str:
     for pattern, repl in MARKUP:
         text = pattern.sub(repl, text)
-    return text.strip() if any(ch.isalnum() for ch in text) else content
+    return text
 
 
 def sentence_target(max_words: int | None) -> int:
@@ -1439,11 +1448,13 @@ def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | Non
     for token in special_tokens:
         if token:
             text = text.replace(token, " ")
-    text = drop_title_line(PREAMBLE.sub("", text.strip(), count=1))
+    text = drop_title_line(PREAMBLE.sub("", strip_markup(text).strip(), count=1))
     lines = [
         re.sub(r"^\s*(?:#{1,6}\s+|[-*•]\s+|\d+[.)]\s+|>\s*)", "", ln) for ln in text.splitlines()
     ]
     text = " ".join(" ".join(lines).replace("**", "").replace("__", "").split())
+    for pattern, repl in INLINE_MARKUP:
+        text = pattern.sub(repl, text)
     kept, seen = [], set()
     for sentence in split_sentences(text):
         key = " ".join(sentence.casefold().split())

@@ -6,7 +6,7 @@ import json
 import shutil
 
 import pytest
-from conftest import DOCUMENT
+from conftest import DOCUMENT, ROOT
 from gguf_util import write_gguf
 
 SMOLLM2_PARAMS = 134_515_008
@@ -83,6 +83,16 @@ def test_summary_is_plain_prose_without_leaks_or_preamble(loaded):
     assert not summary.lower().startswith(("here is", "here's", "sure", "summary:"))
     assert summary[-1] in ".!?\"'”)"
     assert "\n" not in summary
+
+
+@pytest.mark.parametrize("name", ["10-attrs-readme.md", "11-express-readme.md"])
+def test_a_markdown_readme_gets_a_summary_without_markup(loaded, name):
+    readme = (ROOT / "bench" / "corpus" / name).read_text(encoding="utf-8")
+    summary = loaded.ok({"command": "summarize", "content": readme})["summary"]
+    assert len(summary.split()) >= 5
+    for markup in ("**", "`", "](", "http", "<", "\n"):
+        assert markup not in summary, (markup, summary)
+    assert not summary.startswith(("#", "*", "-", ">")), summary
 
 
 def test_summary_is_deterministic_by_default(loaded):
