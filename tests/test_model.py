@@ -85,6 +85,12 @@ def test_summary_is_plain_prose_without_leaks_or_preamble(loaded):
     assert "\n" not in summary
 
 
+def test_summary_is_deterministic_by_default(loaded):
+    a = loaded.ok({"command": "summarize", "content": DOCUMENT})["summary"]
+    b = loaded.ok({"command": "summarize", "content": DOCUMENT})["summary"]
+    assert a == b
+
+
 @pytest.mark.parametrize("name", ["10-attrs-readme.md", "11-express-readme.md"])
 def test_a_markdown_readme_gets_a_summary_without_markup(loaded, name):
     readme = (ROOT / "bench" / "corpus" / name).read_text(encoding="utf-8")
@@ -93,12 +99,6 @@ def test_a_markdown_readme_gets_a_summary_without_markup(loaded, name):
     for markup in ("**", "`", "](", "http", "<", "\n"):
         assert markup not in summary, (markup, summary)
     assert not summary.startswith(("#", "*", "-", ">")), summary
-
-
-def test_summary_is_deterministic_by_default(loaded):
-    a = loaded.ok({"command": "summarize", "content": DOCUMENT})["summary"]
-    b = loaded.ok({"command": "summarize", "content": DOCUMENT})["summary"]
-    assert a == b
 
 
 def test_responses_carry_token_counts_and_speeds(loaded):
