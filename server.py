@@ -1420,10 +1420,15 @@ def summary_done(target: int) -> Callable[[str], bool]:
     def done(text: str) -> bool:
         sentences = [x for x in split_sentences(text) if len(re.findall(r"[^\W\d_]+", x)) >= 3]
         complete = sentences if SENTENCE_END.search(text.rstrip()[-3:] + " ") else sentences[:-1]
-        folded = [" ".join(x.casefold().split()) for x in complete]
+        folded = [sentence_key(x) for x in complete]
         return len(complete) >= target or len(set(folded)) < len(folded)
 
     return done
+
+
+def sentence_key(sentence: str) -> str:
+    """What makes two sentences the same one: case and spacing do not count."""
+    return " ".join(sentence.casefold().split())
 
 
 def split_sentences(text: str) -> list[str]:
@@ -1457,7 +1462,7 @@ def clean_summary(text: str, special_tokens: Iterable[str], max_words: int | Non
         text = pattern.sub(repl, text)
     kept, seen = [], set()
     for sentence in split_sentences(text):
-        key = " ".join(sentence.casefold().split())
+        key = sentence_key(sentence)
         if not re.search(r"[^\W\d_]", key):
             continue  # a list number ("1.") or stray punctuation, not a sentence
         if key not in seen and not key.startswith(("summarize this", "summarize the")):
@@ -1999,7 +2004,8 @@ def main_subject(notes: list[ChunkNote], taken: list[str]) -> str:
             pattern = r"(?<!\w)" + re.escape(key) + r"(?!\w)"
             counts[key] = counts.get(key, 0) + len(re.findall(pattern, folded_text))
     ranked = sorted(counts, key=lambda k: -counts[k])  # stable: the first seen wins a tie
-    fresh = [k for k in ranked if k not in {t.casefold() for t in taken}]
+    taken_keys = {t.casefold() for t in taken}
+    fresh = [k for k in ranked if k not in taken_keys]
     return shown.get((fresh or ranked or [""])[0], "")
 
 
@@ -2014,8 +2020,8 @@ def unique_sentences(partials: list[str]) -> list[str]:
     seen: set[str] = set()
     kept = []
     for partial in partials:
-        fresh = [x for x in split_sentences(partial) if " ".join(x.casefold().split()) not in seen]
-        seen.update(" ".join(x.casefold().split()) for x in fresh)
+        fresh = [x for x in split_sentences(partial) if sentence_key(x) not in seen]
+        seen.update(sentence_key(x) for x in fresh)
         kept.append(" ".join(fresh))
     return kept
 
