@@ -2823,7 +2823,8 @@ class Inbox:
     def check(self) -> None:
         """Raise Stopped in the running command if it was asked to end (main thread)."""
         running = self._running
-        if running is not None and running.stop is not None and threading.current_thread() is threading.main_thread():
+        on_main = threading.current_thread() is threading.main_thread()
+        if running is not None and running.stop is not None and on_main:
             raise running.stop
 
     def stop(self, flight: Flight, why: Stopped) -> bool:
