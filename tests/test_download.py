@@ -410,6 +410,94 @@ def test_offline_mode_uses_a_complete_folder_and_refuses_to_download(server, hub
     assert hub.requests == []
 
 
+# --- Cancel, deadlines and one download per folder ---------------------------------------
+
+
+def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
+    """Every file under the folder with its size and mtime, .part files aside (they grow)."""
+    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+            for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".part")}  # fmt: skip
+
+
+def test_a_cancelled_download_keeps_its_part_and_the_next_one_resumes(server, hub, big, tmp_path):
+    dest = tmp_path / "big"
+    hub.throttle_bps = 10 * MB
+    server.send(download("org/big", dest, id="dl"))
+    while (line := server.read(timeout=60))["progress"] < 20:
+        assert line["type"] == "progress", line
+    started = time.monotonic()
+    server.send({"command": "cancel", "request_id": "dl"})
+    assert server.read(10) == {"type": "response", "command": "cancel", "cancelled": True}
+    while (line := server.read(10))["type"] == "progress":
+        pass
+    assert time.monotonic() - started < 2.0
+    assert line["code"] == "cancelled" and line["id"] == "dl", line
+    on_disk = (dest / PARTIAL_DIR / "model.safetensors.part").stat().st_size
+    assert (dest / MARKER).exists() and BIG_SIZE // 10 < on_disk < BIG_SIZE
+    hub.throttle_bps, hub.bytes_sent = None, 0
+    hub.requests.clear()
+    done = server.ok(download("org/big", dest))
+    assert done["mlx_ready"] is True and (dest / "model.safetensors").read_bytes() == big
+    assert hub.bytes_sent <= BIG_SIZE - on_disk + CHUNK, (hub.bytes_sent, on_disk)
+    assert files_under(dest) == {"config.json", "model.safetensors"}  # no lock, no partials
+    print(f"\ncancel: {on_disk} bytes kept, {hub.bytes_sent} re-sent")
+
+
+def test_a_download_past_its_timeout_s_stops_and_resumes_like_a_cancel(server, hub, tmp_path):
+    dest = tmp_path / "big"
+    hub.throttle_bps = 10 * MB
+    started = time.monotonic()
+    events, line = server.request(download("org/big", dest, timeout_s=1.5))
+    assert line["code"] == "timeout" and 1.5 <= time.monotonic() - started < 3.5, line
+    assert events and (dest / PARTIAL_DIR / "model.safetensors.part").exists()
+
+
+def test_a_second_process_downloading_into_the_same_folder_is_busy_and_touches_nothing(
+    server, hub, big, tmp_path
+):
+    dest = tmp_path / "shared"
+    hub.throttle_bps = 12 * MB  # about four seconds for the first
+    server.send(download("org/big", dest, id="first"))
+    while (line := server.read(timeout=60))["progress"] < 10:
+        assert line["type"] == "progress", line
+    second = start_server(hub_url(hub), tmp_path / "home2")
+    try:
+        before = snapshot(dest)
+        requests_before = len(hub.requests)
+        started = time.monotonic()
+        refused = second.call(download("org/big", dest))
+        assert time.monotonic() - started < 2.0
+        assert refused["code"] == "busy" and str(dest) in refused["error"], refused
+        assert snapshot(dest) == before and len(hub.requests) == requests_before
+    finally:
+        second.stop()
+    _, first = until_final_line(server)
+    assert first["type"] == "response" and first["id"] == "first", first
+    assert (dest / "model.safetensors").read_bytes() == big
+    assert files_under(dest) == {"config.json", "model.safetensors"}
+
+
+def until_final_line(s: Sidecar) -> tuple[list[dict], dict]:
+    events = []
+    while (line := s.read(timeout=120))["type"] == "progress":
+        events.append(line)
+    return events, line
+
+
+def test_eof_right_after_one_download_line_still_downloads_then_exits_zero(hub, tmp_path):
+    """The app's download process: one line, stdin closed at once, progress read to the end."""
+    s = start_server(hub_url(hub), tmp_path / "home")
+    try:
+        s.send(download("org/small", tmp_path / "m"))
+        s.proc.stdin.close()
+        events, line = until_final_line(s)
+        assert line["type"] == "response" and line["mlx_ready"] is True, line
+        assert events and events[-1]["progress"] == 100
+        assert s.proc.wait(timeout=30) == 0
+    finally:
+        s.stop()
+
+
 # --- End to end -------------------------------------------------------------------------
 
 
