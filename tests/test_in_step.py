@@ -184,7 +184,7 @@ def test_an_app_that_gives_up_after_8_s_stays_in_step_with_a_5_s_deadline(with_d
         {"command": "check-availability"},
     ]
     answers = [client.ask(c) for c in commands]
-    for command, answer in zip(commands, answers):
+    for command, answer in zip(commands, answers, strict=True):
         assert answer is not None, f"the client gave up on {command['command']}"
         assert answer["command"] == command["command"], (command["command"], answer)
     assert answers[0]["code"] == "timeout"
@@ -192,7 +192,12 @@ def test_an_app_that_gives_up_after_8_s_stays_in_step_with_a_5_s_deadline(with_d
     assert answers[6]["type"] == "response"
     with pytest.raises(queue.Empty):  # nothing late is left to be misread
         with_deadline.read(timeout=2)
-    print("\n" + ", ".join(f"{c['command']}: {a.get('code', 'ok')}" for c, a in zip(commands, answers)))
+    print(
+        "\n"
+        + ", ".join(
+            f"{c['command']}: {a.get('code', 'ok')}" for c, a in zip(commands, answers, strict=True)
+        )
+    )
 
 
 def test_an_explicit_timeout_s_overrides_the_default_deadline(with_deadline):
