@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 
@@ -148,8 +149,17 @@ def test_help_explains_the_protocol():
     out = subprocess.run(
         [sys.executable, str(SERVER), "--help"], capture_output=True, text=True, timeout=60
     ).stdout
-    for word in ("stdin", "stdout", "--log-level", "load-model", "--blas"):
-        assert word in out
+    words = ("stdin", "stdout", "--log-level", "load-model", "--blas", "cancel", "request_id",
+             "timeout_s", "--request-timeout", "cancelled", "timeout", "busy")  # fmt: skip
+    for word in words:
+        assert word in out, word
+
+
+def test_a_bad_request_timeout_in_the_environment_is_refused_at_start():
+    proc = subprocess.run([sys.executable, str(SERVER)], input=b"", capture_output=True, timeout=60,
+                          env={**os.environ, "MLX_SIDECAR_REQUEST_TIMEOUT": "soon"})  # fmt: skip
+    assert proc.returncode != 0 and b"MLX_SIDECAR_REQUEST_TIMEOUT" in proc.stderr
+    assert proc.stdout == b""
 
 
 def test_stdout_carries_only_protocol_lines_over_a_whole_session(sidecar):
