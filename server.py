@@ -2710,7 +2710,7 @@ def expected_weights_bytes(path: Path, weights: str) -> int:
         quant = json.loads((path / "config.json").read_text(encoding="utf-8"))["quantization"]
         bits = quant["bits"] + 32 / quant["group_size"]
     as_float32 = on_disk * 32 / bits
-    mx = RUNTIME.mlx
+    mx = import_mlx()
     if mx is not None and choose_layout(weights, int(as_float32), mx) == "float32":
         return int(as_float32)
     return on_disk

@@ -101,3 +101,31 @@ def test_more_memory_never_means_shorter_chunks() -> None:
 
 def test_weights_that_fill_memory_still_leave_a_minimum_chunk() -> None:
     assert server.kv_token_limit(147_456, 8 * GIB, 9 * GIB, 40_960) == server.MIN_CHUNK_TOKENS
+
+
+def held_model(weights_bytes: int) -> server.LoadedModel:
+    return server.LoadedModel(
+        model=None, tokenizer=None, name="old", path="", format="mlx", architecture="llama",
+        param_count=0, quantization=None, context_length=None, vocab_size=None,
+        weights="quantized", weights_bytes=weights_bytes,
+    )  # fmt: skip
+
+
+def test_a_new_models_size_is_its_weights_on_disk_or_their_float32_copy(
+    family_folders: object,
+) -> None:
+    folder = family_folders("phi3").path
+    on_disk = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
+    assert server.expected_weights_bytes(folder, "quantized") == on_disk
+    # 4-bit weights with a scale and bias per 64: 4.5 bits a weight, 32 as float32.
+    assert server.expected_weights_bytes(folder, "float32") == int(on_disk * 32 / 4.5)
+
+
+def test_a_model_that_does_not_fit_beside_the_loaded_one_frees_it_first(
+    family_folders: object,
+) -> None:
+    folder = family_folders("phi3").path
+    memory = server.device_memory_bytes(server.RUNTIME.mlx)
+    assert memory is not None and memory > 0
+    assert server.fits_beside(held_model(0), folder, "quantized")
+    assert not server.fits_beside(held_model(memory), folder, "quantized")
