@@ -816,6 +816,42 @@ def choose_layout(requested: str, float32_bytes: int, mx: Any) -> str:
     return "quantized"
 
 
+def fits_beside(old: LoadedModel, path: Path, weights: str) -> bool:
+    """Whether a new model fits in device memory while the old one still serves.
+
+    When it does not, the old model is unloaded first, and a failed load then leaves no
+    model loaded (instead of keeping the previous one).
+    """
+    memory = device_memory_bytes(RUNTIME.mlx)
+    return memory is None or old.weights_bytes + expected_weights_bytes(path, weights) <= memory
+
+
+def expected_weights_bytes(path: Path, weights: str) -> int:
+    """The new model's weights in memory: their size on disk, times 32/bits when the CPU
+    will hold them as float32 (choose_layout)."""
+    files = [path] if path.is_file() else list(path.glob("*.safetensors"))
+    on_disk = sum(f.stat().st_size for f in files if f.is_file())
+    as_float32 = on_disk * 32 / stored_bits_per_weight(path)
+    mx = import_mlx()
+    if mx is not None and choose_layout(weights, int(as_float32), mx) == "float32":
+        return int(as_float32)
+    return on_disk
+
+
+def stored_bits_per_weight(path: Path) -> float:
+    """Bits a weight takes on disk: an MLX folder's quantization (4 bits plus a 16-bit scale
+    and bias per group: 4.5 at group 64), 16 for an unquantized folder (bfloat16/float16),
+    and 4.5 for a GGUF file (Q4_0/Q4_1, the types mostly loaded here)."""
+    if path.is_file():
+        return 4.5
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        quant = config.get("quantization")
+        return quant["bits"] + 32 / quant["group_size"] if quant else 16.0
+    except (OSError, ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
+        return 16.0
+
+
 # --- MLX folders ----------------------------------------------------------------------
 
 
@@ -2688,32 +2724,6 @@ def load_model_command(req: dict, emit: Emit) -> dict:
     )
     return {"success": True, "model_name": loaded.name, "format": loaded.format,
             "load_time_s": loaded.load_time_s, "weights": loaded.weights}  # fmt: skip
-
-
-def fits_beside(old: LoadedModel, path: Path, weights: str) -> bool:
-    """Whether a new model fits in device memory while the old one still serves.
-
-    When it does not, the old model is unloaded first, and a failed load then leaves no
-    model loaded (instead of keeping the previous one).
-    """
-    memory = device_memory_bytes(RUNTIME.mlx)
-    return memory is None or old.weights_bytes + expected_weights_bytes(path, weights) <= memory
-
-
-def expected_weights_bytes(path: Path, weights: str) -> int:
-    """The new model's weights in memory: their size on disk, times 32/bits when the CPU
-    will hold them as float32 (choose_layout)."""
-    files = [path] if path.is_file() else list(path.glob("*.safetensors"))
-    on_disk = sum(f.stat().st_size for f in files if f.is_file())
-    bits = 4.5  # 4-bit weights with a float16 scale and bias per group of 64
-    with contextlib.suppress(OSError, ValueError, TypeError, AttributeError):
-        quant = json.loads((path / "config.json").read_text(encoding="utf-8"))["quantization"]
-        bits = quant["bits"] + 32 / quant["group_size"]
-    as_float32 = on_disk * 32 / bits
-    mx = import_mlx()
-    if mx is not None and choose_layout(weights, int(as_float32), mx) == "float32":
-        return int(as_float32)
-    return on_disk
 
 
 def unload_model() -> dict | None:
