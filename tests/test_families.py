@@ -132,6 +132,13 @@ def test_the_grammar_ends_on_the_turns_end_token(family: Any, tokenizer: Any) ->
     end = server.turn_end_token(tokenizer)
     assert tokenizer.convert_ids_to_tokens(end) == family.family.eos
     assert end in tokenizer.eos_token_ids
+    held = server.LoadedModel(
+        model=None, tokenizer=tokenizer, name="x", path="", format="mlx", architecture="x",
+        param_count=0, quantization=None, context_length=None, vocab_size=None,
+        weights="quantized", turn_end=end,
+    )  # fmt: skip
+    assert server.tags_grammar(held, 5, 32) is not None
+    assert held.grammar_tokenizer.eos_token == end
 
 
 def test_unload_model_frees_the_model_and_later_commands_answer_no_model(
