@@ -11,10 +11,11 @@ check plumbing (templates, special tokens, caches, the grammar), never quality.
 from __future__ import annotations
 
 import datetime
+import time
 from typing import Any
 
 import pytest
-from conftest import DOCUMENT, Sidecar
+from conftest import DOCUMENT, ROOT, Sidecar
 from families import FAMILIES
 
 import server
@@ -22,6 +23,9 @@ import server
 # Short answers keep a family's tests to seconds: the grammar still closes the array.
 TAG_TOKENS = 24
 SUMMARY_TOKENS = 24
+# Long enough that a tiny model needs seconds for it (attention over ~5,000-10,000 tokens).
+PROSE = (ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt").read_text(encoding="utf-8")
+STOP_WITHIN_S = 2.0  # the in-step issue's bound for a cancel or a deadline
 
 
 @pytest.fixture(scope="module")
@@ -139,6 +143,29 @@ def test_the_grammar_ends_on_the_turns_end_token(family: Any, tokenizer: Any) ->
     )  # fmt: skip
     assert server.tags_grammar(held, 5, 32) is not None
     assert held.grammar_tokenizer.eos_token == end
+
+
+def test_a_deadline_and_a_cancel_end_a_long_pass_and_the_next_command_works(
+    family: Any, family_server: Sidecar
+) -> None:
+    """The in-step guarantees on every family's cache kind: a stop mid-pass leaves a cache
+    (KVCache, RotatingKVCache, ArraysCache) the next command can reuse or replace."""
+    started = time.monotonic()
+    line = family_server.call({"command": "summarize", "content": PROSE[:20000], "timeout_s": 1,
+                               "max_tokens": SUMMARY_TOKENS})  # fmt: skip
+    assert line["code"] == "timeout" and time.monotonic() - started < 1 + STOP_WITHIN_S, line
+    family_server.send({"command": "generate-tags", "id": "long", "content": PROSE[20000:60000],
+                        "max_tokens": TAG_TOKENS})  # fmt: skip
+    time.sleep(0.5)
+    started = time.monotonic()
+    family_server.send({"command": "cancel", "request_id": "long"})
+    answer, final = family_server.read(), family_server.read()
+    assert answer == {"type": "response", "command": "cancel", "cancelled": True}
+    assert final["code"] == "cancelled" and final["id"] == "long", final
+    assert time.monotonic() - started < STOP_WITHIN_S
+    after = family_server.ok({"command": "generate-tags", "content": DOCUMENT,
+                              "max_tokens": TAG_TOKENS})  # fmt: skip
+    assert after["raw_output_parsed"] is True and after["tags"]
 
 
 def test_unload_model_frees_the_model_and_later_commands_answer_no_model(
