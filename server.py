@@ -1356,6 +1356,8 @@ def generate(
 # reads. Plain text stays as it is. Which HTML extractor and why: README, "Reading".
 
 FORMATS = ("auto", "text", "markdown", "rst", "html")
+# A format's marks show on its first pages; scanning a 30 MB line for them takes seconds.
+DETECT_CHARS = 100_000
 # Titles of sections that are not what a document is about (case-folded, letters only).
 # READMEs and manuals put them around the description: Installation, License, Sponsors,
 # Changelog; a title that is a version number ("1.2.0 (2024-01-23)") is a release entry.
@@ -1541,7 +1543,7 @@ def detect_format(content: str) -> str:
     A Markdown README may hold some HTML (a centred logo), and setext titles underlined
     with ``===`` are both Markdown and rST: each side counts only its own marks.
     """
-    head = content[:4000]
+    head, content = content[:4000], content[:DETECT_CHARS]
     if HTML_DOCUMENT.match(head) or (
         head.lstrip().startswith("<")
         and len(HTML_ELEMENT.findall(head)) >= 5
