@@ -1406,6 +1406,7 @@ FURNITURE_HEADINGS = frozenset(
     ]
 )
 # "1.0.1 (2024-01-23)", "[1.0.1] - 2024-01-23", "v2.13.0b3", "Version 0.8"; not "9.10. Backup".
+FURNITURE_LAST_WORDS = frozenset(("license", "licence", "changelog", "sponsors", "installation"))
 # "Support pytest", "Sponsor us", "attrs for Enterprise": a project asking for money.
 SPONSOR_TITLE = re.compile(r"^(?:support|sponsor|fund)\s+\S+$|\bfor enterprise$", re.IGNORECASE)
 VERSION_TITLE = re.compile(
@@ -1938,6 +1939,19 @@ def about_the_subject(blocks: list[Block]) -> list[Block]:
                 kept.append(block)
         elif skipping_below is None and not in_link_list[i] and not is_furniture(block):
             kept.append(block)
+    return without_empty_sections(kept)
+
+
+def without_empty_sections(blocks: list[Block]) -> list[Block]:
+    """Drop titles left with nothing under them ("Resources" above a dropped link list)."""
+    kept: list[Block] = []
+    for i, block in enumerate(blocks):
+        following = blocks[i + 1] if i + 1 < len(blocks) else None
+        empty = following is None or (
+            following.kind == "heading" and following.level <= block.level
+        )
+        if block.kind != "heading" or not empty:
+            kept.append(block)
     return kept
 
 
@@ -1958,6 +1972,7 @@ def is_furniture_title(title: str) -> bool:
     words = " ".join(re.findall(r"[^\W\d_]+", title.casefold().replace("'", "")))
     return (
         words in FURNITURE_HEADINGS
+        or words.rpartition(" ")[2] in FURNITURE_LAST_WORDS  # "Sorted Containers License"
         or bool(SPONSOR_TITLE.search(words))
         or bool(VERSION_TITLE.match(title.strip()))
     )
