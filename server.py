@@ -1361,54 +1361,20 @@ DETECT_CHARS = 100_000
 # Titles of sections that are not what a document is about (case-folded, letters only).
 # READMEs and manuals put them around the description: Installation, License, Sponsors,
 # Changelog; a title that is a version number ("1.2.0 (2024-01-23)") is a release entry.
-FURNITURE_HEADINGS = frozenset(
-    title.strip()
-    for title in [
-        "changelog",
-        "change log",
-        "changes",
-        "release notes",
-        "release history",
-        "whats new\n    ",
-        "recent changes",
-        "version history",
-        "sponsors",
-        "sponsor",
-        "sponsorship",
-        "sponsored by",
-        "funding\n    ",
-        "backers",
-        "donate",
-        "donations",
-        "license",
-        "licence",
-        "licensing",
-        "copyright",
-        "license and copyright\n    ",
-        "copyright and license",
-        "installation",
-        "install",
-        "installing",
-        "contributors",
-        "contributing\n    ",
-        "credits",
-        "authors",
-        "acknowledgements",
-        "acknowledgments",
-        "badges",
-        "links",
-        "project links\n    ",
-        "table of contents",
-        "contents",
-        "security",
-        "code of conduct",
-        "supporting the project",
-    ]
-)
-# "1.0.1 (2024-01-23)", "[1.0.1] - 2024-01-23", "v2.13.0b3", "Version 0.8"; not "9.10. Backup".
+FURNITURE_HEADINGS = frozenset((
+    "changelog", "change log", "changes", "release notes", "release history", "whats new",
+    "recent changes", "version history", "sponsors", "sponsor", "sponsorship", "sponsored by",
+    "funding", "backers", "donate", "donations", "license", "licence", "licensing", "copyright",
+    "license and copyright", "copyright and license", "installation", "install", "installing",
+    "contributors", "contributing", "credits", "authors", "acknowledgements", "acknowledgments",
+    "badges", "links", "project links", "table of contents", "contents", "security",
+    "code of conduct", "supporting the project",
+))  # fmt: skip
+# ...and titles that end in one of these words: "Sorted Containers License", "pytest Changelog".
 FURNITURE_LAST_WORDS = frozenset(("license", "licence", "changelog", "sponsors", "installation"))
 # "Support pytest", "Sponsor us", "attrs for Enterprise": a project asking for money.
 SPONSOR_TITLE = re.compile(r"^(?:support|sponsor|fund)\s+\S+$|\bfor enterprise$", re.IGNORECASE)
+# "1.0.1 (2024-01-23)", "[1.0.1] - 2024-01-23", "v2.13.0b3", "Version 0.8"; not "9.10. Backup".
 VERSION_TITLE = re.compile(
     r"^\[?v?(?:version\s+)?\d+(?:\.\d+)+(?:[a-z]+\d*)?\]?(?:\s*(?:[-–—:(]|\d{4}).*)?$",
     re.IGNORECASE,
@@ -1750,22 +1716,11 @@ RST_SETTINGS = {
 # Nodes that give no words: images and figures, raw and comments, link targets, field
 # lists (directive options, :Author: fields), substitution definitions (badges),
 # messages about unknown markup, footnotes, a generated table of contents.
-RST_SILENT = [
-    "image",
-    "figure",
-    "raw",
-    "comment",
-    "target",
-    "field_list",
-    "docinfo",
-    "substitution_definition",
-    "system_message",
-    "pending",
-    "footnote",
-    "citation",
-    "meta",
+RST_SILENT = frozenset((
+    "image", "figure", "raw", "comment", "target", "field_list", "docinfo",
+    "substitution_definition", "system_message", "pending", "footnote", "citation", "meta",
     "decoration",
-]
+))  # fmt: skip
 # Sphinx's directives (unknown to docutils) by what they contribute: "none" (toctree,
 # index...), their content only (versionadded 3.2's note, seealso), or the signature as
 # code and the content (function, class...). Other unknown directives give no words.
