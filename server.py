@@ -1899,15 +1899,18 @@ def about_the_subject(blocks: list[Block]) -> list[Block]:
 
 def without_empty_sections(blocks: list[Block]) -> list[Block]:
     """Drop titles left with nothing under them ("Resources" above a dropped link list)."""
-    kept: list[Block] = []
-    for i, block in enumerate(blocks):
-        following = blocks[i + 1] if i + 1 < len(blocks) else None
-        empty = following is None or (
-            following.kind == "heading" and following.level <= block.level
-        )
-        if block.kind != "heading" or not empty:
-            kept.append(block)
-    return kept
+    return [b for i, b in enumerate(blocks) if b.kind != "heading" or has_content(blocks, i)]
+
+
+def has_content(blocks: list[Block], heading: int) -> bool:
+    """Whether anything but titles follows a title before the next one of its level."""
+    level = blocks[heading].level
+    for block in blocks[heading + 1 :]:
+        if block.kind != "heading":
+            return True
+        if block.level <= level:
+            return False
+    return False
 
 
 def link_list_items(blocks: list[Block]) -> list[bool]:
