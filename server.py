@@ -3158,10 +3158,11 @@ def generation_options(req: dict, default_tokens: int) -> tuple[int, float]:
 
 def generate_tags(req: dict, emit: Emit) -> dict:
     content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
     limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
     max_tokens, temperature = generation_options(req, DEFAULT_TAG_TOKENS + 12 * limit)
     job = Job(require_model(), max_tokens, temperature, emit, optional_bool(req, "progress"))
-    reading = read_document(content, require_format(req))
+    reading = read_document(content, fmt)
     tags, parsed = tags_for(job, reading.text, limit)
     return {
         "tags": tags,
@@ -3174,6 +3175,7 @@ def generate_tags(req: dict, emit: Emit) -> dict:
 
 def summarize(req: dict, emit: Emit) -> dict:
     content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
     max_words = req.get("max_words")
     if max_words is not None:
         max_words = optional_int(req, "max_words", 0, 5, 2000)
@@ -3185,7 +3187,7 @@ def summarize(req: dict, emit: Emit) -> dict:
         if stream
         else None
     )
-    reading = read_document(content, require_format(req))
+    reading = read_document(content, fmt)
     summary = summary_for(job, reading.text, max_words, on_text)
     return {"summary": summary, **job.stats(), "chunks": job.total, **reading.fields()}
 

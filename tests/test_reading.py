@@ -344,3 +344,9 @@ def test_an_rst_readme_with_image_directives_gets_no_markup_tags(loaded):
         lowered = {t.casefold() for t in tags["tags"]}
         assert not lowered & MARKUP_WORDS, tags
         assert tags["format"] == "rst"
+
+
+def test_an_unknown_format_is_refused_before_a_model_is_needed(sidecar):
+    for command in ("generate-tags", "summarize"):
+        line = sidecar.call({"command": command, "content": "Terns.", "format": "PDF"})
+        assert line["type"] == "error" and line["code"] == "invalid_params", line
