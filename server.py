@@ -1353,7 +1353,7 @@ def generate(
 # HTML, markdown-it-py for Markdown, docutils for reStructuredText) into the blocks a
 # reader sees; then the furniture (badges, link lists, install commands, sponsor and
 # license boilerplate, changelog sections) is dropped, and the rest is what the model
-# reads. Plain text stays as it is. Which HTML extractor and why: README, "Reading".
+# reads. Plain text stays as it is. Which HTML extractor and why: README, "Reading documents".
 
 FORMATS = ("auto", "text", "markdown", "rst", "html")
 # A format's marks show on its first pages; scanning a 30 MB line for them takes seconds.
