@@ -1913,6 +1913,12 @@ def has_content(blocks: list[Block], heading: int) -> bool:
     return False
 
 
+def is_labelled_link(block: Block) -> bool:
+    """A label and a link on a line of their own: "Source code: Lib/heapq.py"."""
+    label = block.plain.strip()
+    return block.linked and label.endswith(":") and len(label.split()) <= LINK_LABEL_MAX_WORDS
+
+
 def link_list_items(blocks: list[Block]) -> list[bool]:
     """Which blocks are items of a link list: two or more items in a row that are each
     a link with at most a label ("Source: https://...", "Documentation")."""
@@ -1937,7 +1943,7 @@ def is_furniture_title(title: str) -> bool:
 
 
 def is_furniture(block: Block) -> bool:
-    if block.links_only:
+    if block.links_only or is_labelled_link(block):
         return True
     if block.kind == "code":
         lines = [

@@ -180,6 +180,7 @@ def test_a_python_library_page_reads_as_its_module():
         "Navigation",
         "Previous topic",
         "Report a Bug",
+        "Source code:",  # a label and a link
         "stylesheet",
         "documentation_options",
         "¶",
