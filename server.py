@@ -18,7 +18,7 @@ Example:  echo '{"command":"check-availability"}' | python server.py
 
 The file is one module on purpose (the app bundles it as a resource). Sections:
 defaults, errors and validation, protocol I/O, platform and BLAS, model loading,
-prompting and generation, tags and summaries, downloads, handlers, main.
+prompting and generation, reading documents, tags and summaries, downloads, handlers, main.
 """
 
 from __future__ import annotations
@@ -1524,6 +1524,620 @@ def cache_offset(entries: list) -> int:
 
 
 # --------------------------------------------------------------------------------------
+# Reading documents
+# --------------------------------------------------------------------------------------
+
+# A document is read as a person reads it: each format by its own parser (trafilatura for
+# HTML, markdown-it-py for Markdown, docutils for reStructuredText) into the blocks a
+# reader sees; then the furniture (badges, link lists, install commands, sponsor and
+# license boilerplate, changelog sections) is dropped, and the rest is what the model
+# reads. Plain text stays as it is. Which HTML extractor and why: README, "Reading documents".
+
+FORMATS = ("auto", "text", "markdown", "rst", "html")
+# A format's marks show on its first pages; scanning a 30 MB line for them takes seconds.
+DETECT_CHARS = 100_000
+# Titles of sections that are not what a document is about (case-folded, letters only).
+# READMEs and manuals put them around the description: Installation, License, Sponsors,
+# Changelog; a title that is a version number ("1.2.0 (2024-01-23)") is a release entry.
+FURNITURE_HEADINGS = frozenset((
+    "changelog", "change log", "changes", "release notes", "release history", "whats new",
+    "recent changes", "version history", "sponsors", "sponsor", "sponsorship", "sponsored by",
+    "funding", "backers", "donate", "donations", "license", "licence", "licensing", "copyright",
+    "license and copyright", "copyright and license", "installation", "install", "installing",
+    "contributors", "contributing", "credits", "authors", "acknowledgements", "acknowledgments",
+    "badges", "links", "project links", "table of contents", "contents", "security",
+    "code of conduct", "supporting the project",
+))  # fmt: skip
+# ...and titles that end in one of these words: "Sorted Containers License", "pytest Changelog".
+FURNITURE_LAST_WORDS = frozenset(("license", "licence", "changelog", "sponsors", "installation"))
+# "Support pytest", "Sponsor us", "attrs for Enterprise": a project asking for money.
+SPONSOR_TITLE = re.compile(r"^(?:support|sponsor|fund)\s+\S+$|\bfor enterprise$", re.IGNORECASE)
+# "1.0.1 (2024-01-23)", "[1.0.1] - 2024-01-23", "v2.13.0b3", "Version 0.8"; not "9.10. Backup".
+VERSION_TITLE = re.compile(
+    r"^\[?v?(?:version\s+)?\d+(?:\.\d+)+(?:[a-z]+\d*)?\]?(?:\s*(?:[-–—:(]|\d{4}).*)?$",
+    re.IGNORECASE,
+)
+# Install commands as READMEs show them, alone in a code block ("$ pip install httpx").
+INSTALL_COMMAND = re.compile(
+    r"^\s*(?:[$>%]\s*)?(?:sudo\s+)?(?:python3?\s+-m\s+)?"
+    r"(?:pip3?|pipx|uv(?:\s+pip)?|conda|mamba|poetry|npm|yarn|pnpm|brew|apt(?:-get)?|gem"
+    r"|cargo|go)\s+(?:install|add|get)\b",
+    re.IGNORECASE,
+)
+# Short paragraphs with a link that ask for money or state the license: boilerplate.
+SPONSOR_WORDS = re.compile(
+    r"\b(?:sponsor(?:s|ed|ship)?|donat(?:e|ions?)|tidelift|open ?collective|patreon"
+    r"|github sponsors|buy me a coffee|funding)\b",
+    re.IGNORECASE,
+)
+LICENSE_WORDS = re.compile(
+    r"^\s*(?:copyright\b|©|\(c\)\s)|\b(?:licen[sc]ed under|released under the"
+    r"|distributed under the terms)\b",
+    re.IGNORECASE,
+)
+LINK_LABEL_MAX_WORDS = 6  # "Discord (Scientific Python) invite link:" is a label, not prose
+BOILERPLATE_MAX_CHARS = 400  # Tidelift's and MIT's blurbs are ~250; prose about them is longer
+SPHINX_MARK = "¶"  # Sphinx's permalink after every heading and signature
+
+
+@dataclass
+class Block:
+    """One thing a reader sees: a heading, a paragraph, a list item or a code block."""
+
+    kind: str  # "heading", "text", "item", "code"
+    text: str
+    level: int = 0  # heading depth, 1 for the title
+    links_only: bool = False  # all its words are link text ("Documentation | PyPI")
+    linked: bool = False  # has a link (or a bare URL)
+    plain: str = ""  # its words outside links
+
+
+@dataclass
+class Reading:
+    format: str  # as read: detected, or as the request said
+    text: str
+
+    def fields(self) -> dict:
+        """What the response says was read."""
+        return {"format": self.format, "read_chars": len(self.text)}
+
+
+class InlineText:
+    """Text of one block, pieces inside links kept apart from the rest."""
+
+    def __init__(self) -> None:
+        self.pieces: list[tuple[str, bool]] = []
+        self.urls = 0  # bare URLs left out
+
+    def add(self, text: str, in_link: bool = False) -> None:
+        if text:
+            self.pieces.append((text, in_link))
+
+    def add_url(self) -> None:
+        """A bare URL: no words for the model, but the block is a link."""
+        self.urls += 1
+
+    def block(self, kind: str, level: int = 0) -> Block:
+        text = " ".join("".join(p for p, _ in self.pieces).replace(SPHINX_MARK, "").split())
+        plain = " ".join("".join(p for p, link in self.pieces if not link).split())
+        linked = self.urls > 0 or any(link and has_words(p) for p, link in self.pieces)
+        links_only = linked and not has_words(plain)
+        return Block(kind, text, level, links_only=links_only, linked=linked, plain=plain)
+
+
+def has_words(text: str) -> bool:
+    return any(ch.isalnum() for ch in text)
+
+
+def require_format(req: dict) -> str:
+    fmt = optional_str(req, "format") or "auto"
+    if fmt not in FORMATS:
+        raise InvalidParams(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+    return fmt
+
+
+def read_document(content: str, fmt: str = "auto") -> Reading:
+    """The text a reader sees in ``content``, read as ``fmt`` (detected when "auto")."""
+    content = content.replace("\r\n", "\n")
+    fmt = detect_format(content) if fmt == "auto" else fmt
+    if fmt == "text":
+        return Reading(fmt, content.strip())
+    reader = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}[fmt]
+    try:
+        blocks = reader(content)
+    except Exception as error:  # a parser bug must not cost the user an answer
+        log.warning("reading as %s failed (%s); reading as text", fmt, one_line(error))
+        blocks = []
+    text = blocks_text(about_the_subject(blocks)) or blocks_text(blocks)
+    return Reading(fmt, text if has_words(text) else content.strip())
+
+
+def blocks_text(blocks: list[Block]) -> str:
+    lines = [("- " if b.kind == "item" else "") + b.text for b in blocks if b.text.strip()]
+    return "\n\n".join(lines).strip()
+
+
+# --- Which format -----------------------------------------------------------------------
+
+HTML_DOCUMENT = re.compile(
+    r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
+)
+HTML_ELEMENT = re.compile(
+    r"</?(?:p|div|span|a|h[1-6]|ul|ol|li|table|tr|td|br|section|article)\b[^>]*>", re.I
+)
+RST_MARKS = (
+    re.compile(r"^\.\. [\w:-]+::", re.M),  # directives
+    re.compile(r"^\.\. _[^:]+:", re.M),  # link targets
+    re.compile(r":[\w:]+:`[^`]+`"),  # roles
+    re.compile(r"``[^`\n]+``"),  # inline literals
+    re.compile(r"`[^`<\n]+ <[^>\n]+>`__?"),  # inline links
+    re.compile(r"^(?P<t>\S.*)\n(?P<u>[=\-~^\"'`#*+]{3,})\s*$", re.M),  # underlined titles
+)
+MARKDOWN_MARKS = (
+    re.compile(r"^#{1,6} \S", re.M),  # ATX headings
+    re.compile(r"^(?:```|~~~)", re.M),  # fenced code
+    re.compile(r"!?\[[^\]\n]+\]\([^)\s]+\)"),  # links and images
+    re.compile(r"^\[[^\]]+\]: \S+", re.M),  # link definitions
+    re.compile(r"\*\*[^*\n]+\*\*"),  # strong emphasis
+)
+
+
+def detect_format(content: str) -> str:
+    """html, rst, markdown or text, from the marks each format leaves.
+
+    A Markdown README may hold some HTML (a centred logo), and setext titles underlined
+    with ``===`` are both Markdown and rST: each side counts only its own marks.
+    """
+    head, content = content[:4000], content[:DETECT_CHARS]
+    if HTML_DOCUMENT.match(head) or (
+        head.lstrip().startswith("<")
+        and len(HTML_ELEMENT.findall(head)) >= 5
+        and not any(p.search(head) for p in MARKDOWN_MARKS[:2])
+    ):
+        return "html"
+    if looks_like_source_code(content):
+        return "text"  # "# comment" lines are not Markdown headings
+    rst = sum(len(p.findall(content)) for p in RST_MARKS[:5])
+    markdown = sum(len(p.findall(content)) for p in MARKDOWN_MARKS)
+    if rst > markdown:
+        return "rst"
+    if markdown >= 2 and markdown > rst:
+        return "markdown"
+    return "text"
+
+
+CODE_LINE = re.compile(
+    r"^\s*(?:def |class |import |from \S+ import |return\b|elif\b|else:|try:|except\b"
+    r"|#include\b|function\b|var |let |const |[{}]\s*$)"
+)
+CODE_SHARE = 0.1  # heapq.py: 12% of its lines; the corpus READMEs and rST howtos: at most 8%
+
+
+def looks_like_source_code(content: str) -> bool:
+    """A program, not a document about one: many code lines outside fenced blocks."""
+    if MARKDOWN_MARKS[1].search(content):
+        return False
+    lines = [ln for ln in content.splitlines() if ln.strip()]
+    return sum(bool(CODE_LINE.match(ln)) for ln in lines) >= CODE_SHARE * max(1, len(lines))
+
+
+# --- HTML: trafilatura keeps the main content -------------------------------------------
+
+
+def html_blocks(content: str) -> list[Block]:
+    """The main content of a web page, without head, scripts, navigation and footers.
+
+    trafilatura finds the main content and gives it as XML (head, p, list, code, table,
+    ref); its blocks become ours. A fragment too small for it is read by lxml.
+    """
+    import trafilatura
+    from lxml import etree
+
+    logging.getLogger("trafilatura").setLevel(logging.ERROR)  # its fallbacks' notices
+    xml = trafilatura.extract(
+        content,
+        output_format="xml",
+        include_formatting=True,  # keeps heading levels
+        include_tables=True,
+        include_links=True,  # tells link lists from prose
+        include_images=False,
+        include_comments=False,
+        favor_recall=True,  # API pages are mostly definition lists; precision mode drops them
+        deduplicate=False,
+    )
+    if not xml:
+        return html_fragment_blocks(content)
+    blocks: list[Block] = []
+    for element in etree.fromstring(xml.encode("utf-8")).iterfind("main/*"):
+        xml_blocks(element, blocks)
+    return blocks
+
+
+def xml_blocks(element: Any, blocks: list[Block], kind: str = "text") -> None:
+    """Blocks of one element of trafilatura's XML."""
+    tag = element.tag
+    if tag == "head":
+        rend = element.get("rend") or "h2"
+        level = int(rend[1]) if rend[1:].isdigit() else 2
+        blocks.append(inline_xml(element).block("heading", level))
+    elif tag == "list":
+        for item in element:
+            xml_blocks(item, blocks, "item")
+    elif tag in ("item", "quote", "div") and any(
+        child.tag in ("p", "list", "code", "table", "quote") for child in element
+    ):
+        for child in element:
+            xml_blocks(child, blocks, kind)
+    elif tag == "code":
+        blocks.append(Block("code", "".join(element.itertext()).strip("\n")))
+    elif tag == "table":
+        for row in element.iter("row"):
+            cells = [inline_xml(cell).block("text").text for cell in row]
+            blocks.append(Block("text", " | ".join(c for c in cells if c)))
+    else:
+        blocks.append(inline_xml(element).block(kind))
+
+
+def inline_xml(element: Any, text: InlineText | None = None, in_link: bool = False) -> InlineText:
+    text = text or InlineText()
+    link = in_link or element.tag == "ref"
+    if element.tag == "ref" and (element.text or "").strip() == element.get("target", ""):
+        text.add_url()
+    else:
+        text.add(element.text or "", link)
+    for child in element:
+        if child.tag == "lb":
+            text.add("\n", link)
+        else:
+            inline_xml(child, text, link)
+        text.add(child.tail or "", link)
+    return text
+
+
+def html_fragment_blocks(content: str) -> list[Block]:
+    """A piece of HTML (a README's centred logo, a short snippet): its visible text."""
+    import lxml.html
+
+    try:
+        root = lxml.html.fragment_fromstring(content, create_parent="div")
+    except Exception:  # lxml raises ParserError on markup it cannot make a tree of
+        return []
+    for bad in root.xpath(
+        "//script|//style|//head|//nav|//header|//footer|//aside|//noscript|//template"
+        "|//img|//svg|//*[@role='navigation']"
+    ):
+        bad.drop_tree()
+    text = InlineText()
+    inline_html(root, text)
+    return [text.block("text")]
+
+
+def inline_html(element: Any, text: InlineText, in_link: bool = False) -> None:
+    link = in_link or element.tag == "a"
+    text.add(element.text or "", link)
+    for child in element:
+        if isinstance(child.tag, str):
+            inline_html(child, text, link)
+        text.add(child.tail or "", link)
+
+
+# --- Markdown: markdown-it-py -------------------------------------------------------------
+
+
+def markdown_blocks(content: str) -> list[Block]:
+    """Headings, paragraphs, list items, code and table rows of a CommonMark document.
+
+    Images (badges) give no words; links give their text; HTML blocks give their text.
+    """
+    from markdown_it import MarkdownIt
+
+    tokens = MarkdownIt("commonmark").enable(["table", "strikethrough"]).parse(content)
+    blocks: list[Block] = []
+    items = 0  # depth of list items around the current token
+    cells: list[str] = []
+    for i, token in enumerate(tokens):
+        if token.type == "list_item_open":
+            items += 1
+        elif token.type == "list_item_close":
+            items -= 1
+        elif token.type == "inline" and i and tokens[i - 1].type == "heading_open":
+            level = int(tokens[i - 1].tag[1])
+            blocks.append(inline_markdown(token.children or []).block("heading", level))
+        elif token.type == "inline" and i and tokens[i - 1].type == "paragraph_open":
+            blocks.append(inline_markdown(token.children or []).block("item" if items else "text"))
+        elif token.type == "inline":  # a table cell
+            cells.append(inline_markdown(token.children or []).block("text").text)
+        elif token.type == "tr_close":
+            blocks.append(Block("text", " | ".join(c for c in cells if c)))
+            cells = []
+        elif token.type in ("fence", "code_block"):
+            blocks.append(Block("code", token.content.rstrip("\n")))
+        elif token.type == "html_block":
+            blocks.extend(html_fragment_blocks(token.content))
+    return blocks
+
+
+def inline_markdown(children: list) -> InlineText:
+    text, link, href = InlineText(), 0, ""
+    for child in children:
+        if child.type == "link_open":
+            link, href = link + 1, child.attrs.get("href", "")
+        elif child.type == "link_close":
+            link = max(0, link - 1)
+        elif child.type in ("text", "code_inline"):
+            if link and child.content.strip() in (href, href.removeprefix("mailto:")):
+                text.add_url()
+            else:
+                text.add(child.content, bool(link))
+        elif child.type in ("softbreak", "hardbreak"):
+            text.add(" ", bool(link))
+        elif child.type == "html_inline" and not child.content.startswith("</"):
+            text.add(" ", bool(link))  # <br>, <img ...>: a space, no words
+    return text
+
+
+# --- reStructuredText: docutils -----------------------------------------------------------
+
+# docutils must never read a file or URL a document names, nor write anything itself.
+RST_SETTINGS = {
+    "file_insertion_enabled": False,  # include, csv-table :file:/:url:, raw :file:
+    "raw_enabled": False,
+    "report_level": 5,  # quiet: nothing reported
+    "halt_level": 5,  # never stop on an error
+    "warning_stream": False,  # no warnings on stderr
+    "_disable_config": True,  # no docutils.conf from the working directory or the user
+    "syntax_highlight": "none",  # code stays text (no Pygments)
+    "doctitle_xform": False,  # the title stays a section title like the others
+    "input_encoding": "unicode",
+    "output_encoding": "unicode",
+}
+# Nodes that give no words: images and figures, raw and comments, link targets, field
+# lists (directive options, :Author: fields), substitution definitions (badges),
+# messages about unknown markup, footnotes, a generated table of contents.
+RST_SILENT = frozenset((
+    "image", "figure", "raw", "comment", "target", "field_list", "docinfo",
+    "substitution_definition", "system_message", "pending", "footnote", "citation", "meta",
+    "decoration",
+))  # fmt: skip
+# Sphinx's directives (unknown to docutils) by what they contribute: "none" (toctree,
+# index...), their content only (versionadded 3.2's note, seealso), or the signature as
+# code and the content (function, class...). Other unknown directives give no words.
+SPHINX_DIRECTIVES = {
+    "none": "toctree index highlight literalinclude sectionauthor moduleauthor codeauthor "
+    "tabularcolumns only testsetup testcleanup autosummary automodule autoclass "
+    "autofunction automethod autodata autoexception currentmodule productionlist "
+    "audit-event",
+    "content": "seealso versionadded versionchanged deprecated deprecated-removed "
+    "centered hlist glossary impl-detail availability tab tabs card grid grid-item-card",
+    "code": "code-block sourcecode doctest testcode testoutput",
+    "signature": "function method class attribute data exception decorator decoratormethod "
+    "classmethod staticmethod abstractmethod coroutinefunction coroutinemethod "
+    "awaitablefunction awaitablemethod module describe object opcode cmdoption option "
+    "envvar program py:function py:method py:class py:attribute py:data py:exception "
+    "py:module c:function c:macro c:type c:member c:var",
+}
+
+
+def rst_blocks(content: str) -> list[Block]:
+    """Headings, paragraphs, list items and code of a reStructuredText document."""
+    from docutils.core import publish_doctree
+
+    register_sphinx_directives()
+    document = publish_doctree(content, settings_overrides=RST_SETTINGS)
+    blocks: list[Block] = []
+    rst_node_blocks(document, blocks, level=0, kind="text")
+    return blocks
+
+
+def rst_node_blocks(node: Any, blocks: list[Block], level: int, kind: str) -> None:
+    from docutils import nodes
+
+    for child in node.children:
+        name = child.tagname
+        if name in RST_SILENT or (name == "topic" and "contents" in child.get("classes", [])):
+            continue
+        if name == "section":
+            rst_node_blocks(child, blocks, level + 1, kind)
+        elif name in ("title", "rubric") and isinstance(node, (nodes.section, nodes.document)):
+            blocks.append(inline_rst(child).block("heading", max(1, level)))
+        elif name in ("title", "subtitle", "label", "attribution", "caption"):
+            continue  # an admonition's "Note", a block quote's attribution
+        elif name in ("paragraph", "term", "line", "field_name"):
+            blocks.append(inline_rst(child).block(kind))
+        elif name in ("literal_block", "doctest_block"):
+            blocks.append(Block("code", child.astext()))
+        elif name == "list_item":
+            rst_node_blocks(child, blocks, level, "item")
+        elif name == "row":
+            cells = [inline_rst(entry).block("text").text for entry in child.children]
+            blocks.append(Block("text", " | ".join(c for c in cells if c)))
+        elif isinstance(child, nodes.TextElement):
+            blocks.append(inline_rst(child).block(kind))
+        elif isinstance(child, nodes.Element):
+            rst_node_blocks(child, blocks, level, kind)
+
+
+def inline_rst(node: Any, text: InlineText | None = None, in_link: bool = False) -> InlineText:
+    from docutils import nodes
+
+    text = text or InlineText()
+    for child in node.children:
+        if isinstance(child, nodes.Text):
+            text.add(str(child), in_link)
+        elif child.tagname in RST_SILENT or child.tagname in (
+            "footnote_reference",
+            "citation_reference",
+            "substitution_reference",
+        ):
+            continue
+        elif child.tagname == "problematic":  # an unknown role: :mod:`json` reads "json"
+            text.add(role_text(child.astext()), in_link)
+        elif child.tagname == "reference":
+            if child.astext() in (child.get("refuri"), "mailto:" + child.astext()):
+                text.add_url()
+            else:
+                inline_rst(child, text, True)
+        else:
+            inline_rst(child, text, in_link)
+    return text
+
+
+ROLE = re.compile(r"^:[\w:.+-]+:`(?P<text>.*)`$", re.DOTALL)
+ROLE_TITLE = re.compile(r"^(?P<title>.+?)\s*<[^<>]+>$", re.DOTALL)
+
+
+def role_text(raw: str) -> str:
+    """What a reader sees of an interpreted text role: ":ref:`Title <label>`" is "Title"."""
+    m = ROLE.match(raw.strip())
+    if not m:
+        return raw.strip("`")
+    inner = m["text"]
+    titled = ROLE_TITLE.match(inner)
+    if titled:
+        return titled["title"]
+    inner = inner.lstrip("!")
+    return inner[1:].rsplit(".", 1)[-1] if inner.startswith("~") else inner
+
+
+_SPHINX_REGISTERED = False
+
+
+def register_sphinx_directives() -> None:
+    """Teach docutils Sphinx's directive names (once), so their content is read."""
+    global _SPHINX_REGISTERED
+    if _SPHINX_REGISTERED:
+        return
+    from docutils import nodes
+    from docutils.parsers.rst import Directive, directives
+
+    class AnyOption(dict):
+        """Accepts every directive option (the values give no words)."""
+
+        def __bool__(self) -> bool:
+            return True  # docutils reads options only when a directive has some
+
+        def __contains__(self, key: object) -> bool:
+            return True
+
+        def __getitem__(self, key: str) -> Callable:
+            return directives.unchanged
+
+    class SphinxDirective(Directive):
+        optional_arguments = 1
+        final_argument_whitespace = True
+        has_content = True
+        option_spec = AnyOption()
+        contributes = "none"
+
+        def run(self) -> list:
+            if self.contributes == "none":
+                return []
+            if self.contributes == "code":
+                text = "\n".join(self.content)
+                return [nodes.literal_block(text, text)]
+            box = nodes.container()
+            if self.contributes == "signature" and self.arguments:
+                box += nodes.literal_block(self.arguments[0], self.arguments[0])
+            self.state.nested_parse(self.content, self.content_offset, box)
+            return [box]
+
+    for contributes, names in SPHINX_DIRECTIVES.items():
+        cls = type(f"Sphinx_{contributes}", (SphinxDirective,), {"contributes": contributes})
+        for name in names.split():
+            directives.register_directive(name, cls)
+    _SPHINX_REGISTERED = True
+
+
+# --- About the subject, not the furniture -----------------------------------------------
+
+
+def about_the_subject(blocks: list[Block]) -> list[Block]:
+    """The blocks without furniture: what a reader skips to get to the subject.
+
+    Dropped: sections under a furniture title (Installation, License, Sponsors,
+    Changelog, a version number) down to the next title of the same or a higher level;
+    blocks whose every word is link text (badge rows, "Documentation | PyPI | GitHub",
+    link lists); code blocks that only install the package; short linked paragraphs that
+    ask for sponsorship, and short license notices.
+    """
+    kept: list[Block] = []
+    skipping_below: int | None = None  # inside a furniture section of this level
+    in_link_list = link_list_items(blocks)
+    for i, block in enumerate(blocks):
+        if block.kind == "heading":
+            if skipping_below is not None and block.level > skipping_below:
+                continue
+            skipping_below = block.level if is_furniture_title(block.text) else None
+            if skipping_below is None:
+                kept.append(block)
+        elif skipping_below is None and not in_link_list[i] and not is_furniture(block):
+            kept.append(block)
+    return without_empty_sections(kept)
+
+
+def without_empty_sections(blocks: list[Block]) -> list[Block]:
+    """Drop titles left with nothing under them ("Resources" above a dropped link list)."""
+    return [b for i, b in enumerate(blocks) if b.kind != "heading" or has_content(blocks, i)]
+
+
+def has_content(blocks: list[Block], heading: int) -> bool:
+    """Whether anything but titles follows a title before the next one of its level."""
+    level = blocks[heading].level
+    for block in blocks[heading + 1 :]:
+        if block.kind != "heading":
+            return True
+        if block.level <= level:
+            return False
+    return False
+
+
+def is_labelled_link(block: Block) -> bool:
+    """A label and a link on a line of their own: "Source code: Lib/heapq.py"."""
+    label = block.plain.strip()
+    return block.linked and label.endswith(":") and len(label.split()) <= LINK_LABEL_MAX_WORDS
+
+
+def link_list_items(blocks: list[Block]) -> list[bool]:
+    """Which blocks are items of a link list: two or more items in a row that are each
+    a link with at most a label ("Source: https://...", "Documentation")."""
+    link_like = [
+        b.kind == "item" and b.linked and len(b.plain.split()) <= LINK_LABEL_MAX_WORDS
+        for b in blocks
+    ]
+    return [
+        here and ((i > 0 and link_like[i - 1]) or (i + 1 < len(blocks) and link_like[i + 1]))
+        for i, here in enumerate(link_like)
+    ]
+
+
+def is_furniture_title(title: str) -> bool:
+    words = " ".join(re.findall(r"[^\W\d_]+", title.casefold().replace("'", "")))
+    return (
+        words in FURNITURE_HEADINGS
+        or words.rpartition(" ")[2] in FURNITURE_LAST_WORDS  # "Sorted Containers License"
+        or bool(SPONSOR_TITLE.search(words))
+        or bool(VERSION_TITLE.match(title.strip()))
+    )
+
+
+def is_furniture(block: Block) -> bool:
+    if block.links_only or is_labelled_link(block):
+        return True
+    if block.kind == "code":
+        lines = [
+            ln for ln in block.text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")
+        ]
+        return bool(lines) and all(INSTALL_COMMAND.match(ln) for ln in lines)
+    if len(block.text) > BOILERPLATE_MAX_CHARS:
+        return False
+    return bool(
+        INSTALL_COMMAND.match(block.text)
+        or (block.linked and SPONSOR_WORDS.search(block.text))
+        or LICENSE_WORDS.search(block.text)
+    )
+
+
+# --------------------------------------------------------------------------------------
 # Tags and summaries
 # --------------------------------------------------------------------------------------
 
@@ -1559,6 +2173,8 @@ INLINE_MARKUP = (
     (re.compile(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)"), r"\1"),  # *emphasis*
     (re.compile(r"(?<!\S)\*(?=\w)|(?<=\w)\*(?!\S)"), ""),  # a stray one
 )
+# Output side only (what a model writes into a summary); documents are read by their own
+# parsers in "Reading documents".
 MARKUP = (
     (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # HTML comments
     (re.compile(r"^\s*\[[^\]]+\]:\s*\S+.*$", re.MULTILINE), " "),  # link definitions
@@ -1570,16 +2186,6 @@ MARKUP = (
     (re.compile(r"[ \t]+"), " "),
     (re.compile(r"\n\s*\n\s*\n+"), "\n\n"),
 )
-
-
-def prepare_text(content: str) -> str:
-    """What the model reads: the document without links, images and HTML markup.
-
-    A 135M model copies URLs and tags into its answers; the words around them are what
-    carry the meaning. Falls back to the original when nothing would be left.
-    """
-    text = strip_markup(content.replace("\r\n", "\n"))
-    return text.strip() if any(ch.isalnum() for ch in text) else content
 
 
 def strip_markup(text: str) -> str:
@@ -2832,15 +3438,24 @@ def generation_options(req: dict, default_tokens: int) -> tuple[int, float]:
 
 def generate_tags(req: dict, emit: Emit) -> dict:
     content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
     limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
     max_tokens, temperature = generation_options(req, DEFAULT_TAG_TOKENS + 12 * limit)
     job = Job(require_model(), max_tokens, temperature, emit, optional_bool(req, "progress"))
-    tags, parsed = tags_for(job, prepare_text(content), limit)
-    return {"tags": tags, "raw_output_parsed": parsed, **job.stats(), "chunks": job.total}
+    reading = read_document(content, fmt)
+    tags, parsed = tags_for(job, reading.text, limit)
+    return {
+        "tags": tags,
+        "raw_output_parsed": parsed,
+        **job.stats(),
+        "chunks": job.total,
+        **reading.fields(),
+    }
 
 
 def summarize(req: dict, emit: Emit) -> dict:
     content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
     max_words = req.get("max_words")
     if max_words is not None:
         max_words = optional_int(req, "max_words", 0, 5, 2000)
@@ -2852,8 +3467,9 @@ def summarize(req: dict, emit: Emit) -> dict:
         if stream
         else None
     )
-    summary = summary_for(job, prepare_text(content), max_words, on_text)
-    return {"summary": summary, **job.stats(), "chunks": job.total}
+    reading = read_document(content, fmt)
+    summary = summary_for(job, reading.text, max_words, on_text)
+    return {"summary": summary, **job.stats(), "chunks": job.total, **reading.fields()}
 
 
 def model_info(req: dict, emit: Emit) -> dict:

@@ -2,9 +2,13 @@
 
     python bench/quality.py [--max-chars N] [--only 01,07] [--out bench/results/quality.json]
 
-For each text: whether the model's raw tag output parsed as a JSON array, tags per
-document, the share of tags with a word found in the document, summary length over
-document length, special-token or preamble leaks, and seconds per document.
+For each text: how it was read (the format the server detected and the characters the
+model read), whether the model's raw tag output parsed as a JSON array, tags per document,
+the share of tags with a word found in the document, tags naming the subject (a tag
+names it when it holds, case-insensitively and as whole words, one of the names the
+corpus MANIFEST records as the text's `subject`), furniture or version tags (see
+is_furniture_tag), summary length over document length, special-token or preamble
+leaks, and seconds per document.
 """
 
 from __future__ import annotations
@@ -23,6 +27,46 @@ CORPUS = ROOT / "bench" / "corpus"
 LEAKS = re.compile(
     r"<\|im_(?:start|end)\|>|<\|endoftext\|>|</?think>|^(?:here is|here's|sure)", re.I
 )
+
+
+# Tags that name the page furniture or the release history instead of the subject:
+# version and issue numbers, bare changelog verb phrases, markup and boilerplate words.
+VERSION_TAG = re.compile(r"\d+(?:\.\d+)+|^v\d|#\d+|\bissue\s*\d+|\bversion\s*\d", re.I)
+CHANGELOG_TAG = re.compile(
+    r"^(?:add|adds|added|fix|fixes|fixed|remove|removed|update|updated|bump|drop|dropped"
+    r"|deprecate|deprecated|improve|improved|change|changed)\b",
+    re.I,
+)
+FURNITURE_TAG = re.compile(
+    r"\b(?:image|images|target|alt|link rel|script src|script|href|src|meta|div|span"
+    r"|stylesheet|badges?|toctree|figure|width|height|align|raw|licen[cs]e|sponsors?"
+    r"|donat(?:e|ions?)|funding|tidelift|open collective|installation|(?:pip|npm|yarn|conda) install"
+    r"|changelog|release notes|github|pypi|python software foundation|copyright"
+    r"|navigation|previous topic|next topic|table of contents)\b",
+    re.I,
+)
+
+
+def is_furniture_tag(tag: str) -> bool:
+    return bool(VERSION_TAG.search(tag) or CHANGELOG_TAG.match(tag) or FURNITURE_TAG.search(tag))
+
+
+def names_subject(tag: str, subject: list[str]) -> bool:
+    folded = tag.casefold()
+    return any(
+        re.search(rf"(?<!\w){re.escape(name.casefold())}(?:s|es)?(?!\w)", folded)
+        for name in subject
+    )
+
+
+def reading_fields(entry: dict, tags: list[str], summary_line: dict) -> dict:
+    """How the text was read, and whether its tags are about the subject or the furniture."""
+    return {
+        "format": summary_line.get("format", "?"),
+        "read_chars": summary_line.get("read_chars"),
+        "subject_tags": sum(names_subject(t, entry.get("subject", [])) for t in tags),
+        "furniture_tags": sum(is_furniture_tag(t) for t in tags),
+    }
 
 
 def word_in_document(tag: str, doc: str) -> bool:
@@ -51,29 +95,45 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
         "summary_ratio": len(summary) / len(text),
         "leaks": len(LEAKS.findall(summary)) + sum(bool(LEAKS.search(t)) for t in tags),
         "seconds": seconds,
+        **reading_fields(entry, tags, summary_line),
     }
 
 
 def table(rows: list[dict]) -> str:
     out = [
-        "| text | kind | lang | chars | raw tags parse | tags | tags in doc | summary/doc | leaks | s/doc |",
-        "|---|---|---|---:|---|---:|---:|---:|---:|---:|",
+        "| text | kind | lang | chars | read as | read chars | raw tags parse | tags | tags in doc "
+        "| subject tags | furniture tags | summary/doc | leaks | s/doc |",
+        "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
             f"| {r['file'][:28]} | {r['kind']} | {r['language']} | {r['chars']:,} | "
+            f"{reading_cells(r)} | "
             f"{'yes' if r['raw_parsed'] else 'no'} | {len(r['tags'])} | {r['tags_in_doc']:.0%} | "
+            f"{subject_cells(r)} | "
             f"{r['summary_ratio']:.3f} | {r['leaks']} | {r['seconds']:.1f} |"
         )
     n = len(rows)
     out.append(
-        f"| **all {n}** | | | {sum(r['chars'] for r in rows):,} | "
+        f"| **all {n}** | | | {sum(r['chars'] for r in rows):,} | | "
+        f"{sum(r.get('read_chars') or 0 for r in rows):,} | "
         f"{sum(r['raw_parsed'] for r in rows) / n:.0%} | {sum(len(r['tags']) for r in rows) / n:.1f} | "
         f"{sum(r['tags_in_doc'] for r in rows) / n:.0%} | "
+        f"{sum(r.get('subject_tags', 0) > 0 for r in rows) / n:.0%} of texts | "
+        f"{sum(r.get('furniture_tags', 0) for r in rows)} | "
         f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median) | "
         f"{sum(r['leaks'] for r in rows)} | {sum(r['seconds'] for r in rows) / n:.1f} |"
     )
     return "\n".join(out)
+
+
+def reading_cells(r: dict) -> str:
+    read = r.get("read_chars")
+    return f"{r.get('format', '?')} | " + (f"{read:,}" if read is not None else "?")
+
+
+def subject_cells(r: dict) -> str:
+    return f"{r.get('subject_tags', 0)} | {r.get('furniture_tags', 0)}"
 
 
 def main() -> int:

@@ -1,0 +1,353 @@
+"""Reading documents: each format by its own parser, the subject without the furniture.
+
+The unit tests import server.py for its reading functions; the rest drive the real
+server on the bundled SmolLM2 with real pages from the corpus.
+"""
+
+from __future__ import annotations
+
+import pytest
+from conftest import ROOT
+
+import server
+
+CORPUS = ROOT / "bench" / "corpus"
+TOMLLIB_PAGE = CORPUS / "29-python-tomllib-page.html"
+PYTEST_README = CORPUS / "34-pytest-readme.rst"
+SORTED_README = CORPUS / "32-sortedcontainers-readme.rst"
+DOTENV = CORPUS / "35-python-dotenv-readme-changelog.md"
+MARKUP_WORDS = {"image", "images", "target", "alt", "link rel", "script src", "href", "meta"}
+
+MARKDOWN = """# Tern
+
+[![Build](https://ci.example.org/badge.svg)](https://ci.example.org)
+[![PyPI](https://img.shields.io/pypi/v/tern.svg)](https://pypi.org/project/tern/)
+
+Tern schedules seabird counts along a coastline and keeps the tallies per colony.
+
+```python
+import tern
+tern.count("puffin")
+```
+
+## Installation
+
+```
+pip install tern
+```
+
+## Links
+
+- [Documentation](https://tern.example.org)
+- [Source](https://example.org/tern)
+
+## Changelog
+
+### 1.2.0 (2024-05-01)
+
+- Add support for gannets.
+
+## License
+
+MIT, see LICENSE.
+"""
+
+RST = """Tern
+====
+
+.. image:: https://ci.example.org/badge.svg
+   :target: https://ci.example.org
+   :alt: Build status
+
+.. |pypi| image:: https://img.shields.io/pypi/v/tern.svg
+
+:Author: Jane Doe
+:Version: 1.2
+
+Tern schedules seabird counts along a coastline with :func:`tern.count`.
+
+.. note:: Counts are kept per colony.
+
+.. raw:: html
+
+   <script>alert("raw")</script>
+
+.. include:: /etc/hostname
+
+.. toctree::
+   :maxdepth: 2
+
+   intro
+   api
+
+.. function:: count(species)
+
+   Add one bird of *species* to the tally.
+
+.. figure:: map.png
+
+   A map of the colonies.
+"""
+
+HTML = """<!DOCTYPE html>
+<html><head><title>Tern</title><meta name="description" content="metadescription">
+<link rel="stylesheet" href="style.css"><script src="app.js"></script>
+<style>body { colour: navy }</style></head>
+<body>
+<nav><a href="/">Home</a> <a href="/about">Aboutnav</a></nav>
+<header><p>Headerbanner for every page</p></header>
+<main><article>
+<h1>Tern, a seabird counter</h1>
+<p>Tern schedules seabird counts along a coastline and keeps the tallies per colony.
+Volunteers walk fixed stretches of the shore at dawn and note every puffin, gannet and
+kittiwake they see, and Tern adds the counts up per colony and per season.</p>
+<p>Each colony has a history of counts, so a drop in numbers shows early. The counts are
+exported as tables that the national survey reads every winter.</p>
+</article></main>
+<aside><p>Sidebarpromo: read our other tools</p></aside>
+<footer><p>Copyright 2024 Footerco. All rights reserved.</p></footer>
+<script>var trackingscript = 1;</script>
+</body></html>
+"""
+
+
+def read(text: str, fmt: str = "auto") -> server.Reading:
+    return server.read_document(text, fmt)
+
+
+# --- Which format -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (HTML, "html"),
+        (MARKDOWN, "markdown"),
+        (RST, "rst"),
+        ("A plain note about terns.\n\nThey nest on the coast.", "text"),
+        ((CORPUS / "23-cpython-heapq-source.txt").read_text(encoding="utf-8"), "text"),
+        (TOMLLIB_PAGE.read_text(encoding="utf-8"), "html"),
+        (PYTEST_README.read_text(encoding="utf-8"), "rst"),
+        ((CORPUS / "10-attrs-readme.md").read_text(encoding="utf-8"), "markdown"),
+        ((CORPUS / "05-pride-and-prejudice-ch1-5.txt").read_text(encoding="utf-8"), "text"),
+    ],
+)
+def test_each_format_is_detected(text, expected):
+    assert server.detect_format(text) == expected
+
+
+def test_an_explicit_format_is_how_the_text_is_read():
+    assert read(RST, "text").text == RST.strip()  # plain text stays as it is
+    assert read(RST, "text").format == "text"
+    assert ".. image::" not in read(RST, "rst").text
+
+
+def test_an_unknown_format_is_invalid_params():
+    with pytest.raises(server.InvalidParams, match="format"):
+        server.require_format({"format": "docx"})
+    with pytest.raises(server.InvalidParams, match="format"):
+        server.require_format({"format": 3})
+    assert server.require_format({}) == "auto"
+
+
+# --- HTML ---------------------------------------------------------------------------------
+
+
+def test_html_keeps_the_main_content_and_drops_head_scripts_and_furniture():
+    text = read(HTML).text
+    assert "Tern, a seabird counter" in text and "kittiwake" in text
+    for furniture in (
+        "metadescription",
+        "stylesheet",
+        "app.js",
+        "navy",
+        "Aboutnav",
+        "Headerbanner",
+        "Sidebarpromo",
+        "Footerco",
+        "trackingscript",
+        "<",
+    ):
+        assert furniture not in text, furniture
+
+
+def test_a_python_library_page_reads_as_its_module():
+    text = read(TOMLLIB_PAGE.read_text(encoding="utf-8")).text
+    assert text.startswith("tomllib — Parse TOML files")
+    assert "tomllib.loads" in text
+    for furniture in (
+        "Python Software Foundation",
+        "Navigation",
+        "Previous topic",
+        "Report a Bug",
+        "Source code:",  # a label and a link
+        "stylesheet",
+        "documentation_options",
+        "¶",
+    ):
+        assert furniture not in text, furniture
+
+
+def test_an_html_fragment_gives_its_text():
+    text = read("<div><p>Terns</p><p>nest</p><p>on</p><p>coasts</p><br></div>").text
+    assert text.split() == ["Terns", "nest", "on", "coasts"]
+
+
+# --- Markdown -------------------------------------------------------------------------------
+
+
+def test_markdown_keeps_the_subject_and_code_and_drops_the_furniture():
+    text = read(MARKDOWN).text
+    assert text.startswith("Tern\n\nTern schedules seabird counts")
+    assert 'tern.count("puffin")' in text  # code blocks are kept: they name the API
+    for furniture in (
+        "Build",
+        "PyPI",
+        "pip install",
+        "Installation",
+        "Documentation",
+        "Source",
+        "gannets",
+        "1.2.0",
+        "MIT",
+        "License",
+        "#",
+        "](",
+        "![",
+    ):
+        assert furniture not in text, furniture
+
+
+def test_a_readme_with_a_changelog_reads_without_the_changelog():
+    text = read(DOTENV.read_text(encoding="utf-8")).text
+    assert "python-dotenv reads key-value pairs from a .env file" in text
+    assert "ShamikOfficial" not in text and "[1.2.4]" not in text  # release entries
+    assert len(text) < 0.4 * len(DOTENV.read_text(encoding="utf-8"))
+
+
+def test_a_document_that_is_all_furniture_still_reads_as_something():
+    text = read("## License\n\nMIT License. Copyright (c) 2024 Jane Doe.\n\n**Free** to use.")
+    assert "MIT License" in text.text
+
+
+# --- reStructuredText -------------------------------------------------------------------------
+
+
+def test_rst_directives_options_and_fields_give_no_words_and_admonitions_do():
+    text = read(RST).text
+    assert "Tern schedules seabird counts along a coastline with tern.count." in text
+    assert "Counts are kept per colony." in text  # the note's text
+    assert "Add one bird of species to the tally." in text  # a Sphinx directive's content
+    for silent in (
+        "badge",
+        "Build status",
+        "ci.example.org",
+        "Jane Doe",
+        "Author",
+        "pypi",
+        "alert",
+        "script",
+        "intro",
+        "maxdepth",
+        "map.png",
+        "A map of",
+        ":func:",
+    ):
+        assert silent not in text, silent
+
+
+def test_rst_never_reads_a_file_the_document_names(tmp_path):
+    secret = tmp_path / "secret.txt"
+    secret.write_text("the contents of a private file", encoding="utf-8")
+    doc = (
+        f"Title\n=====\n\nSome text.\n\n.. include:: {secret}\n\n.. raw:: html\n   :file: {secret}"
+        f"\n\n.. csv-table::\n   :file: {secret}\n\n.. literalinclude:: {secret}\n"
+    )
+    assert "private file" not in read(doc, "rst").text
+
+
+def test_rst_with_errors_writes_nothing_to_stdout_or_stderr(capfd):
+    text = read(
+        "Title\n=====\n\n*unclosed emphasis and `a bad role <\n\n.. unknown:: x\n\n"
+        "   body\n\n====\nNo\n",
+        "rst",
+    ).text
+    assert "Title" in text
+    out, err = capfd.readouterr()
+    assert out == "" and err == ""
+
+
+def test_an_rst_readme_reads_without_badges_link_lists_or_sponsors():
+    text = read(PYTEST_README.read_text(encoding="utf-8")).text
+    assert "The pytest framework makes it easy to write small tests" in text
+    for furniture in (
+        "shields.io",
+        "image",
+        "Open Collective",
+        "Tidelift",
+        "MIT license",
+        "pip install",
+    ):
+        assert furniture not in text, furniture
+    sorted_text = read(SORTED_README.read_text(encoding="utf-8")).text
+    assert "Sorted Containers is an Apache2 licensed sorted collections library" in sorted_text
+    assert "Sorted Containers at PyPI" not in sorted_text  # a link list
+
+
+def test_sphinx_roles_read_as_their_text():
+    assert server.role_text(":mod:`json`") == "json"
+    assert server.role_text(":ref:`the tutorial <tut-intro>`") == "the tutorial"
+    assert server.role_text(":func:`~json.loads`") == "loads"
+
+
+# --- Through the server ---------------------------------------------------------------------
+
+
+def test_the_response_says_what_was_read(loaded):
+    line = loaded.ok({"command": "generate-tags", "content": RST, "max_tokens": 16})
+    assert line["format"] == "rst"
+    assert line["read_chars"] == len(server.read_document(RST).text) < len(RST)
+    line = loaded.ok(
+        {"command": "generate-tags", "content": RST, "format": "text", "max_tokens": 16}
+    )
+    assert line["format"] == "text" and line["read_chars"] == len(RST.strip())
+
+
+@pytest.mark.parametrize(
+    ("doc", "expected"), [(HTML, "html"), (MARKDOWN, "markdown"), ("Terns nest on coasts.", "text")]
+)
+def test_the_server_detects_each_format(loaded, doc, expected):
+    line = loaded.ok({"command": "summarize", "content": doc, "max_tokens": 24})
+    assert line["format"] == expected and 0 < line["read_chars"] < len(doc) + 1
+
+
+def test_an_unknown_format_gets_an_error_line_and_the_loop_continues(loaded):
+    line = loaded.call({"command": "summarize", "content": "Terns.", "format": "pdf"})
+    assert line["type"] == "error" and line["code"] == "invalid_params"
+    assert "format" in line["error"]
+    assert loaded.ok({"command": "model-info"})
+
+
+def test_a_library_page_gets_tags_and_a_summary_about_its_module(loaded):
+    page = TOMLLIB_PAGE.read_text(encoding="utf-8")
+    tags = loaded.ok({"command": "generate-tags", "content": page})["tags"]
+    assert any("toml" in t.casefold() for t in tags), tags
+    assert not {t.casefold() for t in tags} & MARKUP_WORDS, tags
+    assert not any("python software foundation" in t.casefold() for t in tags), tags
+    summary = loaded.ok({"command": "summarize", "content": page})["summary"]
+    assert "toml" in summary.casefold(), summary
+    assert "Python Standard Library" not in summary, summary
+
+
+def test_an_rst_readme_with_image_directives_gets_no_markup_tags(loaded):
+    for readme in (PYTEST_README, SORTED_README):
+        tags = loaded.ok({"command": "generate-tags", "content": readme.read_text("utf-8")})
+        lowered = {t.casefold() for t in tags["tags"]}
+        assert not lowered & MARKUP_WORDS, tags
+        assert tags["format"] == "rst"
+
+
+def test_an_unknown_format_is_refused_before_a_model_is_needed(sidecar):
+    for command in ("generate-tags", "summarize"):
+        line = sidecar.call({"command": command, "content": "Terns.", "format": "PDF"})
+        assert line["type"] == "error" and line["code"] == "invalid_params", line
