@@ -1047,7 +1047,8 @@ def machine_line(r: dict) -> str:
     return (
         f"{m['cpu']}, {m['logical_cores']} cores, {m['ram_gb']} GB RAM, {m['os']}; "
         f"Python {m['python']}, mlx {m['versions'].get('mlx')}, mlx-lm "
-        f"{m['versions'].get('mlx-lm')}, backend {m.get('backend')}, BLAS {blas}.\n"
+        f"{m['versions'].get('mlx-lm')}, backend {m.get('backend')}, BLAS {blas}; "
+        f"load average {m['loadavg_start'][0]} at the start, {m['loadavg_end'][0]} at the end.\n"
         f"CPU used by other processes during each section: {contention}."
     )
 
