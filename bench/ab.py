@@ -78,6 +78,51 @@ def worker(context: int, prefill: list[int], tokens: int) -> dict:
     return out
 
 
+def steps_in_process(steps: list[int], lengths: list[int], pairs: int) -> dict:
+    """Prefill steps A/B in one process (one model load): CPU-seconds per prompt, ABAB."""
+    sys.path.insert(0, str(ROOT))
+    import server
+
+    server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
+    mx = server.require_mlx()
+    from mlx_lm.models.cache import make_prompt_cache
+
+    loaded = server.load_model(server.bundled_model_path(), "auto")
+    ids = loaded.tokenizer.encode(TEXT.read_text(encoding="utf-8"))
+    while len(ids) < max(lengths):
+        ids += ids
+
+    def prefill(n: int, step: int) -> tuple[float, float]:
+        cache = make_prompt_cache(loaded.model)
+        c0, w0 = time.process_time(), time.perf_counter()
+        for i in range(0, n, step):
+            loaded.model(mx.array(ids[i : min(n, i + step)])[None], cache=cache)
+            mx.eval([c.state for c in cache])
+        return n / (time.process_time() - c0), n / (time.perf_counter() - w0)
+
+    prefill(256, 256)  # warm-up
+    out: dict = {"blas": (server.RUNTIME.blas or {}).get("library"), "pairs": pairs}
+    for n in lengths:
+        runs: dict[int, list] = {s: [] for s in steps}
+        for i in range(pairs):
+            for step in steps if i % 2 == 0 else steps[::-1]:
+                runs[step].append(prefill(n, step))
+        base = runs[steps[-1]]
+        out[str(n)] = {
+            str(s): {
+                "cpu_tps": round(statistics.median(r[0] for r in runs[s]), 1),
+                "wall_tps": round(statistics.median(r[1] for r in runs[s]), 1),
+                "cpu_ratio_vs_last": round(
+                    statistics.median(a[0] / b[0] for a, b in zip(runs[s], base, strict=True)), 3
+                ),
+            }
+            for s in steps
+        }
+        out[str(n)]["loadavg"] = round(os.getloadavg()[0], 2)
+        print(json.dumps({n: out[str(n)]}), file=sys.stderr, flush=True)
+    return out
+
+
 def side(env_text: str, args: argparse.Namespace) -> dict:
     env = dict(os.environ)
     env.update(dict(item.split("=", 1) for item in shlex.split(env_text)))
@@ -100,9 +145,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--prefill", default="2048")
     p.add_argument("--tokens", type=int, default=48)
     p.add_argument("--worker", action="store_true")
+    p.add_argument("--steps", help="instead: prefill steps to A/B in one process, e.g. 256,512")
     p.add_argument("--out", type=Path)
     args = p.parse_args(argv)
     prefill = [int(x) for x in args.prefill.split(",") if x]
+    if args.steps:
+        steps = [int(x) for x in args.steps.split(",")]
+        print(json.dumps(steps_in_process(steps, prefill, args.pairs), indent=1))
+        return 0
     if args.worker:
         print(json.dumps(worker(args.context, prefill, args.tokens)))
         return 0
@@ -111,6 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     for i in range(args.pairs):
         for name in ("A", "B") if i % 2 == 0 else ("B", "A"):
             runs[name].append(side(args.a if name == "A" else args.b, args))
+            print(f"pair {i + 1} {name}: {json.dumps(runs[name][-1])}", file=sys.stderr, flush=True)
     keys = [k for k in runs["A"][0] if k.endswith("_tps")]
     summary = {
         "a": args.a,

@@ -329,7 +329,11 @@ class Sidecar:
 
 
 def run_worker(
-    name: str, params: dict, timeout: float = COMMAND_TIMEOUT_S, python: str = sys.executable
+    name: str,
+    params: dict,
+    timeout: float = COMMAND_TIMEOUT_S,
+    python: str = sys.executable,
+    env: dict | None = None,
 ) -> dict:
     """Run a worker in a fresh Python process; its last stdout line is its JSON result."""
     proc = subprocess.run(
@@ -337,7 +341,7 @@ def run_worker(
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=sidecar_env(),
+        env={**sidecar_env(), **(env or {})},
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -522,6 +526,27 @@ def worker_lengths(params: dict) -> dict:
     return {"ids": ids, "at": at}
 
 
+def worker_layout(params: dict) -> dict:
+    """One weight layout and BLAS (MLX_SIDECAR_BLAS): prefill at several lengths, decode."""
+    server = import_server()
+    import mlx.core as mx
+
+    loaded = server.load_model(server.bundled_model_path(), params["weights"])
+    ids = server.encode_prompt(loaded.tokenizer, params["content"], "Summarize this document.")
+    while len(ids) < max(params["lengths"]):
+        ids += ids
+    server.generate(loaded, ids[:64], max_tokens=4, temperature=0.0)  # warm-up
+    out: dict = {"weights": loaded.weights, "blas": server.RUNTIME.blas, "prompt_tps": {}}
+    for n in params["lengths"]:
+        loaded.cache = None
+        g = server.generate(loaded, ids[:n], max_tokens=params["max_tokens"], temperature=0.0)
+        out["prompt_tps"][str(n)] = g.prompt_tps
+        if n == params["lengths"][0]:
+            out["generation_tps"] = g.generation_tps
+    out["peak_memory_gb"] = mx.get_peak_memory() / 1e9
+    return out
+
+
 def llama_python(build: bool) -> str | None:
     """A Python that imports llama_cpp: this one, or bench/.venv-llama (built if asked)."""
     candidates = [sys.executable, str(LLAMA_VENV / "bin" / "python")]
@@ -551,6 +576,7 @@ def llama_python(build: bool) -> str | None:
 WORKERS: dict[str, Callable[[dict], dict]] = {
     "generation": worker_generation,
     "lengths": worker_lengths,
+    "layout": worker_layout,
     "mlx-load": worker_mlx_load,
     "llama-cpp": worker_llama_cpp,
 }
@@ -736,6 +762,34 @@ def bench_generation(b: Bench) -> None:
             }
             for n in lc["sidecar_at"]
         }
+
+
+# (name, --weights, MLX_SIDECAR_BLAS, prompt lengths): the README's CPU fast-path table.
+# The slow layouts (10-17 tok/s prefill) get the short prompt only: minutes, not a quarter hour.
+LAYOUTS = (
+    ("float32, BLAS as chosen", "float32", None, (400, 1500, 4000)),
+    ("float32, Debian OpenBLAS", "float32", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+     (400, 1500, 4000)),
+    ("float32, reference BLAS (off)", "float32", "off", (400,)),
+    ("quantized", "quantized", None, (400,)),
+)  # fmt: skip
+
+
+def bench_layouts(b: Bench) -> None:
+    """The CPU fast path: each weight layout and BLAS, one fresh process each."""
+    out = b.section("layouts")
+    with cpu_watch(out):
+        for name, weights, blas, lengths in LAYOUTS:
+            if blas and blas.startswith("/") and not Path(blas).exists():
+                out[name] = {"skipped": f"{blas} is not installed"}
+                continue
+            params = {"content": b.chunk, "weights": weights, "lengths": list(lengths),
+                      "max_tokens": b.decode_tokens}  # fmt: skip
+            env = {"MLX_SIDECAR_BLAS": blas} if blas else None
+            try:
+                out[name] = run_worker("layout", params, env=env)
+            except Exception as e:  # one layout failing keeps the others
+                out[name] = {"failed": str(e)[:300]}
 
 
 def bundled_gguf() -> Path:
@@ -971,6 +1025,17 @@ def table(r: dict) -> str:
                     )
         else:
             row("5 llama.cpp", "not installed", lc.get("reason", "")[:60])
+    for name, lay in r.get("layouts", {}).items():
+        if isinstance(lay, dict) and "prompt_tps" in lay:
+            tps = " / ".join(f"{v:.1f}" for v in lay["prompt_tps"].values())
+            lib = Path((lay.get("blas") or {}).get("library") or "none").name
+            at = " / ".join(lay["prompt_tps"])
+            row(
+                f"9 {name} ({lay['weights']}, {lib}): prefill tok/s at {at} tokens",
+                tps,
+                f"decode {lay['generation_tps']:.1f} tok/s",
+                f"peak {lay['peak_memory_gb']:.2f} GB",
+            )
     for command, mb in r.get("peak_rss_mb", {}).items():
         row(f"6 peak RSS during {command}", f"{mb} MB")
     ch = r.get("chunk_15k", {})
@@ -1065,6 +1130,7 @@ SECTIONS: tuple[tuple[str, Callable[[Bench], None]], ...] = (
     ("load", bench_load),
     ("15k chunk", bench_chunk),
     ("load cycles", bench_cycles),
+    ("layouts", bench_layouts),
 )
 
 
