@@ -72,8 +72,9 @@ MAX_TOKENS_LIMIT = 4096
 DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and summary
 # Prefill in steps of this many tokens, per backend (prefill_step_size). On the mlx[cpu]
 # build attention over long score rows dominates, and shorter steps keep the rows short:
-# 256 beat 512 at 2,048 and 4,096 tokens (bench/ab.py, issue 13). Metal/GPU keep mlx-lm's
-# own default (stream_generate's prefill_step_size), not measured otherwise.
+# 256 against 512 prefilled 2,048 tokens 1.04x faster per CPU-second, 1.18x wall (bench/
+# ab.py --steps, MKL, issue 13) and 4,096 tokens 1.05x (cpu-profile notes). Metal/GPU keep
+# mlx-lm's own default (stream_generate's prefill_step_size), not measured otherwise.
 CPU_PREFILL_STEP = 256
 GPU_PREFILL_STEP = 2048
 # On CPU, dequantized float32 weights run through BLAS (see CPU fast path below) and are
