@@ -67,8 +67,14 @@ RSS_SAMPLE_S = 0.01
 LLAMA_DECODE_CAP_S = 30.0  # stop a llama.cpp decode that crawls (spinning threads on a busy CPU)
 LLAMA_VENV = ROOT / "bench" / ".venv-llama"
 LLAMA_VERSION = "0.3.36"  # the llama-cpp-python of bench/results/perf.json
-# Native build without AMX: the default (native, AMX) build crashed on these Xeons with gcc 12.
-LLAMA_CMAKE_ARGS = "-DGGML_NATIVE=ON -DGGML_AMX_TILE=OFF -DGGML_AMX_INT8=OFF -DGGML_AMX_BF16=OFF"
+# Native build without AMX: with AMX (which -march=native turns on here, whatever the
+# GGML_AMX_* options say) llama_decode segfaulted on these Xeons (gcc 12).
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+LLAMA_CMAKE_ARGS = (
+    f"-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='{NO_AMX}' -DCMAKE_CXX_FLAGS='{NO_AMX}' "
+    "-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF "
+    "-DLLAMA_BUILD_SERVER=OFF"
+)
 COMPARE_LENGTHS = (400, 2000)  # prompt lengths of the llama.cpp targets (issue 13)
 TARGET_DECODE_VS_LLAMA = 0.5
 TARGET_PREFILL_VS_LLAMA = 1.0
