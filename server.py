@@ -502,8 +502,9 @@ def has_lone_surrogate(obj: Any) -> bool:
 # Intel's oneMKL comes from pip (the `mkl` wheel puts libmkl_rt.so.3 in <prefix>/lib) and
 # is tried first: MLX sends every 1-row decode product to cblas_sgemm, and MKL's runs one
 # ~10x faster than OpenBLAS 0.3.21's (1x576 by 576x1536: 0.04 vs 0.37 ms). Against
-# OpenBLAS, both on one thread, per CPU-second: decode 1.83x, prefill 1.03-1.06x
-# (bench/ab.py, Intel Xeon, issue 13); decode 1.48x on AMD EPYC (cpu-profile notes).
+# OpenBLAS, both on one thread, per CPU-second: decode 1.83x, prefill 1.03-1.06x; both at
+# their default two threads, decode 1.6x (bench/ab.py, Intel Xeon, issue 13); decode 1.48x
+# on AMD EPYC (cpu-profile notes). MKL's default threads stay: one thread decoded 0.74x.
 
 BLAS_ENV = "MLX_SIDECAR_BLAS"  # a library path, or "off"
 PIP_BLAS = ("libmkl_rt.so.3", "libmkl_rt.so.2")  # in <prefix>/lib when the mkl wheel is installed
