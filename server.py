@@ -72,9 +72,13 @@ DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 to
 DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
 MAX_TOKENS_LIMIT = 4096
 DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and summary
-# Prefill in steps of this many tokens. On the mlx[cpu] build the attention softmax
-# over long score rows dominates; 512 measured best for 4k-token prompts (bench/).
-PREFILL_STEP_SIZE = 512
+# Prefill in steps of this many tokens, per backend (prefill_step_size). On the mlx[cpu]
+# build attention over long score rows dominates, and shorter steps keep the rows short:
+# 256 against 512 prefilled 2,048 tokens 1.04x faster per CPU-second, 1.18x wall (bench/
+# ab.py --steps, MKL, issue 13) and 4,096 tokens 1.05x (cpu-profile notes). Metal/GPU keep
+# mlx-lm's own default (stream_generate's prefill_step_size), not measured otherwise.
+CPU_PREFILL_STEP = 256
+GPU_PREFILL_STEP = 2048
 # On CPU, dequantized float32 weights run through BLAS (see CPU fast path below) and are
 # ~2x faster than quantized matmuls; use them while the float32 copy stays under this.
 CPU_FLOAT32_BUDGET_BYTES = 4 * 1024**3
@@ -517,13 +521,22 @@ def has_lone_surrogate(obj: Any) -> bool:
 # at ~6 GFLOP/s. An optimized CBLAS loaded with RTLD_GLOBAL *before* mlx.core is imported
 # takes over MLX's cblas_sgemm calls (~80 GFLOP/s with OpenBLAS here, bench/). Metal and
 # macOS (Accelerate) need none of this.
+#
+# Intel's oneMKL comes from pip (the `mkl` wheel puts libmkl_rt.so.3 in <prefix>/lib) and
+# is tried first: MLX sends every 1-row decode product to cblas_sgemm, and MKL's runs one
+# ~10x faster than OpenBLAS 0.3.21's (1x576 by 576x1536: 0.04 vs 0.37 ms). Against
+# OpenBLAS, both on one thread, per CPU-second: decode 1.83x, prefill 1.03-1.06x; both at
+# their default two threads, decode 1.6x (bench/ab.py, Intel Xeon, issue 13); decode 1.48x
+# on AMD EPYC (cpu-profile notes). MKL's default threads stay: one thread decoded 0.74x.
 
 BLAS_ENV = "MLX_SIDECAR_BLAS"  # a library path, or "off"
+PIP_BLAS = ("libmkl_rt.so.3", "libmkl_rt.so.2")  # in <prefix>/lib when the mkl wheel is installed
 BLAS_CANDIDATES = (
+    "libmkl_rt.so.3",  # Intel oneMKL installed system-wide
+    "libmkl_rt.so.2",
     "libopenblas.so.0",  # Debian/Ubuntu libopenblas0(-pthread), Fedora openblas
     "libopenblasp.so.0",
     "libblis.so.4",  # BLIS (Debian libblis4)
-    "libmkl_rt.so.2",  # Intel oneMKL
     "libmkl_rt.so",
 )
 
@@ -551,7 +564,7 @@ def preload_blas(request: str | None) -> tuple[dict | None, str | None]:
     """
     if sys.platform != "linux" or request == "off":
         return None, None
-    candidates = [request] if request else list(BLAS_CANDIDATES)
+    candidates = [request] if request else blas_candidates()
     errors = []
     for name in candidates:
         try:
@@ -566,6 +579,12 @@ def preload_blas(request: str | None) -> tuple[dict | None, str | None]:
     if request:
         return None, f"could not use BLAS library {request}: {'; '.join(errors)}"
     return None, None
+
+
+def blas_candidates() -> list[str]:
+    """MKL from the mkl wheel in this environment first, then system-wide libraries."""
+    here = [Path(sys.prefix) / "lib" / name for name in PIP_BLAS]
+    return [str(p) for p in here if p.is_file()] + list(BLAS_CANDIDATES)
 
 
 def loaded_library_path(name: str) -> str:
@@ -618,6 +637,10 @@ def backend_name(mx: Any) -> str:
         if mx.cuda.is_available():
             return "cuda"
     return "cpu"
+
+
+def prefill_step_size(mx: Any) -> int:
+    return CPU_PREFILL_STEP if backend_name(mx) == "cpu" else GPU_PREFILL_STEP
 
 
 def package_version(name: str) -> str | None:
@@ -1488,7 +1511,7 @@ def generate(
             sampler=make_sampler(temp=temperature),
             logits_processors=logits_processors,
             prompt_cache=entries,
-            prefill_step_size=PREFILL_STEP_SIZE,
+            prefill_step_size=prefill_step_size(mx),
             prompt_progress_callback=lambda done, total: check_stopped(),
         ):
             generated.append(last.token)
@@ -3800,7 +3823,7 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
                         help="stderr logging level (env MLX_SIDECAR_LOG_LEVEL; default WARNING)")  # fmt: skip
     parser.add_argument("--blas", default=os.environ.get(BLAS_ENV),
                         help=f"CPU only: path of an optimized CBLAS library to load, or 'off' (env {BLAS_ENV}; "
-                        "default: the first of OpenBLAS/BLIS/MKL found)")  # fmt: skip
+                        "default: the mkl wheel's MKL, else the first of MKL/OpenBLAS/BLIS found)")  # fmt: skip
     parser.add_argument("--weights", default="auto", choices=["auto", "quantized", "float32"],
                         help="weight layout in memory: auto = float32 on CPU, quantized on GPU")  # fmt: skip
     parser.add_argument(

@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Performance benchmark for mlx-sidecar (issue 6): one command, one table, one JSON file.
 
-    python bench/perf.py [--quick] [--out bench/results/perf.json] [--wait-quiet SECONDS]
+    python bench/perf.py [--quick] [--with-llama-cpp] [--out bench/results/perf.json]
+                         [--wait-quiet SECONDS]
 
 Measures, in one run, on the bundled SmolLM2-135M GGUF:
 
@@ -12,7 +13,10 @@ Measures, in one run, on the bundled SmolLM2-135M GGUF:
   3. prompt-cache reuse: `generate-tags` then `summarize` on one ~1,500-token document; the
      second command's prefill time vs a cold one (target <= 0.15)
   4. load time: GGUF via the sidecar, MLX folder via the sidecar, mlx_lm.load of that folder
-  5. llama.cpp (llama_cpp module, if importable) prefill and decode tok/s on the same GGUF
+  5. llama.cpp prefill and decode tok/s on the same GGUF and token ids, 1 and 2 threads, and
+     the sidecar's beside it at 400- and 2,000-token prompts and the 15k chunk's prompt
+     (--with-llama-cpp builds llama-cpp-python into bench/.venv-llama the first time,
+     ~5-10 minutes on 2 cores; without it, only if llama_cpp is importable here)
   6. peak resident memory of the sidecar per command (psutil sampling + Linux VmHWM)
   7. a 15,000-character chunk of English prose: tags + summary wall time vs the app's 60 s
   8. RSS after 10 load cycles vs after the first (target within 10%)
@@ -61,6 +65,21 @@ TARGET_RSS_GROWTH = 1.10  # RSS after the last load cycle / after the first
 COMMAND_TIMEOUT_S = 900.0  # a hung sidecar fails the run instead of blocking it
 RSS_SAMPLE_S = 0.01
 LLAMA_DECODE_CAP_S = 30.0  # stop a llama.cpp decode that crawls (spinning threads on a busy CPU)
+LLAMA_VENV = ROOT / "bench" / ".venv-llama"
+LLAMA_VERSION = "0.3.36"  # the llama-cpp-python of bench/results/perf.json
+# Native build without AMX: with AMX (which -march=native turns on here, whatever the
+# GGML_AMX_* options say) llama_decode segfaulted on these Xeons (gcc 12).
+NO_AMX = "-mno-amx-tile -mno-amx-int8 -mno-amx-bf16"
+LLAMA_CMAKE_ARGS = (
+    f"-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='{NO_AMX}' -DCMAKE_CXX_FLAGS='{NO_AMX}' "
+    "-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF "
+    "-DLLAMA_BUILD_SERVER=OFF"
+)
+COMPARE_LENGTHS = (400, 2000)  # prompt lengths of the llama.cpp targets (issue 13)
+TARGET_DECODE_VS_LLAMA = 0.5
+TARGET_PREFILL_VS_LLAMA = 1.0
+TARGET_CHUNK_VS_LLAMA = 1.5  # the 15k chunk's time / llama.cpp's for the same work
+TARGET_CHUNK_S = 30.0
 DOC_CHARS = 6_500  # ~1,500 SmolLM2 tokens of English prose (~4.3 characters per token)
 CHUNK_CHARS = 15_000  # what the app sends per chunk
 
@@ -315,14 +334,20 @@ class Sidecar:
 # --------------------------------------------------------------------------------------
 
 
-def run_worker(name: str, params: dict, timeout: float = COMMAND_TIMEOUT_S) -> dict:
+def run_worker(
+    name: str,
+    params: dict,
+    timeout: float = COMMAND_TIMEOUT_S,
+    python: str = sys.executable,
+    env: dict | None = None,
+) -> dict:
     """Run a worker in a fresh Python process; its last stdout line is its JSON result."""
     proc = subprocess.run(
-        [sys.executable, __file__, "--worker", name, "--params", json.dumps(params)],
+        [python, __file__, "--worker", name, "--params", json.dumps(params)],
         capture_output=True,
         text=True,
         timeout=timeout,
-        env=sidecar_env(),
+        env={**sidecar_env(), **(env or {})},
     )
     lines = [ln for ln in proc.stdout.splitlines() if ln.startswith("{")]
     if proc.returncode != 0 or not lines:
@@ -361,7 +386,7 @@ def worker_generation(params: dict) -> dict:
             mx.array(prompt),
             max_tokens=max_tokens,
             sampler=make_sampler(temp=0.0),
-            prefill_step_size=server.PREFILL_STEP_SIZE,
+            prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx),
         ):
             last = response
         assert last is not None
@@ -426,13 +451,14 @@ def worker_llama_cpp(params: dict) -> dict:
     except ImportError as e:
         return {"installed": False, "reason": str(e)}
     ids, max_tokens = params["prompt_ids"], params["max_tokens"]
+    lengths = params.get("lengths", [])
     result: dict = {"installed": True, "version": llama_cpp.__version__, "by_threads": {}}
     # Its default (all cores) spins at barriers; on a busy 2-core machine 1 thread can win.
     for threads in sorted({1, os.cpu_count() or 1}):
         started = time.perf_counter()
         llm = llama_cpp.Llama(
             model_path=params["model_path"],
-            n_ctx=len(ids) + max_tokens + 64,
+            n_ctx=max([len(ids), *lengths]) + max_tokens + 64,
             n_batch=512,
             n_threads=threads,
             n_threads_batch=threads,
@@ -458,13 +484,105 @@ def worker_llama_cpp(params: dict) -> dict:
             "load_s": load_s,
             "prompt_tps": max(prefill),
             "generation_tps": max(decode),
+            "at": {str(n): llama_at(llm, params["long_ids"][:n], max_tokens) for n in lengths},
         }
         del llm
     return result
 
 
+def llama_at(llm: Any, ids: list[int], max_tokens: int) -> dict:
+    """llama.cpp prefill of ``ids`` then greedy decode (best of two), one loaded model."""
+    import llama_cpp
+    import numpy as np
+
+    prefill, decode = [], []
+    for _ in range(2):
+        llm.reset()
+        t0 = time.perf_counter()
+        llm.eval(ids)
+        prefill.append(len(ids) / (time.perf_counter() - t0))
+        t0 = time.perf_counter()
+        for _ in range(max_tokens):
+            last = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
+            llm.eval([int(np.argmax(np.ctypeslib.as_array(last, shape=(llm.n_vocab(),))))])
+        decode.append(max_tokens / (time.perf_counter() - t0))
+    return {"prompt_tps": max(prefill), "generation_tps": max(decode)}
+
+
+def worker_lengths(params: dict) -> dict:
+    """The sidecar's generate() on the first N of the same token ids llama.cpp gets."""
+    server = import_server()
+    loaded = server.load_model(server.bundled_model_path(), "auto")
+    task = server.SUMMARY_TASK.format(sentences=server.summary_length(None))
+    ids = server.encode_prompt(loaded.tokenizer, params["content"], task)
+    while len(ids) < max(params["lengths"]):
+        ids += ids
+    server.generate(loaded, ids[:64], max_tokens=4, temperature=0.0)  # warm-up
+    at = {}
+    for n in params["lengths"]:
+        runs = []
+        for _ in range(params["reps"]):
+            loaded.cache = None  # cold: no prefix reuse between runs
+            g = server.generate(loaded, ids[:n], max_tokens=params["max_tokens"], temperature=0.0)
+            runs.append((g.prompt_tps, g.generation_tps))
+        at[str(n)] = {
+            "prompt_tps": median([r[0] for r in runs]),
+            "generation_tps": median([r[1] for r in runs]),
+        }
+    return {"ids": ids, "at": at}
+
+
+def worker_layout(params: dict) -> dict:
+    """One weight layout and BLAS (MLX_SIDECAR_BLAS): prefill at several lengths, decode."""
+    server = import_server()
+    import mlx.core as mx
+
+    loaded = server.load_model(server.bundled_model_path(), params["weights"])
+    ids = server.encode_prompt(loaded.tokenizer, params["content"], "Summarize this document.")
+    while len(ids) < max(params["lengths"]):
+        ids += ids
+    server.generate(loaded, ids[:64], max_tokens=4, temperature=0.0)  # warm-up
+    out: dict = {"weights": loaded.weights, "blas": server.RUNTIME.blas, "prompt_tps": {}}
+    for n in params["lengths"]:
+        loaded.cache = None
+        g = server.generate(loaded, ids[:n], max_tokens=params["max_tokens"], temperature=0.0)
+        out["prompt_tps"][str(n)] = g.prompt_tps
+        if n == params["lengths"][0]:
+            out["generation_tps"] = g.generation_tps
+    out["peak_memory_gb"] = mx.get_peak_memory() / 1e9
+    return out
+
+
+def llama_python(build: bool) -> str | None:
+    """A Python that imports llama_cpp: this one, or bench/.venv-llama (built if asked)."""
+    candidates = [sys.executable, str(LLAMA_VENV / "bin" / "python")]
+    for python in candidates:
+        if (
+            Path(python).exists()
+            and subprocess.run(
+                [python, "-c", "import llama_cpp, psutil"], capture_output=True
+            ).returncode
+            == 0
+        ):
+            return python
+    if not build:
+        return None
+    log(f"building llama-cpp-python {LLAMA_VERSION} into {LLAMA_VENV} (minutes) ...")
+    subprocess.run([sys.executable, "-m", "venv", str(LLAMA_VENV)], check=True)
+    pip = [str(LLAMA_VENV / "bin" / "python"), "-m", "pip", "install", "-q"]
+    env = {**os.environ, "CMAKE_ARGS": LLAMA_CMAKE_ARGS, "CMAKE_BUILD_PARALLEL_LEVEL": "2"}
+    subprocess.run(
+        [*pip, "--disable-pip-version-check", f"llama-cpp-python=={LLAMA_VERSION}", "psutil"],
+        check=True,
+        env=env,
+    )
+    return candidates[1]
+
+
 WORKERS: dict[str, Callable[[dict], dict]] = {
     "generation": worker_generation,
+    "lengths": worker_lengths,
+    "layout": worker_layout,
     "mlx-load": worker_mlx_load,
     "llama-cpp": worker_llama_cpp,
 }
@@ -482,6 +600,8 @@ class Bench:
     doc: str = ""
     chunk: str = ""
     mlx_folder: Path | None = None
+    with_llama_cpp: bool = False
+    chunk_tokens: int = 3645  # the 15k chunk's prompt, the length of its llama.cpp comparison
 
     @property
     def reps(self) -> int:
@@ -608,17 +728,31 @@ def bench_generation(b: Bench) -> None:
         piped["generation_tps"] / out["generation_tps"]["raw"], 3
     )
     lc = b.section("llama_cpp")
+    python = llama_python(b.with_llama_cpp)
+    if python is None:
+        lc.update(installed=False, reason="llama_cpp not importable; run with --with-llama-cpp")
+        return
     with cpu_watch(lc):
         try:
+            lengths = [*COMPARE_LENGTHS, b.chunk_tokens]
+            side = run_worker(
+                "lengths",
+                {"content": b.chunk, "lengths": lengths, "max_tokens": b.decode_tokens,
+                 "reps": 1 if b.quick else 2},
+            )  # fmt: skip
+            lc["sidecar_at"] = side["at"]
             lc.update(
                 run_worker(
                     "llama-cpp",
                     {
                         "model_path": str(bundled_gguf()),
                         "prompt_ids": res["prompt_ids"],
+                        "long_ids": side["ids"],
+                        "lengths": lengths,
                         "max_tokens": b.decode_tokens,
                         "reps": 1 if b.quick else 2,
                     },
+                    python=python,
                 )
             )
         except Exception as e:  # a broken llama_cpp install must not sink the other sections
@@ -627,6 +761,41 @@ def bench_generation(b: Bench) -> None:
         for key in ("prompt_tps", "generation_tps"):
             best = max(lc["by_threads"], key=lambda t: lc["by_threads"][t][key])
             lc[key], lc[f"{key}_threads"] = rnd(lc["by_threads"][best][key]), int(best)
+        lc["best_at"] = {
+            n: {
+                key: rnd(max(t["at"][n][key] for t in lc["by_threads"].values()))
+                for key in ("prompt_tps", "generation_tps")
+            }
+            for n in lc["sidecar_at"]
+        }
+
+
+# (name, --weights, MLX_SIDECAR_BLAS, prompt lengths): the README's CPU fast-path table.
+# The slow layouts (10-17 tok/s prefill) get the short prompt only: minutes, not a quarter hour.
+LAYOUTS = (
+    ("float32, BLAS as chosen", "float32", None, (400, 1500, 4000)),
+    ("float32, Debian OpenBLAS", "float32", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+     (400, 1500, 4000)),
+    ("float32, reference BLAS (off)", "float32", "off", (400,)),
+    ("quantized", "quantized", None, (400,)),
+)  # fmt: skip
+
+
+def bench_layouts(b: Bench) -> None:
+    """The CPU fast path: each weight layout and BLAS, one fresh process each."""
+    out = b.section("layouts")
+    with cpu_watch(out):
+        for name, weights, blas, lengths in LAYOUTS:
+            if blas and blas.startswith("/") and not Path(blas).exists():
+                out[name] = {"skipped": f"{blas} is not installed"}
+                continue
+            params = {"content": b.chunk, "weights": weights, "lengths": list(lengths),
+                      "max_tokens": b.decode_tokens}  # fmt: skip
+            env = {"MLX_SIDECAR_BLAS": blas} if blas else None
+            try:
+                out[name] = run_worker("layout", params, env=env)
+            except Exception as e:  # one layout failing keeps the others
+                out[name] = {"failed": str(e)[:300]}
 
 
 def bundled_gguf() -> Path:
@@ -720,6 +889,9 @@ def bench_chunk(b: Bench) -> None:
         summary_s=rnd(summary.wall_s, 1),
         total_s=rnd(tags.wall_s + summary.wall_s, 1),
         summary_cached_tokens=summary.line.get("cached_tokens"),
+        summary_prompt_tokens=summary.line.get("prompt_tokens"),
+        tags_generation_tokens=tags.line.get("generation_tokens"),
+        summary_generation_tokens=summary.line.get("generation_tokens"),
         tags=tags.line.get("tags"),
         summary=summary.line.get("summary"),
     )
@@ -842,8 +1014,34 @@ def table(r: dict) -> str:
                 f"llama.cpp {lc['generation_tps']}",
                 f"{d / lc['generation_tps']:.2f}",
             )
+            for n, at in lc.get("best_at", {}).items():
+                mine = lc["sidecar_at"][n]
+                for key, what, goal in (
+                    ("prompt_tps", "prefill", TARGET_PREFILL_VS_LLAMA),
+                    ("generation_tps", "decode", TARGET_DECODE_VS_LLAMA),
+                ):
+                    ratio = mine[key] / at[key]
+                    row(
+                        f"5 {what} tok/s at {n} tokens vs llama.cpp (best of 1/2 thr.)",
+                        f"sidecar {rnd(mine[key], 1)}",
+                        f"llama.cpp {at[key]}",
+                        f"{ratio:.2f}",
+                        f">= {goal}",
+                        ratio >= goal,
+                    )
         else:
             row("5 llama.cpp", "not installed", lc.get("reason", "")[:60])
+    for name, lay in r.get("layouts", {}).items():
+        if isinstance(lay, dict) and "prompt_tps" in lay:
+            tps = " / ".join(f"{v:.1f}" for v in lay["prompt_tps"].values())
+            lib = Path((lay.get("blas") or {}).get("library") or "none").name
+            at = " / ".join(lay["prompt_tps"])
+            row(
+                f"9 {name} ({lay['weights']}, {lib}): prefill tok/s at {at} tokens",
+                tps,
+                f"decode {lay['generation_tps']:.1f} tok/s",
+                f"peak {lay['peak_memory_gb']:.2f} GB",
+            )
     for command, mb in r.get("peak_rss_mb", {}).items():
         row(f"6 peak RSS during {command}", f"{mb} MB")
     ch = r.get("chunk_15k", {})
@@ -872,6 +1070,16 @@ def table(r: dict) -> str:
             "< 60 s",
             ch["total_s"] < APP_TIMEOUT_S,
         )
+        est = llama_chunk_s(ch, lc)
+        if est:
+            row(
+                "7 ... the same prefill and decode in llama.cpp (from its tok/s)",
+                f"{ch['total_s']} s",
+                f"llama.cpp ~{est:.1f} s",
+                f"{ch['total_s'] / est:.2f}",
+                f"<= {TARGET_CHUNK_VS_LLAMA}, < {TARGET_CHUNK_S:.0f} s",
+                ch["total_s"] / est <= TARGET_CHUNK_VS_LLAMA and ch["total_s"] < TARGET_CHUNK_S,
+            )
     cy = r.get("load_cycles", {})
     if cy:
         row(
@@ -888,6 +1096,17 @@ def table(r: dict) -> str:
     return "\n".join(lines)
 
 
+def llama_chunk_s(ch: dict, lc: dict) -> float | None:
+    """llama.cpp's time for the chunk's prefill and decode, at its measured tok/s."""
+    at = lc.get("best_at", {})
+    if not at or ch.get("tags_generation_tokens") is None:
+        return None
+    rates = at[max(at, key=int)]  # measured at the chunk's prompt length
+    prefill = ch["prompt_tokens"] + ch["summary_prompt_tokens"] - ch["summary_cached_tokens"]
+    decode = ch["tags_generation_tokens"] + ch["summary_generation_tokens"]
+    return prefill / rates["prompt_tps"] + decode / rates["generation_tps"]
+
+
 def machine_line(r: dict) -> str:
     m = r["machine"]
     blas = (m.get("blas") or {}).get("library", "none")
@@ -899,7 +1118,8 @@ def machine_line(r: dict) -> str:
     return (
         f"{m['cpu']}, {m['logical_cores']} cores, {m['ram_gb']} GB RAM, {m['os']}; "
         f"Python {m['python']}, mlx {m['versions'].get('mlx')}, mlx-lm "
-        f"{m['versions'].get('mlx-lm')}, backend {m.get('backend')}, BLAS {blas}.\n"
+        f"{m['versions'].get('mlx-lm')}, backend {m.get('backend')}, BLAS {blas}; "
+        f"load average {m['loadavg_start'][0]} at the start, {m['loadavg_end'][0]} at the end.\n"
         f"CPU used by other processes during each section: {contention}."
     )
 
@@ -916,6 +1136,7 @@ SECTIONS: tuple[tuple[str, Callable[[Bench], None]], ...] = (
     ("load", bench_load),
     ("15k chunk", bench_chunk),
     ("load cycles", bench_cycles),
+    ("layouts", bench_layouts),
 )
 
 
@@ -939,6 +1160,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         metavar="SECONDS",
         help="first wait up to this long for the machine to be idle",
     )
+    parser.add_argument(
+        "--with-llama-cpp",
+        action="store_true",
+        help="compare with llama.cpp; builds llama-cpp-python into bench/.venv-llama if needed",
+    )
     parser.add_argument("--only", help="comma-separated section names to run (default all)")
     parser.add_argument("--server", type=Path, help="the server.py to run (default: this repo's)")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
@@ -955,7 +1181,7 @@ def main(argv: list[str] | None = None) -> int:
         os.environ[SERVER_ENV] = str(args.server.resolve())
     if args.wait_quiet:
         wait_quiet(args.wait_quiet)
-    b = Bench(quick=args.quick)
+    b = Bench(quick=args.quick, with_llama_cpp=args.with_llama_cpp)
     b.results["machine"] = machine_info()
     b.results["machine"]["mode"] = "quick" if args.quick else "full"
     b.results["machine"]["server"] = str(server_path())

@@ -1,11 +1,13 @@
 #!/usr/bin/env bash
 # Install everything mlx-sidecar needs into ./.venv. Safe to run again: it only adds
-# what is missing. On Linux it also installs OpenBLAS (the CPU fast path) when it can.
+# what is missing. On Linux x86_64 the CPU fast path (Intel oneMKL, the `mkl` wheel) comes
+# from pip with the requirements; on other Linux machines it installs OpenBLAS when it can.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 
-if [ "$(uname -s)" = "Linux" ] && ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0'; then
+if [ "$(uname -s)" = "Linux" ] && [ "$(uname -m)" != "x86_64" ] &&
+  ! /sbin/ldconfig -p 2>/dev/null | grep -q 'libopenblas\.so\.0'; then
   if command -v apt-get >/dev/null 2>&1; then
     SUDO=""
     [ "$(id -u)" = "0" ] || SUDO="sudo"

@@ -56,28 +56,48 @@ def mentions(text: str) -> set[str]:
     stems = {
         "volcano": r"volcan|lava|erupt|magma",
         "chess": r"chess",
-        "honeybee": r"bee|honey|hive",
+        "honeybee": r"\bbees?\b|honey|hive",  # not "been"
     }
     return {topic for topic, pattern in stems.items() if re.search(pattern, folded)}
 
 
-@pytest.fixture(scope="module")
-def long_document() -> str:
-    return distinct_topics_document(200_000)
+# A document longer than the model's 8,192-token context is read in chunks (2,048 tokens
+# each on CPU). 40,000 characters of these paragraphs are ~9,000 tokens: five chunks, the
+# fewest that still put each topic in a chunk of its own at the beginning, middle and end.
+# The same tests at 200,000 characters (~23 chunks) are marked slow: they add the app's
+# largest document, not another behaviour. CI runs both sizes (it deselects nothing).
+SIZES = [40_000, pytest.param(200_000, marks=pytest.mark.slow)]
+# At 40k the tags miss the middle topic (['honeybee colony', 'Mauna Loa', 'volcano',
+# 'Honeybees', 'volcano forms where molten']): merge_chunk_tags puts tags repeated in two
+# chunks first, and the first and last topics' repeats fill all five places. A real gap of
+# the merge, kept visible here (strict: the day it passes, this mark must go).
+MERGE_MISSES_A_TOPIC = pytest.mark.xfail(
+    strict=True, reason="merge_chunk_tags: repeated tags of two topics crowd out the third"
+)
 
 
-def test_the_test_document_is_200k_characters_of_three_topics(long_document):
-    assert len(long_document) >= 195_000
-    assert mentions(long_document[:60_000]) == {"volcano"}
-    assert mentions(long_document[-60_000:]) == {"honeybee"}
+@pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n // 1000}k")
+def long_document(request: pytest.FixtureRequest) -> str:
+    return distinct_topics_document(request.param)
 
 
-def test_a_200k_document_gets_tags_covering_beginning_middle_and_end(loaded, long_document):
+def test_the_test_document_has_three_topics_in_thirds(long_document):
+    n = len(long_document)
+    assert mentions(long_document[: n // 4]) == {"volcano"}
+    assert mentions(long_document[2 * n // 5 : 3 * n // 5]) == {"chess"}
+    assert mentions(long_document[-n // 4 :]) == {"honeybee"}
+
+
+def test_a_long_document_gets_tags_covering_beginning_middle_and_end(
+    loaded, long_document, request
+):
+    if len(long_document) < 100_000:
+        request.applymarker(MERGE_MISSES_A_TOPIC)
     events, line = loaded.request(
         {"command": "generate-tags", "content": long_document, "progress": True}, timeout=1800
     )
     assert line["type"] == "response", line
-    assert line["chunks"] > 1
+    assert line["chunks"] >= 3
     assert mentions(" ".join(line["tags"])) == {"volcano", "chess", "honeybee"}, line["tags"]
     progress = [e for e in events if e["type"] == "progress"]
     assert len(progress) == line["chunks"]
@@ -86,13 +106,13 @@ def test_a_200k_document_gets_tags_covering_beginning_middle_and_end(loaded, lon
     assert all(a["progress"] < b["progress"] for a, b in pairwise(progress))
 
 
-def test_a_200k_document_gets_a_summary_covering_its_parts(loaded, long_document):
+def test_a_long_document_gets_a_summary_covering_its_parts(loaded, long_document):
     events, line = loaded.request(
         {"command": "summarize", "content": long_document, "stream": True}, timeout=1800
     )
     assert line["type"] == "response", line
     # Chunk summaries were made alongside the tags above; only the combining pass is new.
-    assert line["chunks"] > 1 and line["passes"] >= 1
+    assert line["chunks"] >= 3 and line["passes"] >= 1
     assert mentions(line["summary"]) == {"volcano", "chess", "honeybee"}, line["summary"]
     partial = "".join(e["text"] for e in events if e["type"] == "partial")
     assert partial, "stream: true gives partial lines"
