@@ -1426,10 +1426,17 @@ MAX_SENTENCES = 5  # the `sentences` option on summarize: 1 to 5
 
 
 def split_sentences(text: str) -> list[str]:
-    """The sentences of ``text``, stripped, by sentencex."""
+    """The sentences of ``text``, stripped, by sentencex. A break with no space after
+    it is no sentence end unless it follows a CJK stop (sentencex splits ".NET")."""
     from sentencex import segment
 
-    return [s.strip() for s in segment(SENTENCE_LANGUAGE, text) if s.strip()]
+    merged: list[str] = []
+    for part in segment(SENTENCE_LANGUAGE, text):
+        if merged and not merged[-1][-1].isspace() and merged[-1][-1] not in "。！？":
+            merged[-1] += part
+        else:
+            merged.append(part)
+    return [s.strip() for s in merged if s.strip()]
 
 
 def is_sentence(text: str) -> bool:
@@ -1487,6 +1494,32 @@ ANSWER_MARKUP = (
 )
 
 
+GERMAN_FUNCTION_WORDS = frozenset(
+    [
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "und",
+        "ist",
+        "nicht",
+        "ein",
+        "eine",
+        "einen",
+        "einem",
+        "einer",
+        "mit",
+        "für",
+        "auf",
+        "sich",
+        "von",
+        "zu",
+    ]
+)
+
+
 @dataclass
 class Answer:
     """What the repair rules know besides the answer: the strings the tokenizer adds
@@ -1496,6 +1529,18 @@ class Answer:
     document: str = ""
     think: tuple[str, str] = ("<think>", "</think>")
     _words: frozenset | None = None
+    _nouns: bool | None = None
+
+    def capitalizes_nouns(self) -> bool:
+        """German capitalizes every noun, so there a capital letter does not mark a name.
+        A document is taken as German when one word in twenty is one of its commonest
+        function words (the corpus: 0.18 for the German text, 0.015 for the French, under
+        0.003 for the others)."""
+        if self._nouns is None:
+            words = [w.casefold() for w in LETTERS.findall(self.document)]
+            common = sum(w in GERMAN_FUNCTION_WORDS for w in words)
+            self._nouns = common >= 0.05 * max(1, len(words))
+        return self._nouns
 
     def words(self) -> frozenset:
         """The document's words, case-folded (for the name-and-number check)."""
@@ -1607,7 +1652,10 @@ def unsupported_facts(sentence: str, answer: Answer) -> list[str]:
     """The facts of ``sentence`` that do not occur in the answer's document."""
     folded = answer.document.casefold()
     missing = []
+    nouns = answer.capitalizes_nouns()
     for fact in facts_of(sentence):
+        if nouns and not fact[0].isdigit():
+            continue
         key = re.sub(r"['’]s$", "", fact.casefold())
         parts = re.findall(r"\w+", key)
         if not parts or key in folded or all(p in answer.words() for p in parts):
@@ -1691,7 +1739,7 @@ class Summary:
             sentence += "" if ENDS_SENTENCE.search(sentence) or CJK.search(sentence[-1]) else "."
             self.full = True
         if self.emit:
-            self.emit((" " if self.sentences else "") + sentence)
+            self.emit(self.joint() + sentence)
         self.sentences.append(sentence)
         if self.limit is not None and len(self.sentences) >= self.limit:
             self.full = True
@@ -1702,8 +1750,17 @@ class Summary:
             if not self.add(sentence):
                 break
 
+    def joint(self) -> str:
+        """What goes before the next sentence: a space, none after a CJK full stop."""
+        if not self.sentences:
+            return ""
+        return "" if self.sentences[-1][-1] in "。！？" else " "
+
     def text(self) -> str:
-        return " ".join(self.sentences)
+        text = ""
+        for i, sentence in enumerate(self.sentences):
+            text += ("" if i == 0 or self.sentences[i - 1][-1] in "。！？" else " ") + sentence
+        return text
 
     def ensure_one(self, document: str) -> None:
         """Never empty: when the model gave nothing usable, a sentence of the document."""
@@ -2106,10 +2163,10 @@ def parse_tag_output(text: str, answer: Answer | None = None) -> list:
     return [part for part in parts if part.strip() and not part.rstrip().endswith(":")]
 
 
-def answer_for(loaded: LoadedModel, document: str) -> Answer:
-    """The repair rules' view of a model: its added strings, special or not (Qwen3's
-    '</think>' and '<tool_call>' are not special), and its thinking markers."""
-    tokenizer = loaded.tokenizer
+def answer_for(tokenizer: Any, document: str) -> Answer:
+    """The repair rules' view of a model's tokenizer (mlx-lm's TokenizerWrapper): its
+    added strings, special or not (Qwen3's '</think>' and '<tool_call>' are not
+    special), and its thinking markers."""
     hf = tokenizer._tokenizer
     found = set(getattr(hf, "all_special_tokens", []) or [])
     with contextlib.suppress(Exception):
@@ -2316,7 +2373,7 @@ def chunk_tags(
         return job.loaded.chunk_notes[key]
     prompt = encode_prompt(job.loaded.tokenizer, chunk, task)
     result = job.run(prompt, tokens, logits_processors=grammar_list(job.loaded, limit, tokens))
-    raw = parse_tag_output(result.text, answer_for(job.loaded, chunk))
+    raw = parse_tag_output(result.text, answer_for(job.loaded.tokenizer, chunk))
     found = (ground_tags(normalize_tags(raw, limit), chunk, limit), is_json_list(result.text))
     if reuse:
         remember(job.loaded, key, found)
@@ -2483,7 +2540,7 @@ def summarize_pass(
     from mlx_lm.sample_utils import make_logits_processors
 
     summary = into if into is not None else Summary(sentences=target)
-    feed = PartialStream(summary, answer_for(job.loaded, text))
+    feed = PartialStream(summary, answer_for(job.loaded.tokenizer, text))
     job.run(
         encode_prompt(job.loaded.tokenizer, text, task),
         max_tokens,

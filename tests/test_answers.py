@@ -1,0 +1,180 @@
+"""Answers any model can trust: the repair rules leave a strong model's answers alone,
+and mend or drop the bad answers SmolLM2 really gave (bench/raw_answers.py collected
+them; each case says where it came from).
+
+The rules are pure functions of server.py, so these tables import it; behaviour through
+the real server on the bundled model is tested at the end of this file.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+import server
+
+# --- Good answers: tags a strong model gives, each with a document that names it -----
+
+GOOD_TAGS = [
+    ("JSON", "The json module encodes and decodes JSON documents."),
+    ("Lord of the Rings", "Tolkien wrote The Lord of the Rings over twelve years."),
+    ("C#", "C# is a language that runs on .NET; Microsoft designed it."),
+    (".NET", "C# programs run on .NET, which Microsoft ships for Windows and Linux."),
+    ("Mad Men", "Mad Men is a drama about an advertising agency in the 1960s."),
+    ("The Who", "The Who played Tommy at Woodstock in 1969."),
+    ("TCP/IP", "Every socket here speaks TCP/IP to the server."),
+    ("I/O", "Asynchronous I/O lets one thread serve many sockets."),
+    ("U.S. politics", "A primer on U.S. politics: Congress, the courts and the president."),
+    ("C++", "The engine is written in C++ with a Python binding."),
+    ("Node.js", "Express is a web framework for Node.js."),
+    ("macOS", "The app runs on macOS and Windows."),
+    ("COVID-19", "COVID-19 spread worldwide in 2020."),
+    ("World War II", "World War II ended in 1945."),
+    ("Python 3.12", "Python 3.12 adds a per-interpreter GIL."),
+    ("Datenschutz", "Der Datenschutz regelt, wer Daten speichern darf."),
+    ("Künstliche Intelligenz", "Künstliche Intelligenz verändert die Arbeit."),
+    ("Révolution française", "La Révolution française commence en 1789."),
+    ("logiciel libre", "Debian est un système d'exploitation fait de logiciel libre."),
+    ("機械学習", "機械学習はデータから規則を学ぶ方法です。"),
+    ("東京", "東京は日本の首都です。"),
+    ("Pride and Prejudice", "Pride and Prejudice is a novel by Jane Austen."),
+    ("F#", "F# is a functional language for .NET."),
+    ("rsync", "Back up the home folder with rsync every night."),
+]
+
+
+@pytest.mark.parametrize(("tag", "document"), GOOD_TAGS)
+def test_a_good_tag_passes_unchanged(tag: str, document: str) -> None:
+    kept = server.ground_tags(server.normalize_tags([tag], 5), document, 5)
+    assert kept[0] == tag
+
+
+def test_good_tags_together_pass_unchanged_and_in_order() -> None:
+    tags = [t for t, _ in GOOD_TAGS]
+    document = " ".join(d for _, d in GOOD_TAGS)
+    assert server.ground_tags(server.normalize_tags(tags, 30), document, 30) == tags
+
+
+# --- Good answers: summaries a strong model gives (abbreviations, initials, lists) ----
+
+APOLLO = (
+    "The Apollo 11 mission landed the first humans on the Moon on 20 July 1969. "
+    "Neil Armstrong and Buzz Aldrin walked on the surface while Michael Collins orbited. "
+    "It fulfilled a goal President John F. Kennedy set in 1961 for the U.S. space program."
+)
+GOOD_SUMMARIES = [
+    ("President John F. Kennedy set the goal of a Moon landing in 1961.", APOLLO),
+    (
+        "Apollo 11 landed on the Moon on 20 July 1969. It fulfilled a goal of the U.S. "
+        "space program.",
+        APOLLO,
+    ),
+    (
+        "The U.S. space program met John F. Kennedy's goal with Apollo 11. Neil Armstrong "
+        "and Buzz Aldrin walked on the Moon.",
+        APOLLO,
+    ),
+    (
+        "Python 3.11 is 1.25 times faster than 3.10 on the benchmark suite.",
+        "On the pyperformance suite Python 3.11 is 1.25 times faster than Python 3.10.",
+    ),
+    (
+        "Dr. Smith et al. show that the drug cuts the risk by 2.5%, e.g. in older patients.",
+        "Smith and colleagues (Dr. Smith et al.) found a 2.5% lower risk.",
+    ),
+    (
+        "The guide explains TCP/IP sockets and non-blocking I/O in C++.",
+        "Sockets speak TCP/IP; non-blocking I/O in C++ needs select().",
+    ),
+    (
+        "Express is a minimal web framework for Node.js. It runs on macOS, Linux and Windows.",
+        "Express: a minimal web framework for Node.js on macOS, Linux and Windows.",
+    ),
+    (
+        "C# and F# programs run on .NET. Microsoft maintains both languages.",
+        "C# and F# both run on .NET; Microsoft maintains them.",
+    ),
+    (
+        "The report covers U.S. politics from World War II to COVID-19.",
+        "A history of U.S. politics: World War II, the Cold War, COVID-19.",
+    ),
+    ("Mad Men follows an advertising agency in New York.", "Mad Men is set in New York."),
+    (
+        "The Who played at Woodstock in 1969. Their set ended at dawn.",
+        "The Who played Woodstock in 1969.",
+    ),
+    (
+        "Mr. Bennet teases his wife about their neighbour Mr. Bingley. She wants him to "
+        "marry one of their daughters.",
+        "Mr. Bennet and Mrs. Bennet talk about Mr. Bingley of Netherfield Park.",
+    ),
+    (
+        "Der Text erklärt z.B. die Einrichtung von OpenVPN. Er nennt auch IPsec.",
+        "OpenVPN und IPsec sind VPN-Lösungen; der Text erklärt z.B. die Einrichtung.",
+    ),
+    (
+        "Debian est un système libre. Le texte décrit les processus, p. ex. init.",
+        "Debian est libre; init est le premier processus.",
+    ),
+    (
+        "Debian ist ein freies Betriebssystem. Es läuft auf vielen Architekturen.",
+        "Debian ist ein freies Betriebssystem.",
+    ),
+    ("東京は日本の首都です。人口は約1400万人です。", "東京は日本の首都で、人口は約1400万人。"),
+    ("このガイドはプロセスとメモリについて説明します。", "プロセスとメモリ"),
+    ("El libro de Rut narra la historia de Noemí y Booz.", "Rut, Noemí y Booz."),
+    (
+        "The sorting guide explains key functions, e.g. str.lower. It covers sorted() too.",
+        "sorted() and key functions such as str.lower.",
+    ),
+    (
+        "The backup chapter recommends rsync and tar. Backups should run every night.",
+        "Use rsync or tar for backups.",
+    ),
+    (
+        "The heapq module implements a priority queue. Its nlargest function returns the "
+        "n largest items.",
+        "heapq provides nlargest and nsmallest.",
+    ),
+    (
+        "The Zen of Python lists 19 aphorisms by Tim Peters.",
+        "The Zen of Python, by Tim Peters; 19 aphorisms.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("summary", "document"), GOOD_SUMMARIES)
+def test_a_good_summary_passes_unchanged(summary: str, document: str) -> None:
+    answer = server.Answer(document=document)
+    assert server.clean_summary(summary, answer, sentences=5) == summary
+
+
+def test_enough_good_answers() -> None:
+    assert len(GOOD_TAGS) + len(GOOD_SUMMARIES) >= 40
+
+
+def test_one_sentence_keeps_its_abbreviations_and_initials() -> None:
+    text = "President John F. Kennedy set the U.S. a goal in 1961. Apollo 11 met it in 1969."
+    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=1)
+    assert got == "President John F. Kennedy set the U.S. a goal in 1961."
+
+
+def test_a_bulleted_answer_keeps_every_item_apart() -> None:
+    text = "- Apollo 11 landed on the Moon\n- Neil Armstrong walked first\n- Collins orbited"
+    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=5)
+    assert got == "Apollo 11 landed on the Moon. Neil Armstrong walked first. Collins orbited."
+
+
+def test_no_ascii_period_after_japanese() -> None:
+    got = server.clean_summary("東京は日本の首都です", server.Answer(document="東京"))
+    assert got == "東京は日本の首都です"
+
+
+def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
+    assert server.split_sentences("It costs $3.50 in the U.S. today. Then more.") == [
+        "It costs $3.50 in the U.S. today.",
+        "Then more.",
+    ]
+    assert server.split_sentences("これは文です。二番目の文です。") == [
+        "これは文です。",
+        "二番目の文です。",
+    ]
