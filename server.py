@@ -1614,8 +1614,9 @@ SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
 
 
 def not_a_sentence(sentence: str, answer: Answer) -> bool:
-    """A list number ("1.") or stray punctuation left between sentences."""
-    return not LETTERS.search(sentence)
+    """A list number ("1."), stray punctuation, or a word or two: what is left when
+    max_tokens cut the answer short ("The.")."""
+    return not is_sentence(sentence)
 
 
 def echoes_instruction(sentence: str, answer: Answer) -> bool:
@@ -1674,7 +1675,12 @@ def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str
     """
     for rule in SUMMARY_TEXT_RULES:
         text = rule(text, answer)
-    parts = split_sentences(text)
+    parts: list[str] = []
+    for part in split_sentences(text):
+        if parts and LETTERS.search(part) and not is_sentence(part):
+            parts[-1] += " " + part  # a word or two after an abbreviation ("p. ex. init.")
+        else:
+            parts.append(part)
     if not final:
         parts = parts[:-1]
     elif parts and not ENDS_SENTENCE.search(parts[-1]):

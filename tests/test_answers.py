@@ -178,3 +178,88 @@ def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
         "これは文です。",
         "二番目の文です。",
     ]
+
+
+# --- Through the real server -----------------------------------------------------------
+
+from conftest import DOCUMENT, ROOT  # noqa: E402
+
+MID_SIZE = (ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt").read_text(encoding="utf-8")[
+    :12000
+]  # a few 2,048-token chunks on CPU
+
+
+@pytest.mark.parametrize("value", [0, 6, 2.5, "2", True, -1])
+def test_sentences_out_of_range_or_not_an_integer_is_invalid_params(sidecar, value) -> None:
+    line = sidecar.call({"command": "summarize", "content": "Some text here.", "sentences": value})
+    assert line["type"] == "error" and line["code"] == "invalid_params"
+    assert "sentences" in line["error"]
+
+
+def test_one_sentence_streamed_is_exactly_one_clean_sentence(loaded) -> None:
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "sentences": 1, "stream": True}
+    )
+    assert line["type"] == "response", line
+    summary = line["summary"]
+    assert len(server.split_sentences(summary)) == 1
+    assert server.is_sentence(summary)
+    partials = [e["text"] for e in events if e["type"] == "partial"]
+    assert "".join(partials) == summary
+
+
+def test_three_sentences_streamed_add_up_to_the_summary(loaded) -> None:
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "sentences": 3, "stream": True}
+    )
+    summary = line["summary"]
+    assert 1 <= len(server.split_sentences(summary)) <= 3
+    assert "".join(e["text"] for e in events if e["type"] == "partial") == summary
+
+
+def test_nothing_usable_from_the_model_gives_an_extractive_sentence(loaded) -> None:
+    # One token cannot make a sentence: the summary is a sentence of the document.
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "max_tokens": 1, "stream": True}
+    )
+    assert line["extractive"] is True
+    assert line["summary"] and line["summary"] in " ".join(DOCUMENT.split())
+    assert server.is_sentence(line["summary"])
+    assert "".join(e["text"] for e in events if e["type"] == "partial") == line["summary"]
+
+
+def test_no_added_token_string_reaches_tags_summary_or_partials(loaded) -> None:
+    leaks = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<file_sep>", "<repo_name>"]
+    content = (
+        "The build script writes <file_sep> between files and <repo_name> before the "
+        "name; the chat format uses <|im_start|> and <|im_end|> around each turn, and "
+        "<|endoftext|> ends a document. Tokenizers keep these strings as single tokens."
+    )
+    tags = loaded.ok({"command": "generate-tags", "content": content})["tags"]
+    events, line = loaded.request({"command": "summarize", "content": content, "stream": True})
+    texts = [*tags, line["summary"], *(e["text"] for e in events if e["type"] == "partial")]
+    assert tags and line["summary"]
+    for text in texts:
+        assert not any(leak in text for leak in leaks), text
+
+
+def test_long_document_progress_chunks_and_shared_summary_work(loaded) -> None:
+    events, tags = loaded.request(
+        {"command": "generate-tags", "content": MID_SIZE, "progress": True}
+    )
+    assert tags["type"] == "response", tags
+    assert tags["chunks"] >= 2 and tags["summary_prepared"] is True
+    figures = [e["progress"] for e in events if e["type"] == "progress"]
+    assert figures == sorted(set(figures)) and figures[-1] == 100
+
+    events, line = loaded.request({"command": "summarize", "content": MID_SIZE, "progress": True})
+    assert line["type"] == "response", line
+    assert line["chunks"] == tags["chunks"]
+    assert line["reused_chunks"] >= 2 * line["chunks"]  # each chunk's tags and summary
+    figures = [e["progress"] for e in events if e["type"] == "progress"]
+    assert figures == sorted(set(figures)) and figures[-1] == 100
+    assert server.is_sentence(line["summary"])
+
+    # Another temperature changes every chunk result: none is reused.
+    other = loaded.ok({"command": "summarize", "content": MID_SIZE, "temperature": 0.7})
+    assert "reused_chunks" not in other
