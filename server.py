@@ -1378,6 +1378,7 @@ HTML_TAG = re.compile(
 INLINE_MARKUP = (
     (re.compile(r"(?::\w+:)?`+([^`]*)`+"), r"\1"),  # `code` and reST roles (:mod:`json`)
     (re.compile(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<!\w)_(\S[^_]*?)_(?!\w)"), r"\1"),  # _emphasis_
     (re.compile(r"(?<!\S)\*(?=\w)|(?<=\w)\*(?!\S)"), ""),  # a stray one
 )
 MARKUP = (
@@ -1490,6 +1491,7 @@ ANSWER_MARKUP = (
     (re.compile(r"(?::\w+:)?`+([^`]*)`+"), r"\1"),  # `code` and reST roles (:mod:`json`)
     (re.compile(r"\*\*|__"), ""),  # **bold**
     (re.compile(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<!\w)_(\S[^_]*?)_(?!\w)"), r"\1"),  # _emphasis_
     (re.compile(r"(?<!\S)\*(?=\w)|(?<=\w)\*(?!\S)"), ""),  # a stray '*'
 )
 
@@ -1786,7 +1788,7 @@ def extractive_sentence(document: str) -> str:
             break
     full = [s for s in candidates if len(s.split()) >= 6 and ENDS_SENTENCE.search(s)]
     if full or candidates:
-        return (full or candidates)[0]
+        return " ".join(drop_markup((full or candidates)[0], Answer()).split())
     words = " ".join(document.split()[:25]).rstrip(",;:")
     return words if not words or ENDS_SENTENCE.search(words) else words + "."
 
@@ -1870,24 +1872,61 @@ def stopwords() -> frozenset:
 
 
 _STOPWORDS: frozenset | None = None
-SECTION_NUMBER = re.compile(r"^(?:[A-Z]|\d+)(?:\.\d+)*\.?\s+(?=\w)")  # "9.10.1. Backups"
+SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "Chapter 1. The Debian Project"
+    r"^(?:(?:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?(?:[A-Z]|\d+)(?:\.\d+)*[.:]?\s+(?=\w)",
+    re.IGNORECASE,
+)
 EDGE_JUNK = " \"'`“”‘’«»,;:!?()[]{}<>*_-"
 VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]*\d*|v\d+", re.IGNORECASE)  # 2.13.0b3, v2
 CHANGELOG_WORDS = frozenset(["version", "versions", "release", "releases", "issue", "issues", "bug", "bugs", "hg", "gh", "pr", "pull", "request", "ticket", "changelog", "changes"])  # fmt: skip
 CHANGELOG_VERBS = frozenset(["add", "added", "adds", "fix", "fixed", "fixes", "remove", "removed", "update", "updated", "change", "changed", "deprecate", "deprecated", "bump", "bumped", "improve", "improved", "drop", "dropped", "rename", "renamed"])  # fmt: skip
 GENERIC_OBJECTS = frozenset(["support", "bug", "bugs", "issue", "issues", "docs", "documentation", "test", "tests", "typo", "typos", "option", "options", "feature", "features", "it"])  # fmt: skip
 MARKUP_WORDS = frozenset(["image", "target", "alt", "href", "src", "rel", "link", "script", "div", "span", "img", "width", "height", "align", "class", "style", "meta", "toctree", "figure", "raw", "scale", "badge"])  # fmt: skip
+STRUCTURE_WORDS = frozenset(["chapter", "chapters", "section", "sections", "part", "abstract", "contents", "table", "introduction", "index", "appendix", "preface", "footnotes", "references", "overview", "summary"])  # fmt: skip
 FRAGMENT_VERBS = frozenset(
     ["is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "will", "does", "do"]
 )
 
 
+TITLE_SMALL_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "at",
+        "by",
+        "de",
+        "del",
+        "der",
+        "des",
+        "die",
+        "du",
+        "el",
+        "for",
+        "in",
+        "la",
+        "las",
+        "le",
+        "les",
+        "los",
+        "of",
+        "on",
+        "the",
+        "to",
+        "und",
+        "von",
+        "with",
+        "y",
+    ]
+)
+
+
 def is_name(tag: str) -> bool:
-    """Every word capitalized ("The Who", "Mad Men", "Lord of the Rings"): a title or a
-    name, whose small words are part of it."""
+    """Every word capitalized but a title's small words ("The Who", "Mad Men", "Lord of
+    the Rings"): a title or a name, whose small words are part of it."""
     words = tag.split()
-    return (
-        all(w[0].isupper() or w.casefold() in stopwords() for w in words) and words[0][0].isupper()
+    return words[0][0].isupper() and all(
+        w[0].isupper() or w.casefold() in TITLE_SMALL_WORDS for w in words
     )
 
 
@@ -1908,7 +1947,8 @@ def tag_edges(tag: str) -> str:
 
 
 def tag_section_number(tag: str) -> str:
-    """'9.10.1. Backups', 'B.5 Processes': a section number is not part of the topic."""
+    """'9.10.1. Backups', 'B.5 Processes', 'Chapter 1. The Debian Project': a section
+    number is not part of the topic."""
     return SECTION_NUMBER.sub("", tag) if re.search(r"[^\W\d]{2}", tag) else tag
 
 
@@ -1951,8 +1991,11 @@ def tag_changelog_verb(tag: str) -> str:
 
 
 def tag_markup_word(tag: str) -> str:
-    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup."""
-    return "" if all(w.casefold() in MARKUP_WORDS for w in tag.split()) else tag
+    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup; and
+    'Chapter', 'Abstract', 'Table of Contents': the parts of any document."""
+    words = [w.casefold() for w in tag.split()]
+    furniture = MARKUP_WORDS | STRUCTURE_WORDS
+    return "" if all(w in furniture or w in ("of", "the") for w in words) else tag
 
 
 def tag_only_small_words(tag: str) -> str:
@@ -1981,8 +2024,8 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_section_number,
     tag_edges,  # again: the section number may have hidden a quote
     tag_too_long,
+    tag_fragment,  # before the trailing stopword goes: "Flat is better" is a fragment
     tag_trailing_stopword,
-    tag_fragment,
     tag_version,
     tag_changelog_verb,
     tag_markup_word,
@@ -1993,8 +2036,11 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
 
 
 def tag_key(tag: str) -> str:
-    """Case and singular/plural variants are one tag: 'numbers' is 'Number'."""
+    """Case, singular/plural and a leading article make no other tag: 'numbers' is
+    'Number', 'The Debian Project' is 'Debian Project'."""
     words = tag.casefold().split()
+    if len(words) > 1 and words[0] in ("the", "a", "an"):
+        words = words[1:]
     last = words[-1]
     if len(last) > 4 and last.endswith("ies"):
         last = last[:-3] + "y"

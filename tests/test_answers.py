@@ -184,9 +184,11 @@ def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
 
 from conftest import DOCUMENT, ROOT  # noqa: E402
 
+# Longer than the bundled model's 8,192-token context, so it is read in chunks: ~5 of
+# 2,048 tokens on CPU (the 200,000-character fixture takes far longer).
 MID_SIZE = (ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt").read_text(encoding="utf-8")[
-    :12000
-]  # a few 2,048-token chunks on CPU
+    :40000
+]
 
 
 @pytest.mark.parametrize("value", [0, 6, 2.5, "2", True, -1])
@@ -260,6 +262,14 @@ def test_long_document_progress_chunks_and_shared_summary_work(loaded) -> None:
     assert figures == sorted(set(figures)) and figures[-1] == 100
     assert server.is_sentence(line["summary"])
 
-    # Another temperature changes every chunk result: none is reused.
-    other = loaded.ok({"command": "summarize", "content": MID_SIZE, "temperature": 0.7})
-    assert "reused_chunks" not in other
+
+def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
+    def key(max_tokens: int, temperature: float, task: str = "t", chunk: str = "c") -> tuple:
+        job = server.Job(None, max_tokens, temperature, print)  # type: ignore[arg-type]
+        return server.note_key("summary", job, task, max_tokens, chunk)
+
+    assert key(8, 0.0) != key(160, 0.0)  # a generate-tags with max_tokens 8 cannot poison
+    assert key(160, 0.0) != key(160, 0.7)
+    assert key(160, 0.0, task="other") != key(160, 0.0)
+    assert key(160, 0.0, chunk="other") != key(160, 0.0)
+    assert key(160, 0.0) == key(160, 0.0)
