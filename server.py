@@ -1872,9 +1872,9 @@ def stopwords() -> frozenset:
 
 
 _STOPWORDS: frozenset | None = None
-SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "Chapter 1. The Debian Project"
-    r"^(?:(?:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?(?:[A-Z]|\d+)(?:\.\d+)*[.:]?\s+(?=\w)",
-    re.IGNORECASE,
+SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
+    r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
+    r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
 )
 EDGE_JUNK = " \"'`“”‘’«»,;:!?()[]{}<>*_-"
 VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]*\d*|v\d+", re.IGNORECASE)  # 2.13.0b3, v2
@@ -1938,12 +1938,13 @@ def tag_hashtag(tag: str) -> str:
 def tag_edges(tag: str) -> str:
     """Quotes, brackets and punctuation around a tag ('"Python",'); the dot of ".NET"
     and of "U.S." stays."""
-    tag = tag.strip(EDGE_JUNK)
+    kept = ")" if tag.endswith(")") and tag.count("(") == tag.count(")") else ""
+    tag = tag.strip(EDGE_JUNK) + kept  # "JSON (JavaScript Object Notation)" keeps its ")"
     if not re.search(r"(?:\b[A-Za-z]\.){2,}$", tag):
         tag = tag.rstrip(".")
     if tag.startswith(".") and not re.match(r"\.\w", tag):
         tag = tag.lstrip(".")
-    return tag.strip(EDGE_JUNK)
+    return tag.strip(EDGE_JUNK) + kept if kept else tag.strip(EDGE_JUNK)
 
 
 def tag_section_number(tag: str) -> str:
@@ -1999,9 +2000,10 @@ def tag_markup_word(tag: str) -> str:
 
 
 def tag_only_small_words(tag: str) -> str:
-    """'est', 'the', 'of the': only stopwords; a name of two or more ("The Who") stays."""
+    """'est', 'the', 'of the': only stopwords; a name of two or more ("The Who") and a
+    capital letter (the C language) stay."""
     words = tag.split()
-    small = all(w.casefold() in stopwords() for w in words)
+    small = all(w.casefold() in stopwords() for w in words) and not re.fullmatch(r"[A-Z]", tag)
     return "" if small and (len(words) < 2 or not is_name(tag)) else tag
 
 

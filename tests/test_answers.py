@@ -39,6 +39,9 @@ GOOD_TAGS = [
     ("Pride and Prejudice", "Pride and Prejudice is a novel by Jane Austen."),
     ("F#", "F# is a functional language for .NET."),
     ("rsync", "Back up the home folder with rsync every night."),
+    ("C", "The kernel is written in C and assembly."),
+    ("A Tale of Two Cities", "Dickens published A Tale of Two Cities in 1859."),
+    ("JSON (JavaScript Object Notation)", "JSON (JavaScript Object Notation) is a data format."),
 ]
 
 
