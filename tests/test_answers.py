@@ -8,9 +8,12 @@ the real server on the bundled model is tested at the end of this file.
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 import server
+from conftest import DOCUMENT, ROOT
 
 # --- Good answers: tags a strong model gives, each with a document that names it -----
 
@@ -183,9 +186,96 @@ def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
     ]
 
 
+# --- Bad answers SmolLM2 really gave: repaired or dropped ----------------------------
+#
+# bench/raw_answers.py ran the bundled model on the first characters of each corpus
+# text (the record says how many) and kept its raw output; each case below names the
+# record: corpus file, command and decoding.
+
+RAW_ANSWERS = ROOT / "bench" / "results" / "raw-answers.json"
+
+
+def raw_record(file: str, command: str, decoding: str) -> tuple[str, str]:
+    """(the model's raw answer, the document it read)."""
+    for record in json.loads(RAW_ANSWERS.read_text(encoding="utf-8")):
+        if (record["file"], record["command"], record["decoding"]) == (file, command, decoding):
+            text = (ROOT / "bench" / "corpus" / file).read_text(encoding="utf-8")
+            return record["raw"], text[: record["chars"]]
+    raise AssertionError(f"no raw answer recorded for {file} {command} {decoding}")
+
+
+def raw_answers_of(file: str, command: str) -> list[tuple[str, str]]:
+    """Every (raw answer, document read) recorded for ``file`` and ``command``."""
+    text = (ROOT / "bench" / "corpus" / file).read_text(encoding="utf-8")
+    return [
+        (r["raw"], text[: r["chars"]])
+        for r in json.loads(RAW_ANSWERS.read_text(encoding="utf-8"))
+        if r["file"] == file and r["command"] == command
+    ]
+
+
+BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
+@@BAD_TAG_OUTPUTS@@
+]
+
+
+@pytest.mark.parametrize(("file", "decoding", "expected"), BAD_TAG_OUTPUTS)
+def test_a_bad_tag_answer_is_repaired(file: str, decoding: str, expected: list[str]) -> None:
+    raw, document = raw_record(file, "generate-tags", decoding)
+    parsed = server.parse_tag_output(raw)
+    tags = server.ground_tags(server.normalize_tags(parsed, 5), document, 5)
+    assert tags == expected
+    assert tags != parsed
+
+
+BAD_TAGS: list[tuple[str, str, str]] = [  # (file, a tag the model gave, "" when dropped)
+@@BAD_TAGS@@
+]
+
+
+@pytest.mark.parametrize(("file", "tag", "expected"), BAD_TAGS)
+def test_a_bad_tag_is_repaired_or_dropped(file: str, tag: str, expected: str) -> None:
+    assert any(tag.strip() in raw for raw, _ in raw_answers_of(file, "generate-tags"))
+    assert server.normalize_tags([tag], 5) == ([expected] if expected else [])
+    assert expected != tag
+
+
+BAD_SUMMARIES: list[tuple[str, str, str, bool]] = [  # (file, decoding, summary, extractive)
+@@BAD_SUMMARIES@@
+]
+
+
+@pytest.mark.parametrize(("file", "decoding", "expected", "extractive"), BAD_SUMMARIES)
+def test_a_bad_summary_is_repaired(file: str, decoding: str, expected: str, extractive: bool) -> None:
+    raw, document = raw_record(file, "summarize", decoding)
+    summary = server.Summary(sentences=3)
+    summary.add_answer(raw, server.Answer(document=document))
+    summary.ensure_one(document)
+    assert (summary.text(), summary.extractive) == (expected, extractive)
+    assert summary.text() != raw
+
+
+BAD_SENTENCES: list[tuple[str, str, str]] = [  # (file, a sentence the model wrote, rule)
+@@BAD_SENTENCES@@
+]
+
+
+@pytest.mark.parametrize(("file", "sentence", "rule"), BAD_SENTENCES)
+def test_a_bad_summary_sentence_is_dropped(file: str, sentence: str, rule: str) -> None:
+    found = [doc for raw, doc in raw_answers_of(file, "summarize") if sentence in raw]
+    assert found, "not a sentence the model wrote"
+    answer = server.Answer(document=found[0])
+    dropping = [r.__name__ for r in server.SUMMARY_SENTENCE_RULES if r(sentence, answer)]
+    assert dropping[:1] == [rule]
+
+
+def test_enough_bad_answers() -> None:
+    cases = BAD_TAG_OUTPUTS + BAD_TAGS + BAD_SUMMARIES + BAD_SENTENCES
+    assert len(cases) >= 40
+
+
 # --- Through the real server -----------------------------------------------------------
 
-from conftest import DOCUMENT, ROOT  # noqa: E402
 
 # Longer than the bundled model's 8,192-token context, so it is read in chunks: ~5 of
 # 2,048 tokens on CPU (the 200,000-character fixture takes far longer).
@@ -248,6 +338,7 @@ def test_no_added_token_string_reaches_tags_summary_or_partials(loaded) -> None:
         assert not any(leak in text for leak in leaks), text
 
 
+@pytest.mark.slow
 def test_long_document_progress_chunks_and_shared_summary_work(loaded) -> None:
     events, tags = loaded.request(
         {"command": "generate-tags", "content": MID_SIZE, "progress": True}
