@@ -1484,6 +1484,7 @@ def summary_done(summary: Summary) -> Callable[[str], bool]:
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)")
 ANSWER_MARKUP = (
     (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # an HTML comment
+    (re.compile(r"^\s*::\s*$", re.MULTILINE), ""),  # a reST literal-block marker
     (re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])"), " "),  # an image or badge
     (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # a Markdown link: its text stays
     (re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]{0,400})?/?>"), " "),  # an HTML element
@@ -1645,8 +1646,9 @@ NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
 def facts_of(sentence: str) -> list[str]:
     """The names and numbers of a sentence: capitalized words not at its start, and
     numbers. bench/quality.py counts the same way."""
-    words = sentence.split(maxsplit=1)
-    rest = words[1] if len(words) > 1 else ""
+    first = LETTERS.search(sentence)  # the opening word, after any quote or mark
+    rest = sentence[first.end() :] if first else ""
+    rest = rest.split(maxsplit=1)[1] if rest[:1].isalnum() and " " in rest else rest
     names = [m.group(0) for m in NAME.finditer(rest) if m.group(0) != "I"]
     return names + NUMBER.findall(sentence)
 

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 
 import pytest
+from conftest import DOCUMENT, ROOT
 
 import server
-from conftest import DOCUMENT, ROOT
 
 # --- Good answers: tags a strong model gives, each with a document that names it -----
 
@@ -215,7 +215,52 @@ def raw_answers_of(file: str, command: str) -> list[tuple[str, str]]:
 
 
 BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
-@@BAD_TAG_OUTPUTS@@
+    (
+        "01-zen-of-python.txt",
+        "grammar, greedy",
+        ["The Zen of Python", "Tim Peters", "Peters Beautiful"],
+    ),
+    ("01-zen-of-python.txt", "no grammar, greedy", ["Tim Peters", "Peters Beautiful", "Python"]),
+    (
+        "02-debian-project-essay.txt",
+        "grammar, greedy",
+        ["A Multi-Platform Operating System", "free software", "Debian"],
+    ),
+    (
+        "02-debian-project-essay.txt",
+        "no grammar, greedy",
+        ["The Debian Project", "free software", "Debian"],
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "grammar, greedy",
+        ["The Devil's Dictionary", "Internet Wiretap", "Online Edition"],
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "no grammar, greedy",
+        ["The Devil's Dictionary", "Internet Wiretap", "Online Edition"],
+    ),
+    (
+        "16-python-sockets-howto.txt",
+        "no grammar, greedy",
+        ["Sockets", "Programming HOWTO", "Socket Programming"],
+    ),
+    (
+        "17-python-json-module.txt",
+        "no grammar, greedy",
+        ["JSON (JavaScript Object Notation)", "JSON", "Bob Ippolito"],
+    ),
+    (
+        "18-debian-backup.txt",
+        "no grammar, greedy",
+        ["Backup", "Backup with rsync", "Backup with rsnapshot"],
+    ),
+    (
+        "19-jq-manual.txt",
+        "no grammar, greedy",
+        ["Command-line JSON processing", "Command-line JSON", "General Commands"],
+    ),
 ]
 
 
@@ -229,7 +274,33 @@ def test_a_bad_tag_answer_is_repaired(file: str, decoding: str, expected: list[s
 
 
 BAD_TAGS: list[tuple[str, str, str]] = [  # (file, a tag the model gave, "" when dropped)
-@@BAD_TAGS@@
+    ("01-zen-of-python.txt", "Explicit is better than implicit", ""),
+    ("01-zen-of-python.txt", "Complex is better than complicated", ""),
+    ("01-zen-of-python.txt", "Flat is better than nested", ""),
+    ("01-zen-of-python.txt", "Sparse is better than robust, but not in", ""),
+    ("01-zen-of-python.txt", "Beautiful is better than ugly", ""),
+    ("01-zen-of-python.txt", "Complex is better than complex", ""),
+    ("01-zen-of-python.txt", "Flat is better", ""),
+    (
+        "02-debian-project-essay.txt",
+        "1.1.1. A Multi-Platform Operating System",
+        "A Multi-Platform Operating System",
+    ),
+    ("02-debian-project-essay.txt", "Chapter 1. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 2. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 3. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 4. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 5. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 6. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 7. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter", ""),
+    ("03-devils-dictionary-a-b.txt", "These are the main topics of the document.", ""),
+    ("16-python-sockets-howto.txt", "Abstract", ""),
+    ("16-python-sockets-howto.txt", "22.", ""),
+    ("17-python-json-module.txt", "which is a lightweight data", ""),
+    ("18-debian-backup.txt", "The document is structured in a JSON format", ""),
+    ("18-debian-backup.txt", "with each line containing a list of the main topics.", ""),
+    ("19-jq-manual.txt", "1", ""),
 ]
 
 
@@ -241,12 +312,55 @@ def test_a_bad_tag_is_repaired_or_dropped(file: str, tag: str, expected: str) ->
 
 
 BAD_SUMMARIES: list[tuple[str, str, str, bool]] = [  # (file, decoding, summary, extractive)
-@@BAD_SUMMARIES@@
+    (
+        "02-debian-project-essay.txt",
+        "sampled t=0.8",
+        "Before diving right into the technology, let us have a look at what the Debian Project is, its objectives, its means, and its operations.",
+        True,
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "greedy",
+        "The Devil's Dictionary was begun in a weekly paper in 1881, and was continued in a desultory way at long intervals until 1906.",
+        True,
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "sampled t=0.8",
+        "The Devil's Dictionary was begun in a weekly paper in 1881, and was continued in a desultory way at long intervals until 1906.",
+        True,
+    ),
+    (
+        "16-python-sockets-howto.txt",
+        "greedy",
+        "Sockets are a fundamental part of the internet, but they're often misunderstood and used incorrectly. This HowTo provides an overview of sockets that covers both blocking and non-blocking sockets. It's not really about how to use them decently; it clarifies what socket is for you in terms of performance and security.",
+        False,
+    ),
+    (
+        "17-python-json-module.txt",
+        "greedy",
+        "This is a simple example of how to use the json module with JSON encoding and decoding, which can be used for various purposes such as data serialization and deserialization. It also demonstrates how to extract specific information from a JSON string using Python's built-in functions like dumps, while ensuring that only basic Python objects are serialized or decompressed. This example is meant to demonstrate the use of the json module with JSON encoding and decoding, which can be used for various purposes such as data serialization and deserialization.",
+        False,
+    ),
+    (
+        "18-debian-backup.txt",
+        "greedy",
+        "The document summarizes the main ideas of a list, including the purpose and features of backups on tape having been deemed too slow by Falcot Corp administrators to be used for personal use alone. Additionally, it discusses the importance of backing up with rsync and recommends users to their department's file server.",
+        False,
+    ),
+    (
+        "19-jq-manual.txt",
+        "greedy",
+        "This document provides a comprehensive guide to the jq command-line JSON processor, including its syntax and usage options. It covers various filters available with jq - which can transform JSON into different formats such as map() on strings, filter(), reduce(). The jq language is described in detail using an array of options that specify how to select a field from each object or list item returned by the function.",
+        False,
+    ),
 ]
 
 
 @pytest.mark.parametrize(("file", "decoding", "expected", "extractive"), BAD_SUMMARIES)
-def test_a_bad_summary_is_repaired(file: str, decoding: str, expected: str, extractive: bool) -> None:
+def test_a_bad_summary_is_repaired(
+    file: str, decoding: str, expected: str, extractive: bool
+) -> None:
     raw, document = raw_record(file, "summarize", decoding)
     summary = server.Summary(sentences=3)
     summary.add_answer(raw, server.Answer(document=document))
@@ -256,7 +370,26 @@ def test_a_bad_summary_is_repaired(file: str, decoding: str, expected: str, extr
 
 
 BAD_SENTENCES: list[tuple[str, str, str]] = [  # (file, a sentence the model wrote, rule)
-@@BAD_SENTENCES@@
+    (
+        "02-debian-project-essay.txt",
+        "Ian Murdock's Journey: A Life of Testimony",
+        "names_unknown_facts",
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        'The Devil\'s Dictionary is a collection of humorous anecdotes and descriptions that have been used to illustrate the works of Albert and Charles Boni, an author who has since become known as "A.B." The book was first published by Aloysius of Westbury-on-Thames in 1893 with a title designed to be taken out of cover letters for publication.',
+        "names_unknown_facts",
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        '"The Devil\'s Dictionary: A Feature of Business and Social Affairs, by Albert and Charles Boni. This book has been a veritable edition since 1910."',
+        "names_unknown_facts",
+    ),
+    (
+        "18-debian-backup.txt",
+        "The document also provides details about software RAID (Section 12.1.3), which is designed to protect data from hard drive failure using techniques such as rsync.",
+        "names_unknown_facts",
+    ),
 ]
 
 
