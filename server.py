@@ -1735,8 +1735,8 @@ class Summary:
 
     def add(self, sentence: str) -> bool:
         """Take one more sentence; False once the summary has all it can hold."""
-        if self.full:
-            return False
+        if self.full or not sentence.strip():
+            return not self.full
         if sentence_key(sentence) in {sentence_key(s) for s in self.sentences}:
             self.repeated = True
             return False
