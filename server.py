@@ -2104,7 +2104,9 @@ def keyword_tags(content: str, limit: int) -> list[str]:
         import yake
 
         extractor = yake.KeywordExtractor(n=2, top=limit * 3, dedup_lim=0.7, stopwords=stopwords())
-        found = extractor.extract_keywords(content)
+        # A line that ends without punctuation (a title, a list item) ends a phrase too:
+        # YAKE joined "by Tim Peters" and the next line's "Beautiful" into one keyword.
+        found = extractor.extract_keywords(re.sub(r"(?<=\w)[ \t]*\n", ".\n", content))
         tags = normalize_tags((kw for kw, _ in found), limit)
     except Exception:
         log.exception("keyword extraction failed")
@@ -2474,8 +2476,9 @@ def is_json_list(text: str) -> bool:
 def summary_for(job: Job, content: str, summary: Summary) -> None:
     """Summarize content of any length into ``summary``: chunk, summarize each, combine
     in order; a sentence of the document when the model gave nothing usable."""
-    target = sentence_target(summary.max_words, summary.limit)
-    final_task = SUMMARY_TASK.format(sentences=summary_length(summary.max_words, summary.limit))
+    asked = summary.limit  # None: the default, "two or three sentences"
+    target = summary.limit = sentence_target(summary.max_words, asked)
+    final_task = SUMMARY_TASK.format(sentences=summary_length(summary.max_words, asked))
     parts = plan_passes(job, content, final_task)
     job.chunks = len(parts)
     if len(parts) == 1:
