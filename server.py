@@ -1938,14 +1938,14 @@ def tag_hashtag(tag: str) -> str:
 
 
 def tag_edges(tag: str) -> str:
-    """Quotes, brackets and punctuation around a tag ('"Python",'); the dot of ".NET"
-    and of "U.S." stays."""
+    """Quotes, brackets and punctuation around a tag ('"Python",', '.json'); the dots
+    of ".NET" and "U.S." stay."""
     kept = ")" if tag.endswith(")") and tag.count("(") == tag.count(")") else ""
     tag = tag.strip(EDGE_JUNK) + kept  # "JSON (JavaScript Object Notation)" keeps its ")"
     if not re.search(r"(?:\b[A-Za-z]\.){2,}$", tag):
         tag = tag.rstrip(".")
-    if tag.startswith(".") and not re.match(r"\.\w", tag):
-        tag = tag.lstrip(".")
+    if tag.startswith(".") and not re.match(r"\.[A-Z]", tag):
+        tag = tag.lstrip(".")  # ".json" is a method or file name; ".NET" is a name
     return tag.strip(EDGE_JUNK) + kept if kept else tag.strip(EDGE_JUNK)
 
 
@@ -2152,8 +2152,8 @@ def tags_grammar(loaded: LoadedModel, limit: int, max_tokens: int) -> Callable |
             "maxLength": TAG_MAX_CHARS,
             # No quotes, markup, URLs or paths; no CJK sentence punctuation, which made
             # tags of whole Japanese sentences. '#' and '/' inside a tag ("C#", "TCP/IP",
-            # "I/O"), and a leading dot before a letter (".NET"), are names.
-            "pattern": r"^(?:[^\s\"\\#<>{}\[\]|*`~/:=()@.,-]|\.[A-Za-z])"
+            # "I/O"), and a leading dot before a capital (".NET"), are names.
+            "pattern": r"^(?:[^\s\"\\#<>{}\[\]|*`~/:=()@.,-]|\.[A-Z])"
             r"[^\"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]*$",
         },
         "minItems": 1,
