@@ -1977,6 +1977,13 @@ def tag_fragment(tag: str) -> str:
     return "" if len(words) > 1 and FRAGMENT_VERBS & set(words) and not is_name(tag) else tag
 
 
+def tag_stutter(tag: str) -> str:
+    """'typing-typing-typing', 'wena wena': a word said again; a name ("Bora Bora")
+    stays."""
+    words = [w.casefold() for w in re.split(r"[\s_-]+", tag) if w]
+    return "" if len(set(words)) < len(words) and not is_name(tag) else tag
+
+
 def tag_version(tag: str) -> str:
     """'v2.13.0b3', 'Version 0', 'Hg issue 27', 'issue 1693050': versions and issue
     numbers are furniture. A name with a version ("Python 3.12") stays."""
@@ -2029,6 +2036,7 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_edges,  # again: the section number may have hidden a quote
     tag_too_long,
     tag_fragment,  # before the trailing stopword goes: "Flat is better" is a fragment
+    tag_stutter,
     tag_trailing_stopword,
     tag_version,
     tag_changelog_verb,
@@ -2083,10 +2091,10 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
 
     def supported(tag: str) -> bool:
         words = re.findall(r"\w+", tag.casefold())
+        if tag.casefold() in folded:
+            return True  # "Bora Bora" too
         if any(words.count(w) > 1 for w in words):
             return False  # a stutter
-        if tag.casefold() in folded:
-            return True
         if tag.casefold() in instructions:
             return False  # words of the instruction
         return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
@@ -2094,7 +2102,14 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
     kept = [t for t in tags if supported(t)]
     wanted = min(3, limit)
     if len(kept) < wanted:
-        kept = normalize_tags(kept + keyword_tags(document, limit), max(wanted, len(kept)))
+        taken = {w for t in kept for w in t.casefold().split()}
+        extra = []
+        for keyword in keyword_tags(document, limit):
+            words = set(keyword.casefold().split())
+            if not words <= taken:  # "Peters" after "Tim Peters" says nothing new
+                extra.append(keyword)
+                taken |= words
+        kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
     return kept
 
 

@@ -43,6 +43,7 @@ GOOD_TAGS = [
     ("F#", "F# is a functional language for .NET."),
     ("rsync", "Back up the home folder with rsync every night."),
     ("C", "The kernel is written in C and assembly."),
+    ("Bora Bora", "Bora Bora is an island in French Polynesia."),
     ("A Tale of Two Cities", "Dickens published A Tale of Two Cities in 1859."),
     ("JSON (JavaScript Object Notation)", "JSON (JavaScript Object Notation) is a data format."),
 ]
@@ -215,12 +216,8 @@ def raw_answers_of(file: str, command: str) -> list[tuple[str, str]]:
 
 
 BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
-    (
-        "01-zen-of-python.txt",
-        "grammar, greedy",
-        ["The Zen of Python", "Tim Peters", "Peters Beautiful"],
-    ),
-    ("01-zen-of-python.txt", "no grammar, greedy", ["Tim Peters", "Peters Beautiful", "Python"]),
+    ("01-zen-of-python.txt", "grammar, greedy", ["The Zen of Python", "Tim Peters"]),
+    ("01-zen-of-python.txt", "no grammar, greedy", ["Tim Peters", "Python", "Zen"]),
     (
         "02-debian-project-essay.txt",
         "grammar, greedy",
@@ -229,7 +226,7 @@ BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
     (
         "02-debian-project-essay.txt",
         "no grammar, greedy",
-        ["The Debian Project", "free software", "Debian"],
+        ["The Debian Project", "free software", "Ian Murdock"],
     ),
     (
         "03-devils-dictionary-a-b.txt",
@@ -249,7 +246,7 @@ BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
     (
         "17-python-json-module.txt",
         "no grammar, greedy",
-        ["JSON (JavaScript Object Notation)", "JSON", "Bob Ippolito"],
+        ["JSON (JavaScript Object Notation)", "JSON", "json.dumps"],
     ),
     (
         "18-debian-backup.txt",
@@ -259,7 +256,17 @@ BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
     (
         "19-jq-manual.txt",
         "no grammar, greedy",
-        ["Command-line JSON processing", "Command-line JSON", "General Commands"],
+        ["Command-line JSON processing", "General Commands", "Commands Manual"],
+    ),
+    (
+        "20-python-sorting-howto.txt",
+        "no grammar, greedy",
+        ["Sorting Basics", "Key Functions", "sorted"],
+    ),
+    (
+        "21-python-argparse-tutorial.txt",
+        "no grammar, greedy",
+        ["Tshepang Lekhonkhobe", "Feb", "mod"],
     ),
 ]
 
@@ -298,6 +305,7 @@ BAD_TAGS: list[tuple[str, str, str]] = [  # (file, a tag the model gave, "" when
     ("16-python-sockets-howto.txt", "Abstract", ""),
     ("16-python-sockets-howto.txt", "22.", ""),
     ("17-python-json-module.txt", "which is a lightweight data", ""),
+    ("18-debian-backup.txt", "Backup with rdiff-backup", ""),
     ("18-debian-backup.txt", "The document is structured in a JSON format", ""),
     ("18-debian-backup.txt", "with each line containing a list of the main topics.", ""),
     ("19-jq-manual.txt", "1", ""),
@@ -352,6 +360,12 @@ BAD_SUMMARIES: list[tuple[str, str, str, bool]] = [  # (file, decoding, summary,
         "19-jq-manual.txt",
         "greedy",
         "This document provides a comprehensive guide to the jq command-line JSON processor, including its syntax and usage options. It covers various filters available with jq - which can transform JSON into different formats such as map() on strings, filter(), reduce(). The jq language is described in detail using an array of options that specify how to select a field from each object or list item returned by the function.",
+        False,
+    ),
+    (
+        "20-python-sorting-howto.txt",
+        "greedy",
+        "Sorting Basics: A simple ascending sort is very easy, but using a built-in function can be more efficient than sorting the list of lists that implement it (which is what you're doing here). The key functions are to use key and return a tuple containing two elements from each input record. This makes your code faster for large datasets because it only requires one pass over all records, which reduces memory usage compared to using multiple passes over the same data set that uses sorting (which is what you're doing here).",
         False,
     ),
 ]
