@@ -65,6 +65,7 @@ DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them a
 MAX_TAGS_LIMIT = 20
 TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
 TAG_MAX_CHARS = 40
+CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phrases 20+
 CLOSING_WINDOW = 8  # tags: the last tokens of max_tokens go to closing the JSON array
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
 DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
@@ -1532,18 +1533,6 @@ class Answer:
     document: str = ""
     think: tuple[str, str] = ("<think>", "</think>")
     _words: frozenset | None = None
-    _nouns: bool | None = None
-
-    def capitalizes_nouns(self) -> bool:
-        """German capitalizes every noun, so there a capital letter does not mark a name.
-        A document is taken as German when one word in twenty is one of its commonest
-        function words (the corpus: 0.18 for the German text, 0.015 for the French, under
-        0.003 for the others)."""
-        if self._nouns is None:
-            words = [w.casefold() for w in LETTERS.findall(self.document)]
-            common = sum(w in GERMAN_FUNCTION_WORDS for w in words)
-            self._nouns = common >= 0.05 * max(1, len(words))
-        return self._nouns
 
     def words(self) -> frozenset:
         """The document's words, case-folded (for the name-and-number check)."""
@@ -1647,22 +1636,36 @@ def facts_of(sentence: str) -> list[str]:
     """The names and numbers of a sentence: capitalized words not at its start, and
     numbers. bench/quality.py counts the same way."""
     first = LETTERS.search(sentence)  # the opening word, after any quote or mark
+    opening = first.group(0) if first else ""
     rest = sentence[first.end() :] if first else ""
     rest = rest.split(maxsplit=1)[1] if rest[:1].isalnum() and " " in rest else rest
     names = [m.group(0) for m in NAME.finditer(rest) if m.group(0) != "I"]
+    if len(opening) > 1 and opening.isupper():
+        names.insert(0, opening)  # "CULINARY: ..." is a name even as the first word
     return names + NUMBER.findall(sentence)
+
+
+def capitalizes_nouns(sentence: str) -> bool:
+    """German capitalizes every noun, so there a capital letter does not mark a name. A
+    sentence is taken as German when one word in ten is one of its commonest function
+    words (the corpus: 0.18 of the German text's words, 0.015 of the French text's,
+    under 0.003 of the others')."""
+    words = [w.casefold() for w in LETTERS.findall(sentence)]
+    return sum(w in GERMAN_FUNCTION_WORDS for w in words) >= 0.1 * max(1, len(words))
 
 
 def unsupported_facts(sentence: str, answer: Answer) -> list[str]:
     """The facts of ``sentence`` that do not occur in the answer's document."""
     folded = answer.document.casefold()
     missing = []
-    nouns = answer.capitalizes_nouns()
+    nouns = capitalizes_nouns(sentence)
     for fact in facts_of(sentence):
         if nouns and not fact[0].isdigit():
             continue
-        key = re.sub(r"['’]s$", "", fact.casefold())
-        parts = re.findall(r"\w+", key)
+        key = re.sub(r"['’]s$|(?<=s)['’]$", "", fact.casefold())
+        key = key[:-1] if key.endswith("s") and key[:-1] in answer.words() else key
+        named = [p.casefold() for p in re.findall(r"\w+", fact) if not p[0].islower()]
+        parts = named or re.findall(r"\w+", key)  # "PPTP-based": PPTP is the name
         if not parts or key in folded or all(p in answer.words() for p in parts):
             continue
         missing.append(fact)
@@ -2016,6 +2019,12 @@ def tag_only_small_words(tag: str) -> str:
     return "" if small and (len(words) < 2 or not is_name(tag)) else tag
 
 
+def tag_cjk_phrase(tag: str) -> str:
+    """'データをディスクに保存したくないと思っているならば': more than CJK_TAG_CHARS CJK
+    characters is a phrase, not a topic ("プロセス間通信" is 7)."""
+    return "" if len(CJK.findall(tag)) > CJK_TAG_CHARS else tag
+
+
 def tag_length(tag: str) -> str:
     """Longer than TAG_MAX_CHARS: cut at a word boundary."""
     if len(tag) <= TAG_MAX_CHARS:
@@ -2042,6 +2051,7 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_changelog_verb,
     tag_markup_word,
     tag_only_small_words,
+    tag_cjk_phrase,
     tag_length,
     tag_needs_letters,
 )
@@ -2087,7 +2097,7 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
     A word of the instruction the document uses too ("JSON") is a good tag.
     """
     folded = document.casefold()
-    instructions = (TAGS_TASK + SUMMARY_TASK).casefold()
+    instructions = " ".join(re.findall(r"\w+", (TAGS_TASK + SUMMARY_TASK).casefold()))
 
     def supported(tag: str) -> bool:
         words = re.findall(r"\w+", tag.casefold())
@@ -2095,8 +2105,8 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
             return True  # "Bora Bora" too
         if any(words.count(w) > 1 for w in words):
             return False  # a stutter
-        if tag.casefold() in instructions:
-            return False  # words of the instruction
+        if " ".join(words) in instructions:
+            return False  # words of the instruction ("json-list")
         return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
 
     kept = [t for t in tags if supported(t)]
