@@ -187,6 +187,28 @@ def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
     ]
 
 
+def qwen_like_tokenizer():
+    """A real tokenizer (tokenizers + transformers + mlx-lm's TokenizerWrapper) with
+    Qwen3's added tokens: '<|im_end|>' special, the rest added but not special."""
+    from mlx_lm.tokenizer_utils import TokenizerWrapper
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1}, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", eos_token="<|im_end|>")
+    hf.add_tokens(["<think>", "</think>", "<tool_call>", "<|fim_prefix|>", "<|file_sep|>"])
+    return TokenizerWrapper(hf)
+
+
+def test_added_tokens_special_or_not_and_thinking_never_reach_an_answer() -> None:
+    answer = server.answer_for(qwen_like_tokenizer(), "The mission landed on the Moon.")
+    raw = "<think>plan</think>The mission <tool_call>landed on the <|fim_prefix|>Moon.<|im_end|>"
+    assert server.clean_summary(raw, answer) == "The mission landed on the Moon."
+    tags = server.parse_tag_output('</think>["Moon<|file_sep|>", "<tool_call>"]', answer)
+    assert server.normalize_tags(tags, 5) == ["Moon"]
+
+
 # --- Bad answers SmolLM2 really gave: repaired or dropped ----------------------------
 #
 # bench/raw_answers.py ran the bundled model on the first characters of each corpus
