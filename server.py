@@ -2101,10 +2101,14 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
 
     def supported(tag: str) -> bool:
         words = re.findall(r"\w+", tag.casefold())
-        if tag.casefold() in folded:
-            return True  # "Bora Bora" too
-        if any(words.count(w) > 1 for w in words):
-            return False  # a stutter
+        left = "" if CJK.match(tag[0]) else r"(?<![\w./])"  # CJK has no word breaks
+        right = "" if CJK.match(tag[-1]) else r"(?!\w)"
+        if re.search(left + re.escape(tag.casefold()) + right, folded):
+            return True  # "Bora Bora" too; ".NET" only as a word, not in ".netrc"
+        if any(words.count(w) > 1 for w in words) or tag.startswith("."):
+            return False  # a stutter, or a leading-dot name the document does not use
+        if "-" in tag and tag.islower():
+            return False  # a slug ("debian-project-list") the document does not use
         if " ".join(words) in instructions:
             return False  # words of the instruction ("json-list")
         return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
