@@ -8,7 +8,14 @@ the share of tags with a word found in the document, tags naming the subject (a 
 names it when it holds, case-insensitively and as whole words, one of the names the
 corpus MANIFEST records as the text's `subject`), furniture or version tags (see
 is_furniture_tag), summary length over document length, special-token or preamble
-leaks, and seconds per document.
+leaks, seconds per document, and how faithful the summary is: the share of its names
+and numbers that occur in the document.
+
+Names and numbers are counted as server.facts_of counts them: in each sentence (split by
+the server's segmenter), the capitalized words after its first word, and every number.
+One is found when it occurs in the case-folded document as a whole (a trailing "'s"
+aside): stricter than the server's own check, which also accepts a name whose words
+all occur in the document.
 """
 
 from __future__ import annotations
@@ -22,6 +29,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from client import ROOT, SidecarClient
+
+sys.path.insert(0, str(ROOT))
+import server
 
 CORPUS = ROOT / "bench" / "corpus"
 LEAKS = re.compile(
@@ -74,6 +84,13 @@ def word_in_document(tag: str, doc: str) -> bool:
     return any(w in doc for w in words)
 
 
+def facts_found(summary: str, doc: str) -> tuple[int, int]:
+    """(names and numbers found in the case-folded document, all of them)."""
+    facts = [f for s in server.split_sentences(summary) for f in server.facts_of(s)]
+    keys = [re.sub(r"['’]s$", "", f.casefold()) for f in facts]
+    return sum(k in doc for k in keys), len(keys)
+
+
 def evaluate(client: SidecarClient, entry: dict) -> dict:
     text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
     started = time.perf_counter()
@@ -82,6 +99,7 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
     seconds = time.perf_counter() - started
     folded = text.casefold()
     tags, summary = tags_line["tags"], summary_line["summary"]
+    found, facts = facts_found(summary, folded)
     return {
         "file": entry["file"],
         "kind": entry["kind"],
@@ -96,14 +114,23 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
         "leaks": len(LEAKS.findall(summary)) + sum(bool(LEAKS.search(t)) for t in tags),
         "seconds": seconds,
         **reading_fields(entry, tags, summary_line),
+        "facts_found": found,
+        "facts": facts,
+        "extractive": bool(summary_line.get("extractive")),
+        "empty_summary": not summary.strip(),
     }
+
+
+def share(part: int, whole: int) -> str:
+    return f"{part / whole:.0%} ({part}/{whole})" if whole else "- (0)"
 
 
 def table(rows: list[dict]) -> str:
     out = [
         "| text | kind | lang | chars | read as | read chars | raw tags parse | tags | tags in doc "
-        "| subject tags | furniture tags | summary/doc | leaks | s/doc |",
-        "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| subject tags | furniture tags | summary/doc | leaks | names/numbers in doc | empty "
+        "| extractive | s/doc |",
+        "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in rows:
         out.append(
@@ -111,7 +138,8 @@ def table(rows: list[dict]) -> str:
             f"{reading_cells(r)} | "
             f"{'yes' if r['raw_parsed'] else 'no'} | {len(r['tags'])} | {r['tags_in_doc']:.0%} | "
             f"{subject_cells(r)} | "
-            f"{r['summary_ratio']:.3f} | {r['leaks']} | {r['seconds']:.1f} |"
+            f"{r['summary_ratio']:.3f} | {r['leaks']} | {share(r['facts_found'], r['facts'])} | "
+            f"{int(r['empty_summary'])} | {int(r['extractive'])} | {r['seconds']:.1f} |"
         )
     n = len(rows)
     out.append(
@@ -122,7 +150,10 @@ def table(rows: list[dict]) -> str:
         f"{sum(r.get('subject_tags', 0) > 0 for r in rows) / n:.0%} of texts | "
         f"{sum(r.get('furniture_tags', 0) for r in rows)} | "
         f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median) | "
-        f"{sum(r['leaks'] for r in rows)} | {sum(r['seconds'] for r in rows) / n:.1f} |"
+        f"{sum(r['leaks'] for r in rows)} | "
+        f"{share(sum(r['facts_found'] for r in rows), sum(r['facts'] for r in rows))} | "
+        f"{sum(r['empty_summary'] for r in rows)} | {sum(r['extractive'] for r in rows)} | "
+        f"{sum(r['seconds'] for r in rows) / n:.1f} |"
     )
     return "\n".join(out)
 

@@ -1,0 +1,71 @@
+"""Collect SmolLM2's raw answers (before any clean-up) on the corpus, for the test tables.
+
+    python bench/raw_answers.py [--max-chars 3000] [--out bench/results/raw-answers.json]
+
+Each record names its source: corpus file, command, decoding (greedy or sampled, with or
+without the tags grammar), and the raw text the model produced. tests/test_answers.py
+takes its table of bad answers from this file's output.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+import server  # noqa: E402
+
+RUNS = (
+    ("generate-tags", "grammar, greedy", 0.0, True),
+    ("generate-tags", "no grammar, greedy", 0.0, False),
+    ("summarize", "greedy", 0.0, None),
+    ("summarize", "sampled t=0.8", 0.8, None),
+)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--max-chars", type=int, default=3000)
+    parser.add_argument("--only", default="", help="file prefixes, comma-separated")
+    parser.add_argument("--runs", default="0,1,2,3", help="which of RUNS, comma-separated")
+    parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "raw-answers.json"))
+    args = parser.parse_args()
+    from mlx_lm.sample_utils import make_logits_processors
+
+    server.require_mlx()
+    loaded = server.load_model(server.bundled_model_path(), "auto")
+    corpus = ROOT / "bench" / "corpus"
+    records = []
+    for entry in json.loads((corpus / "MANIFEST.json").read_text(encoding="utf-8")):
+        if args.only and not entry["file"].startswith(tuple(args.only.split(","))):
+            continue
+        text = (corpus / entry["file"]).read_text(encoding="utf-8")[: args.max_chars]
+        tok = loaded.tokenizer
+        runs = [RUNS[int(i)] for i in args.runs.split(",")]
+        for command, decoding, temp, grammar in runs:
+            if command == "generate-tags":
+                task = server.TAGS_TASK.format(n=5)
+                procs = server.grammar_list(loaded, 5, 100) if grammar else None
+                max_tokens = 100
+            else:
+                task = server.SUMMARY_TASK.format(sentences="two or three sentences")
+                procs = make_logits_processors(repetition_penalty=1.15, repetition_context_size=64)
+                max_tokens = 160
+            prompt = server.encode_prompt(tok, text, task)
+            result = server.generate(
+                loaded, prompt, max_tokens=max_tokens, temperature=temp, logits_processors=procs
+            )
+            records.append({"file": entry["file"], "chars": len(text), "command": command,
+                            "decoding": decoding, "raw": result.text})  # fmt: skip
+            print(entry["file"], command, decoding, repr(result.text[:120]), file=sys.stderr)
+            Path(args.out).write_text(
+                json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
+            )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,538 @@
+"""Answers any model can trust: the repair rules leave a strong model's answers alone,
+and mend or drop the bad answers SmolLM2 really gave (bench/raw_answers.py collected
+them; each case says where it came from).
+
+The rules are pure functions of server.py, so these tables import it; behaviour through
+the real server on the bundled model is tested at the end of this file.
+"""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import DOCUMENT, ROOT
+
+import server
+
+# --- Good answers: tags a strong model gives, each with a document that names it -----
+
+GOOD_TAGS = [
+    ("JSON", "The json module encodes and decodes JSON documents."),
+    ("Lord of the Rings", "Tolkien wrote The Lord of the Rings over twelve years."),
+    ("C#", "C# is a language that runs on .NET; Microsoft designed it."),
+    (".NET", "C# programs run on .NET, which Microsoft ships for Windows and Linux."),
+    ("Mad Men", "Mad Men is a drama about an advertising agency in the 1960s."),
+    ("The Who", "The Who played Tommy at Woodstock in 1969."),
+    ("TCP/IP", "Every socket here speaks TCP/IP to the server."),
+    ("I/O", "Asynchronous I/O lets one thread serve many sockets."),
+    ("U.S. politics", "A primer on U.S. politics: Congress, the courts and the president."),
+    ("C++", "The engine is written in C++ with a Python binding."),
+    ("Node.js", "Express is a web framework for Node.js."),
+    ("macOS", "The app runs on macOS and Windows."),
+    ("COVID-19", "COVID-19 spread worldwide in 2020."),
+    ("World War II", "World War II ended in 1945."),
+    ("Python 3.12", "Python 3.12 adds a per-interpreter GIL."),
+    ("Datenschutz", "Der Datenschutz regelt, wer Daten speichern darf."),
+    ("Künstliche Intelligenz", "Künstliche Intelligenz verändert die Arbeit."),
+    ("Révolution française", "La Révolution française commence en 1789."),
+    ("logiciel libre", "Debian est un système d'exploitation fait de logiciel libre."),
+    ("機械学習", "機械学習はデータから規則を学ぶ方法です。"),
+    ("東京", "東京は日本の首都です。"),
+    ("Pride and Prejudice", "Pride and Prejudice is a novel by Jane Austen."),
+    ("F#", "F# is a functional language for .NET."),
+    ("rsync", "Back up the home folder with rsync every night."),
+    ("C", "The kernel is written in C and assembly."),
+    ("Bora Bora", "Bora Bora is an island in French Polynesia."),
+    ("A Tale of Two Cities", "Dickens published A Tale of Two Cities in 1859."),
+    ("JSON (JavaScript Object Notation)", "JSON (JavaScript Object Notation) is a data format."),
+]
+
+
+@pytest.mark.parametrize(("tag", "document"), GOOD_TAGS)
+def test_a_good_tag_passes_unchanged(tag: str, document: str) -> None:
+    kept = server.ground_tags(server.normalize_tags([tag], 5), document, 5)
+    assert kept[0] == tag
+
+
+def test_good_tags_together_pass_unchanged_and_in_order() -> None:
+    tags = [t for t, _ in GOOD_TAGS]
+    document = " ".join(d for _, d in GOOD_TAGS)
+    assert server.ground_tags(server.normalize_tags(tags, 30), document, 30) == tags
+
+
+# --- Good answers: summaries a strong model gives (abbreviations, initials, lists) ----
+
+APOLLO = (
+    "The Apollo 11 mission landed the first humans on the Moon on 20 July 1969. "
+    "Neil Armstrong and Buzz Aldrin walked on the surface while Michael Collins orbited. "
+    "It fulfilled a goal President John F. Kennedy set in 1961 for the U.S. space program."
+)
+GOOD_SUMMARIES = [
+    ("President John F. Kennedy set the goal of a Moon landing in 1961.", APOLLO),
+    (
+        "Apollo 11 landed on the Moon on 20 July 1969. It fulfilled a goal of the U.S. "
+        "space program.",
+        APOLLO,
+    ),
+    (
+        "The U.S. space program met John F. Kennedy's goal with Apollo 11. Neil Armstrong "
+        "and Buzz Aldrin walked on the Moon.",
+        APOLLO,
+    ),
+    (
+        "Python 3.11 is 1.25 times faster than 3.10 on the benchmark suite.",
+        "On the pyperformance suite Python 3.11 is 1.25 times faster than Python 3.10.",
+    ),
+    (
+        "Dr. Smith et al. show that the drug cuts the risk by 2.5%, e.g. in older patients.",
+        "Smith and colleagues (Dr. Smith et al.) found a 2.5% lower risk.",
+    ),
+    (
+        "The guide explains TCP/IP sockets and non-blocking I/O in C++.",
+        "Sockets speak TCP/IP; non-blocking I/O in C++ needs select().",
+    ),
+    (
+        "Express is a minimal web framework for Node.js. It runs on macOS, Linux and Windows.",
+        "Express: a minimal web framework for Node.js on macOS, Linux and Windows.",
+    ),
+    (
+        "C# and F# programs run on .NET. Microsoft maintains both languages.",
+        "C# and F# both run on .NET; Microsoft maintains them.",
+    ),
+    (
+        "The report covers U.S. politics from World War II to COVID-19.",
+        "A history of U.S. politics: World War II, the Cold War, COVID-19.",
+    ),
+    ("Mad Men follows an advertising agency in New York.", "Mad Men is set in New York."),
+    (
+        "The Who played at Woodstock in 1969. Their set ended at dawn.",
+        "The Who played Woodstock in 1969.",
+    ),
+    (
+        "Mr. Bennet teases his wife about their neighbour Mr. Bingley. She wants him to "
+        "marry one of their daughters.",
+        "Mr. Bennet and Mrs. Bennet talk about Mr. Bingley of Netherfield Park.",
+    ),
+    (
+        "Der Text erklärt z.B. die Einrichtung von OpenVPN. Er nennt auch IPsec.",
+        "OpenVPN und IPsec sind VPN-Lösungen; der Text erklärt z.B. die Einrichtung.",
+    ),
+    (
+        "Debian est un système libre. Le texte décrit les processus, p. ex. init.",
+        "Debian est libre; init est le premier processus.",
+    ),
+    (
+        "Debian ist ein freies Betriebssystem. Es läuft auf vielen Architekturen.",
+        "Debian ist ein freies Betriebssystem.",
+    ),
+    ("東京は日本の首都です。人口は約1400万人です。", "東京は日本の首都で、人口は約1400万人。"),
+    ("このガイドはプロセスとメモリについて説明します。", "プロセスとメモリ"),
+    ("El libro de Rut narra la historia de Noemí y Booz.", "Rut, Noemí y Booz."),
+    (
+        "The sorting guide explains key functions, e.g. str.lower. It covers sorted() too.",
+        "sorted() and key functions such as str.lower.",
+    ),
+    (
+        "The backup chapter recommends rsync and tar. Backups should run every night.",
+        "Use rsync or tar for backups.",
+    ),
+    (
+        "The heapq module implements a priority queue. Its nlargest function returns the "
+        "n largest items.",
+        "heapq provides nlargest and nsmallest.",
+    ),
+    (
+        "The Zen of Python lists 19 aphorisms by Tim Peters.",
+        "The Zen of Python, by Tim Peters; 19 aphorisms.",
+    ),
+]
+
+
+@pytest.mark.parametrize(("summary", "document"), GOOD_SUMMARIES)
+def test_a_good_summary_passes_unchanged(summary: str, document: str) -> None:
+    answer = server.Answer(document=document)
+    assert server.clean_summary(summary, answer, sentences=5) == summary
+
+
+def test_enough_good_answers() -> None:
+    assert len(GOOD_TAGS) + len(GOOD_SUMMARIES) >= 40
+
+
+def test_one_sentence_keeps_its_abbreviations_and_initials() -> None:
+    text = "President John F. Kennedy set the U.S. a goal in 1961. Apollo 11 met it in 1969."
+    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=1)
+    assert got == "President John F. Kennedy set the U.S. a goal in 1961."
+
+
+def test_a_bulleted_answer_keeps_every_item_apart() -> None:
+    text = "- Apollo 11 landed on the Moon\n- Neil Armstrong walked first\n- Collins orbited"
+    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=5)
+    assert got == "Apollo 11 landed on the Moon. Neil Armstrong walked first. Collins orbited."
+
+
+def test_no_ascii_period_after_japanese() -> None:
+    got = server.clean_summary("東京は日本の首都です", server.Answer(document="東京"))
+    assert got == "東京は日本の首都です"
+
+
+def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
+    assert server.split_sentences("It costs $3.50 in the U.S. today. Then more.") == [
+        "It costs $3.50 in the U.S. today.",
+        "Then more.",
+    ]
+    assert server.split_sentences("これは文です。二番目の文です。") == [
+        "これは文です。",
+        "二番目の文です。",
+    ]
+
+
+def qwen_like_tokenizer():
+    """A real tokenizer (tokenizers + transformers + mlx-lm's TokenizerWrapper) with
+    Qwen3's added tokens: '<|im_end|>' special, the rest added but not special."""
+    from mlx_lm.tokenizer_utils import TokenizerWrapper
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    core = Tokenizer(models.WordLevel({"[UNK]": 0, "the": 1}, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Whitespace()
+    hf = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", eos_token="<|im_end|>")
+    hf.add_tokens(["<think>", "</think>", "<tool_call>", "<|fim_prefix|>", "<|file_sep|>"])
+    return TokenizerWrapper(hf)
+
+
+def test_added_tokens_special_or_not_and_thinking_never_reach_an_answer() -> None:
+    answer = server.answer_for(qwen_like_tokenizer(), "The mission landed on the Moon.")
+    raw = "<think>plan</think>The mission <tool_call>landed on the <|fim_prefix|>Moon.<|im_end|>"
+    assert server.clean_summary(raw, answer) == "The mission landed on the Moon."
+    tags = server.parse_tag_output('</think>["Moon<|file_sep|>", "<tool_call>"]', answer)
+    assert server.normalize_tags(tags, 5) == ["Moon"]
+
+
+# --- Bad answers SmolLM2 really gave: repaired or dropped ----------------------------
+#
+# bench/raw_answers.py ran the bundled model on the first characters of each corpus
+# text (the record says how many) and kept its raw output; each case below names the
+# record: corpus file, command and decoding.
+
+RAW_ANSWERS = ROOT / "bench" / "results" / "raw-answers.json"
+
+
+def raw_record(file: str, command: str, decoding: str) -> tuple[str, str]:
+    """(the model's raw answer, the document it read)."""
+    for record in json.loads(RAW_ANSWERS.read_text(encoding="utf-8")):
+        if (record["file"], record["command"], record["decoding"]) == (file, command, decoding):
+            text = (ROOT / "bench" / "corpus" / file).read_text(encoding="utf-8")
+            return record["raw"], text[: record["chars"]]
+    raise AssertionError(f"no raw answer recorded for {file} {command} {decoding}")
+
+
+def raw_answers_of(file: str, command: str) -> list[tuple[str, str]]:
+    """Every (raw answer, document read) recorded for ``file`` and ``command``."""
+    text = (ROOT / "bench" / "corpus" / file).read_text(encoding="utf-8")
+    return [
+        (r["raw"], text[: r["chars"]])
+        for r in json.loads(RAW_ANSWERS.read_text(encoding="utf-8"))
+        if r["file"] == file and r["command"] == command
+    ]
+
+
+BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
+    ("01-zen-of-python.txt", "grammar, greedy", ["The Zen of Python", "Tim Peters"]),
+    ("01-zen-of-python.txt", "no grammar, greedy", ["Tim Peters", "Python", "Zen"]),
+    (
+        "02-debian-project-essay.txt",
+        "grammar, greedy",
+        ["A Multi-Platform Operating System", "free software", "Debian"],
+    ),
+    (
+        "02-debian-project-essay.txt",
+        "no grammar, greedy",
+        ["The Debian Project", "free software", "Ian Murdock"],
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "grammar, greedy",
+        ["The Devil's Dictionary", "Internet Wiretap", "Online Edition"],
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "no grammar, greedy",
+        ["The Devil's Dictionary", "Internet Wiretap", "Online Edition"],
+    ),
+    (
+        "16-python-sockets-howto.txt",
+        "no grammar, greedy",
+        ["Sockets", "Programming HOWTO", "Socket Programming"],
+    ),
+    (
+        "17-python-json-module.txt",
+        "no grammar, greedy",
+        ["JSON (JavaScript Object Notation)", "JSON", "json.dumps"],
+    ),
+    (
+        "18-debian-backup.txt",
+        "no grammar, greedy",
+        ["Backup", "Backup with rsync", "Backup with rsnapshot"],
+    ),
+    (
+        "19-jq-manual.txt",
+        "no grammar, greedy",
+        ["Command-line JSON processing", "General Commands", "Commands Manual"],
+    ),
+    (
+        "20-python-sorting-howto.txt",
+        "no grammar, greedy",
+        ["Sorting Basics", "Key Functions", "sorted"],
+    ),
+    (
+        "21-python-argparse-tutorial.txt",
+        "no grammar, greedy",
+        ["Tshepang Lekhonkhobe", "Feb", "mod"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "decoding", "expected"), BAD_TAG_OUTPUTS)
+def test_a_bad_tag_answer_is_repaired(file: str, decoding: str, expected: list[str]) -> None:
+    raw, document = raw_record(file, "generate-tags", decoding)
+    parsed = server.parse_tag_output(raw)
+    tags = server.ground_tags(server.normalize_tags(parsed, 5), document, 5)
+    assert tags == expected
+    assert tags != parsed
+
+
+BAD_TAGS: list[tuple[str, str, str]] = [  # (file, a tag the model gave, "" when dropped)
+    ("01-zen-of-python.txt", "Explicit is better than implicit", ""),
+    ("01-zen-of-python.txt", "Complex is better than complicated", ""),
+    ("01-zen-of-python.txt", "Flat is better than nested", ""),
+    ("01-zen-of-python.txt", "Sparse is better than robust, but not in", ""),
+    ("01-zen-of-python.txt", "Beautiful is better than ugly", ""),
+    ("01-zen-of-python.txt", "Complex is better than complex", ""),
+    ("01-zen-of-python.txt", "Flat is better", ""),
+    (
+        "02-debian-project-essay.txt",
+        "1.1.1. A Multi-Platform Operating System",
+        "A Multi-Platform Operating System",
+    ),
+    ("02-debian-project-essay.txt", "Chapter 1. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 2. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 3. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 4. The Debian Project", "The Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 5. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 6. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter 7. Debian Project", "Debian Project"),
+    ("02-debian-project-essay.txt", "Chapter", ""),
+    ("03-devils-dictionary-a-b.txt", "These are the main topics of the document.", ""),
+    ("16-python-sockets-howto.txt", "Abstract", ""),
+    ("16-python-sockets-howto.txt", "22.", ""),
+    ("17-python-json-module.txt", "which is a lightweight data", ""),
+    ("18-debian-backup.txt", "Backup with rdiff-backup", ""),
+    ("18-debian-backup.txt", "The document is structured in a JSON format", ""),
+    ("18-debian-backup.txt", "with each line containing a list of the main topics.", ""),
+    ("19-jq-manual.txt", "1", ""),
+]
+
+
+@pytest.mark.parametrize(("file", "tag", "expected"), BAD_TAGS)
+def test_a_bad_tag_is_repaired_or_dropped(file: str, tag: str, expected: str) -> None:
+    assert any(tag.strip() in raw for raw, _ in raw_answers_of(file, "generate-tags"))
+    assert server.normalize_tags([tag], 5) == ([expected] if expected else [])
+    assert expected != tag
+
+
+BAD_SUMMARIES: list[tuple[str, str, str, bool]] = [  # (file, decoding, summary, extractive)
+    (
+        "02-debian-project-essay.txt",
+        "sampled t=0.8",
+        "Before diving right into the technology, let us have a look at what the Debian Project is, its objectives, its means, and its operations.",
+        True,
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "greedy",
+        "The Devil's Dictionary was begun in a weekly paper in 1881, and was continued in a desultory way at long intervals until 1906.",
+        True,
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        "sampled t=0.8",
+        "The Devil's Dictionary was begun in a weekly paper in 1881, and was continued in a desultory way at long intervals until 1906.",
+        True,
+    ),
+    (
+        "16-python-sockets-howto.txt",
+        "greedy",
+        "Sockets are a fundamental part of the internet, but they're often misunderstood and used incorrectly. This HowTo provides an overview of sockets that covers both blocking and non-blocking sockets. It's not really about how to use them decently; it clarifies what socket is for you in terms of performance and security.",
+        False,
+    ),
+    (
+        "17-python-json-module.txt",
+        "greedy",
+        "This is a simple example of how to use the json module with JSON encoding and decoding, which can be used for various purposes such as data serialization and deserialization. It also demonstrates how to extract specific information from a JSON string using Python's built-in functions like dumps, while ensuring that only basic Python objects are serialized or decompressed. This example is meant to demonstrate the use of the json module with JSON encoding and decoding, which can be used for various purposes such as data serialization and deserialization.",
+        False,
+    ),
+    (
+        "18-debian-backup.txt",
+        "greedy",
+        "The document summarizes the main ideas of a list, including the purpose and features of backups on tape having been deemed too slow by Falcot Corp administrators to be used for personal use alone. Additionally, it discusses the importance of backing up with rsync and recommends users to their department's file server.",
+        False,
+    ),
+    (
+        "19-jq-manual.txt",
+        "greedy",
+        "This document provides a comprehensive guide to the jq command-line JSON processor, including its syntax and usage options. It covers various filters available with jq - which can transform JSON into different formats such as map() on strings, filter(), reduce(). The jq language is described in detail using an array of options that specify how to select a field from each object or list item returned by the function.",
+        False,
+    ),
+    (
+        "20-python-sorting-howto.txt",
+        "greedy",
+        "Sorting Basics: A simple ascending sort is very easy, but using a built-in function can be more efficient than sorting the list of lists that implement it (which is what you're doing here). The key functions are to use key and return a tuple containing two elements from each input record. This makes your code faster for large datasets because it only requires one pass over all records, which reduces memory usage compared to using multiple passes over the same data set that uses sorting (which is what you're doing here).",
+        False,
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "decoding", "expected", "extractive"), BAD_SUMMARIES)
+def test_a_bad_summary_is_repaired(
+    file: str, decoding: str, expected: str, extractive: bool
+) -> None:
+    raw, document = raw_record(file, "summarize", decoding)
+    summary = server.Summary(sentences=3)
+    summary.add_answer(raw, server.Answer(document=document))
+    summary.ensure_one(document)
+    assert (summary.text(), summary.extractive) == (expected, extractive)
+    assert summary.text() != raw
+
+
+BAD_SENTENCES: list[tuple[str, str, str]] = [  # (file, a sentence the model wrote, rule)
+    (
+        "02-debian-project-essay.txt",
+        "Ian Murdock's Journey: A Life of Testimony",
+        "names_unknown_facts",
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        'The Devil\'s Dictionary is a collection of humorous anecdotes and descriptions that have been used to illustrate the works of Albert and Charles Boni, an author who has since become known as "A.B." The book was first published by Aloysius of Westbury-on-Thames in 1893 with a title designed to be taken out of cover letters for publication.',
+        "names_unknown_facts",
+    ),
+    (
+        "03-devils-dictionary-a-b.txt",
+        '"The Devil\'s Dictionary: A Feature of Business and Social Affairs, by Albert and Charles Boni. This book has been a veritable edition since 1910."',
+        "names_unknown_facts",
+    ),
+    (
+        "18-debian-backup.txt",
+        "The document also provides details about software RAID (Section 12.1.3), which is designed to protect data from hard drive failure using techniques such as rsync.",
+        "names_unknown_facts",
+    ),
+]
+
+
+@pytest.mark.parametrize(("file", "sentence", "rule"), BAD_SENTENCES)
+def test_a_bad_summary_sentence_is_dropped(file: str, sentence: str, rule: str) -> None:
+    found = [doc for raw, doc in raw_answers_of(file, "summarize") if sentence in raw]
+    assert found, "not a sentence the model wrote"
+    answer = server.Answer(document=found[0])
+    dropping = [r.__name__ for r in server.SUMMARY_SENTENCE_RULES if r(sentence, answer)]
+    assert dropping[:1] == [rule]
+
+
+def test_enough_bad_answers() -> None:
+    cases = BAD_TAG_OUTPUTS + BAD_TAGS + BAD_SUMMARIES + BAD_SENTENCES
+    assert len(cases) >= 40
+
+
+# --- Through the real server -----------------------------------------------------------
+
+
+# Longer than the bundled model's 8,192-token context, so it is read in chunks: ~5 of
+# 2,048 tokens on CPU (the 200,000-character fixture takes far longer).
+MID_SIZE = (ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt").read_text(encoding="utf-8")[
+    :40000
+]
+
+
+@pytest.mark.parametrize("value", [0, 6, 2.5, "2", True, -1])
+def test_sentences_out_of_range_or_not_an_integer_is_invalid_params(sidecar, value) -> None:
+    line = sidecar.call({"command": "summarize", "content": "Some text here.", "sentences": value})
+    assert line["type"] == "error" and line["code"] == "invalid_params"
+    assert "sentences" in line["error"]
+
+
+def test_one_sentence_streamed_is_exactly_one_clean_sentence(loaded) -> None:
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "sentences": 1, "stream": True}
+    )
+    assert line["type"] == "response", line
+    summary = line["summary"]
+    assert len(server.split_sentences(summary)) == 1
+    assert server.is_sentence(summary)
+    partials = [e["text"] for e in events if e["type"] == "partial"]
+    assert "".join(partials) == summary
+
+
+def test_three_sentences_streamed_add_up_to_the_summary(loaded) -> None:
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "sentences": 3, "stream": True}
+    )
+    summary = line["summary"]
+    assert 1 <= len(server.split_sentences(summary)) <= 3
+    assert "".join(e["text"] for e in events if e["type"] == "partial") == summary
+
+
+def test_nothing_usable_from_the_model_gives_an_extractive_sentence(loaded) -> None:
+    # One token cannot make a sentence: the summary is a sentence of the document.
+    events, line = loaded.request(
+        {"command": "summarize", "content": DOCUMENT, "max_tokens": 1, "stream": True}
+    )
+    assert line["extractive"] is True
+    assert line["summary"] and line["summary"] in " ".join(DOCUMENT.split())
+    assert server.is_sentence(line["summary"])
+    assert "".join(e["text"] for e in events if e["type"] == "partial") == line["summary"]
+
+
+def test_no_added_token_string_reaches_tags_summary_or_partials(loaded) -> None:
+    leaks = ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "<file_sep>", "<repo_name>"]
+    content = (
+        "The build script writes <file_sep> between files and <repo_name> before the "
+        "name; the chat format uses <|im_start|> and <|im_end|> around each turn, and "
+        "<|endoftext|> ends a document. Tokenizers keep these strings as single tokens."
+    )
+    tags = loaded.ok({"command": "generate-tags", "content": content})["tags"]
+    events, line = loaded.request({"command": "summarize", "content": content, "stream": True})
+    texts = [*tags, line["summary"], *(e["text"] for e in events if e["type"] == "partial")]
+    assert tags and line["summary"]
+    for text in texts:
+        assert not any(leak in text for leak in leaks), text
+
+
+@pytest.mark.slow
+def test_long_document_progress_chunks_and_shared_summary_work(loaded) -> None:
+    events, tags = loaded.request(
+        {"command": "generate-tags", "content": MID_SIZE, "progress": True}
+    )
+    assert tags["type"] == "response", tags
+    assert tags["chunks"] >= 2 and tags["summary_prepared"] is True
+    figures = [e["progress"] for e in events if e["type"] == "progress"]
+    assert figures == sorted(set(figures)) and figures[-1] == 100
+
+    events, line = loaded.request({"command": "summarize", "content": MID_SIZE, "progress": True})
+    assert line["type"] == "response", line
+    assert line["chunks"] == tags["chunks"]
+    assert line["reused_chunks"] >= 2 * line["chunks"]  # each chunk's tags and summary
+    figures = [e["progress"] for e in events if e["type"] == "progress"]
+    assert figures == sorted(set(figures)) and figures[-1] == 100
+    assert server.is_sentence(line["summary"])
+
+
+def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
+    def key(max_tokens: int, temperature: float, task: str = "t", chunk: str = "c") -> tuple:
+        job = server.Job(None, max_tokens, temperature, print)  # type: ignore[arg-type]
+        return server.note_key("summary", job, task, max_tokens, chunk)
+
+    assert key(8, 0.0) != key(160, 0.0)  # a generate-tags with max_tokens 8 cannot poison
+    assert key(160, 0.0) != key(160, 0.7)
+    assert key(160, 0.0, task="other") != key(160, 0.0)
+    assert key(160, 0.0, chunk="other") != key(160, 0.0)
+    assert key(160, 0.0) == key(160, 0.0)
