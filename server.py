@@ -2402,6 +2402,29 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     names_unknown_facts,
 )
 
+# Where a sentence may be cut back to its opening clause: before a relative or an
+# example clause, a parenthesis, a dash or a semicolon.
+CLAUSE_BREAK = re.compile(
+    r",\s+(?=(?:which|who|whose|where|such as|including|like|as well as|and|but|while)\b)"
+    r"|\s+(?=such as\b)|;\s+|\s+(?=\()|\s+[-–—]\s+"
+)
+
+
+def cut_unknown_tail(sentence: str, answer: Answer) -> str:
+    """A true opening clause is kept when only the sentence's tail names what the
+    document never mentions: "This module provides a TOML parser that can decode to
+    Python strings, which is useful for data from sources such as XML files." (the
+    tomllib page names no XML) becomes its first clause, so the summary still says what
+    the page is about; the whole sentence would otherwise be dropped."""
+    if not answer.document or not unsupported_facts(sentence, answer):
+        return sentence
+    for brk in reversed(list(CLAUSE_BREAK.finditer(sentence))):  # the longest head first
+        head = sentence[: brk.start()].rstrip(" ,;:")
+        if head and is_sentence(head) and not unsupported_facts(head, answer):
+            return head + ("。" if CJK.match(head[-1]) else ".")
+    return sentence
+
+
 NAME = re.compile(r"(?<![\w.])[A-Z][\w'’.+#-]*[\w+#]|(?<![\w.])[A-Z](?![\w.])")
 NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
 
@@ -2470,7 +2493,7 @@ def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str
         elif parts[-1][-1].isalnum() and not CJK.match(parts[-1][-1]):
             parts[-1] += "."
     kept, seen = [], set()
-    for sentence in parts:
+    for sentence in (cut_unknown_tail(part, answer) for part in parts):
         key = sentence_key(sentence)
         if key in seen or any(rule(sentence, answer) for rule in SUMMARY_SENTENCE_RULES):
             continue

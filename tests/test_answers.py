@@ -375,7 +375,7 @@ BAD_SUMMARIES: list[tuple[str, str, str, bool]] = [  # (file, decoding, summary,
     (
         "18-debian-backup.txt",
         "greedy",
-        "The document summarizes the main ideas of a list, including the purpose and features of backups on tape having been deemed too slow by Falcot Corp administrators to be used for personal use alone. Additionally, it discusses the importance of backing up with rsync and recommends users to their department's file server.",
+        "The document summarizes the main ideas of a list, including the purpose and features of backups on tape having been deemed too slow by Falcot Corp administrators to be used for personal use alone. The document also provides details about software RAID. Additionally, it discusses the importance of backing up with rsync and recommends users to their department's file server.",
         False,
     ),
     (
@@ -536,3 +536,26 @@ def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
     assert key(160, 0.0, task="other") != key(160, 0.0)
     assert key(160, 0.0, chunk="other") != key(160, 0.0)
     assert key(160, 0.0) == key(160, 0.0)
+
+
+def test_a_sentence_whose_tail_invents_a_name_keeps_its_true_opening_clause() -> None:
+    page = server.read_document(
+        (server_root() / "bench" / "corpus" / "29-python-tomllib-page.html").read_text("utf-8"),
+        "auto",
+    ).text
+    answer = server.Answer(document=page)
+    said = ("This module provides a TOML parser that can parse and decode to Python strings, "
+            "which is useful for parsing existing data from various sources such as XML files.")  # fmt: skip
+    assert server.unsupported_facts(said, answer) == ["XML"]
+    assert server.cut_unknown_tail(said, answer) == (
+        "This module provides a TOML parser that can parse and decode to Python strings, "
+        "which is useful for parsing existing data from various sources."
+    )
+    invented = "The University of Michigan developed it."  # nothing true to keep
+    assert server.cut_unknown_tail(invented, answer) == invented
+
+
+def server_root():
+    from pathlib import Path
+
+    return Path(server.__file__).resolve().parent
