@@ -76,9 +76,16 @@ DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and s
 # Prefill in steps of this many tokens, per backend (prefill_step_size). On the mlx[cpu]
 # build attention over long score rows dominates, and shorter steps keep the rows short:
 # 256 against 512 prefilled 2,048 tokens 1.04x faster per CPU-second, 1.18x wall (bench/
-# ab.py --steps, MKL, issue 13) and 4,096 tokens 1.05x (cpu-profile notes). Metal/GPU keep
-# mlx-lm's own default (stream_generate's prefill_step_size), not measured otherwise.
-CPU_PREFILL_STEP = 256
+# ab.py --steps, MKL, issue 13) and 4,096 tokens 1.05x (cpu-profile notes). A cancel or a
+# deadline lands between steps, so on CPU a step also shrinks as the prompt grows: its
+# cost grows with step x prompt length, held to CPU_STEP_WORK. At 3,645 tokens (the app's
+# 15,000-character chunk) 64-token steps took at most 1.18 s each, 128-token steps 2.33 s
+# and 256-token steps 4.7 s, for the same 38-40 s in all (MKL, 2 cores, load ~2); at
+# 1,000 tokens 256 is kept (64 cost 8% there). Metal/GPU keep mlx-lm's own default
+# (stream_generate's prefill_step_size), not measured otherwise.
+CPU_PREFILL_STEP = 256  # the longest CPU step, for short prompts
+CPU_STEP_WORK = 128 * 2048  # step tokens x prompt tokens: about 1.2 s a step on 2 cores
+MIN_PREFILL_STEP = 32
 GPU_PREFILL_STEP = 2048
 # On CPU, dequantized float32 weights run through BLAS (see CPU fast path below) and are
 # ~2x faster than quantized matmuls; use them while the float32 copy stays under this.
@@ -640,8 +647,11 @@ def backend_name(mx: Any) -> str:
     return "cpu"
 
 
-def prefill_step_size(mx: Any) -> int:
-    return CPU_PREFILL_STEP if backend_name(mx) == "cpu" else GPU_PREFILL_STEP
+def prefill_step_size(mx: Any, prompt_tokens: int) -> int:
+    """Tokens per prefill step for a prompt of this length (see CPU_STEP_WORK)."""
+    if backend_name(mx) != "cpu":
+        return GPU_PREFILL_STEP
+    return max(MIN_PREFILL_STEP, min(CPU_PREFILL_STEP, CPU_STEP_WORK // max(prompt_tokens, 1)))
 
 
 def package_version(name: str) -> str | None:
@@ -1512,7 +1522,7 @@ def generate(
             sampler=make_sampler(temp=temperature),
             logits_processors=logits_processors,
             prompt_cache=entries,
-            prefill_step_size=prefill_step_size(mx),
+            prefill_step_size=prefill_step_size(mx, len(prompt)),
             prompt_progress_callback=lambda done, total: check_stopped(),
         ):
             generated.append(last.token)

@@ -11,7 +11,7 @@ and prefill tok/s of a --prefill-token prompt. Ratios A/B are taken pair by pair
 a shared machine cancels) and the median is printed with the load average.
 
 Worker knobs besides the server's own (MLX_SIDECAR_BLAS, ...): AB_PREFILL_STEP (overrides
-server.prefill_step_size(mx)).
+server.prefill_step_size(mx, prompt_tokens)).
 """
 
 from __future__ import annotations
@@ -36,7 +36,7 @@ def worker(context: int, prefill: list[int], tokens: int) -> dict:
 
     server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
     mx = server.require_mlx()
-    step = int(os.environ.get("AB_PREFILL_STEP") or server.prefill_step_size(mx))
+    step = int(os.environ.get("AB_PREFILL_STEP") or server.prefill_step_size(mx, max(prefill)))
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
 

@@ -386,7 +386,7 @@ def worker_generation(params: dict) -> dict:
             mx.array(prompt),
             max_tokens=max_tokens,
             sampler=make_sampler(temp=0.0),
-            prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx),
+            prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx, len(prompt)),
         ):
             last = response
         assert last is not None

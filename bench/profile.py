@@ -101,7 +101,7 @@ def profile_decode(server: Any, loaded: Any, context: int) -> dict:
 
     model, inner = loaded.model, loaded.model.model
     ids = token_ids(loaded, context)
-    cache = filled_cache(loaded, ids, server.prefill_step_size(server.RUNTIME.mlx))
+    cache = filled_cache(loaded, ids, server.prefill_step_size(server.RUNTIME.mlx, len(ids)))
     x = mx.array(ids[-1:])[None]
 
     def whole() -> None:
@@ -198,7 +198,7 @@ def profile_decode(server: Any, loaded: Any, context: int) -> dict:
         prompt,
         max_tokens=64,
         sampler=sampler,
-        prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx),
+        prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx, prompt.size),
     ):
         last = response
     assert last is not None
@@ -395,13 +395,15 @@ def main(argv: list[str] | None = None) -> int:
     server, loaded = load()
     lengths = [int(x) for x in args.prefill.split(",") if x]
     steps = [int(x) for x in args.steps.split(",") if x] or [
-        server.prefill_step_size(server.RUNTIME.mlx)
+        server.prefill_step_size(server.RUNTIME.mlx, max(lengths))
     ]
     result: dict = {
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
         "blas": server.RUNTIME.blas,
         "weights": loaded.weights,
-        "prefill_step_default": server.prefill_step_size(server.RUNTIME.mlx),
+        "prefill_step_default": {
+            n: server.prefill_step_size(server.RUNTIME.mlx, n) for n in lengths
+        },
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
     }
     if not args.no_decode:
