@@ -1679,6 +1679,12 @@ def read_document(content: str, fmt: str = "auto") -> Reading:
     reader = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}[fmt]
     try:
         blocks = reader(content)
+    except ImportError as error:  # a broken install, not a document problem: say so
+        raise SidecarError(
+            f"Reading {fmt} needs {error.name or 'a parser'}, which is not installed; "
+            "run scripts/setup.sh (or pip install -r requirements.txt).",
+            "internal",
+        ) from None
     except Exception as error:  # a parser bug must not cost the user an answer
         log.warning("reading as %s failed (%s); reading as text", fmt, one_line(error))
         blocks = []
@@ -3644,6 +3650,7 @@ def download_lock(dest: Path) -> Iterator[None]:
     from filelock import FileLock, Timeout
 
     path = dest / DOWNLOAD_LOCK
+    created = not dest.exists()
     try:
         dest.mkdir(parents=True, exist_ok=True)
         lock = FileLock(path, timeout=0)
@@ -3660,6 +3667,8 @@ def download_lock(dest: Path) -> Iterator[None]:
         lock.release()
         with contextlib.suppress(OSError):
             path.unlink()
+            if created:
+                dest.rmdir()  # only when empty: a download that failed before any file
 
 
 def require_patterns(req: dict) -> list[str] | None:

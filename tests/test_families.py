@@ -151,12 +151,13 @@ def test_a_deadline_and_a_cancel_end_a_long_pass_and_the_next_command_works(
     """The in-step guarantees on every family's cache kind: a stop mid-pass leaves a cache
     (KVCache, RotatingKVCache, ArraysCache) the next command can reuse or replace."""
     started = time.monotonic()
-    line = family_server.call({"command": "summarize", "content": PROSE[:20000], "timeout_s": 1,
+    line = family_server.call({"command": "summarize", "content": PROSE[:60000], "timeout_s": 0.5,
                                "max_tokens": SUMMARY_TOKENS})  # fmt: skip
-    assert line["code"] == "timeout" and time.monotonic() - started < 1 + STOP_WITHIN_S, line
-    family_server.send({"command": "generate-tags", "id": "long", "content": PROSE[20000:60000],
+    assert line.get("code") == "timeout", line
+    assert time.monotonic() - started < 0.5 + STOP_WITHIN_S
+    family_server.send({"command": "generate-tags", "id": "long", "content": PROSE[60000:120000],
                         "max_tokens": TAG_TOKENS})  # fmt: skip
-    time.sleep(0.5)
+    time.sleep(0.3)
     started = time.monotonic()
     family_server.send({"command": "cancel", "request_id": "long"})
     answer, final = family_server.read(), family_server.read()

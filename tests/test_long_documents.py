@@ -67,13 +67,6 @@ def mentions(text: str) -> set[str]:
 # The same tests at 200,000 characters (~23 chunks) are marked slow: they add the app's
 # largest document, not another behaviour. CI runs both sizes (it deselects nothing).
 SIZES = [40_000, pytest.param(200_000, marks=pytest.mark.slow)]
-# At 40k the tags miss the middle topic (['honeybee colony', 'Mauna Loa', 'volcano',
-# 'Honeybees', 'volcano forms where molten']): merge_chunk_tags puts tags repeated in two
-# chunks first, and the first and last topics' repeats fill all five places. A real gap of
-# the merge, kept visible here (strict: the day it passes, this mark must go).
-MERGE_MISSES_A_TOPIC = pytest.mark.xfail(
-    strict=True, reason="merge_chunk_tags: repeated tags of two topics crowd out the third"
-)
 
 
 @pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"{n // 1000}k")
@@ -88,11 +81,7 @@ def test_the_test_document_has_three_topics_in_thirds(long_document):
     assert mentions(long_document[-n // 4 :]) == {"honeybee"}
 
 
-def test_a_long_document_gets_tags_covering_beginning_middle_and_end(
-    loaded, long_document, request
-):
-    if len(long_document) < 100_000:
-        request.applymarker(MERGE_MISSES_A_TOPIC)
+def test_a_long_document_gets_tags_covering_beginning_middle_and_end(loaded, long_document):
     events, line = loaded.request(
         {"command": "generate-tags", "content": long_document, "progress": True}, timeout=1800
     )

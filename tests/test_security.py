@@ -146,7 +146,10 @@ def test_code_shipped_in_a_model_folder_never_runs_and_cannot_steal_stdin(
     guarded.send({"command": "load-model", "model_path": str(folder), "id": "evil"})
     guarded.send(b"1")
     guarded.send({"command": "check-availability", "id": "after"})
-    load, one, after = guarded.read(60), guarded.read(60), guarded.read(60)
+    lines = [guarded.read(60) for _ in range(3)]
+    # The bad line is answered at once, by the reader thread; the two commands in order.
+    (one,) = [x for x in lines if "id" not in x]
+    load, after = [x for x in lines if "id" in x]
     assert load["id"] == "evil" and load["code"] == "load_failed"
     assert "custom code" in load["error"]
     assert one["code"] == "invalid_request" and after["id"] == "after"
