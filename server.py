@@ -107,6 +107,7 @@ DOWNLOAD_LOCK = ".mlx-sidecar-download.lock"  # held (flock) by the one download
 # minutes on a long document (the app's own client gives up on them after 60 s).
 DEADLINE_COMMANDS = ("generate-tags", "summarize")
 REQUEST_TIMEOUT_ENV = "MLX_SIDECAR_REQUEST_TIMEOUT"
+MAX_TIMEOUT_S = 31_536_000  # a year: longer is no deadline, and overflows the OS's timers
 
 
 # --------------------------------------------------------------------------------------
@@ -4235,15 +4236,15 @@ class Inbox:
     def put(self, req: Request, timeout: float | None) -> None:
         """Queue a command (reader thread), starting the clock of its deadline."""
         flight = Flight(req)
-        with self._cond:
-            self._waiting.append(flight)
-            self._cond.notify()
         if timeout is not None:
             why = Stopped(f"The command ran past its {timeout:g} s deadline; work done so far is kept, "
                           "so sending it again finishes sooner.", "timeout")  # fmt: skip
             flight.timer = threading.Timer(timeout, self.expire, (flight, why))
             flight.timer.daemon = True
             flight.timer.start()
+        with self._cond:
+            self._waiting.append(flight)
+            self._cond.notify()
 
     def deadline_of(self, req: Request) -> float | None:
         """timeout_s of the request, else the default for long commands; a bad value becomes
@@ -4251,8 +4252,14 @@ class Inbox:
         value = req.fields.get("timeout_s")
         if value is None:
             return self.default_timeout if req.command in DEADLINE_COMMANDS else None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-            req.error = InvalidParams("'timeout_s' must be a number of seconds greater than 0.")
+        if (
+            isinstance(value, bool)
+            or not isinstance(value, (int, float))
+            or not 0 < value <= MAX_TIMEOUT_S
+        ):
+            req.error = InvalidParams(
+                f"'timeout_s' must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:,}."
+            )
             return None
         return float(value)
 
@@ -4452,8 +4459,10 @@ def parse_args(argv: list | None = None) -> argparse.Namespace:
 
 def positive_float(text: str) -> float:
     value = float(text)
-    if not value > 0 or not math.isfinite(value):
-        raise argparse.ArgumentTypeError(f"must be a number of seconds above 0, not {text}")
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise argparse.ArgumentTypeError(
+            f"must be a number of seconds above 0 and at most {MAX_TIMEOUT_S:,}, not {text}"
+        )
     return value
 
 

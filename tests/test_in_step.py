@@ -102,7 +102,7 @@ def test_cancel_without_a_usable_request_id_is_invalid_params(loaded, fields):
     assert line["code"] == "invalid_params" and "request_id" in line["error"]
 
 
-@pytest.mark.parametrize("value", [0, -1, "10", True, [5]])
+@pytest.mark.parametrize("value", [0, -1, "10", True, [5], 1e308])
 def test_a_bad_timeout_s_is_invalid_params(loaded, value):
     line = loaded.call({"command": "summarize", "content": DOCUMENT, "timeout_s": value})
     assert line["code"] == "invalid_params" and "timeout_s" in line["error"]
