@@ -4358,8 +4358,8 @@ def check_stopped() -> None:
 
 
 def read_commands(stdin: IO[bytes], inbox: Inbox, max_line: int) -> None:
-    """The reader thread: parse each line and queue it. A line that is no valid command,
-    and `cancel`, are answered here at once."""
+    """The reader thread: parse each line and queue it. A line that is no valid command
+    (unknown ones included), and `cancel`, are answered here at once."""
     try:
         for raw in read_lines(stdin, max_line):
             if isinstance(raw, LineTooLong):
@@ -4370,7 +4370,11 @@ def read_commands(stdin: IO[bytes], inbox: Inbox, max_line: int) -> None:
             else:
                 req = parse_request(raw)  # empties raw: the line's memory is given back here
             timeout = inbox.deadline_of(req) if req.error is None else None
-            if req.error is not None or req.command in IMMEDIATE_COMMANDS:
+            if (
+                req.error is not None
+                or req.command in IMMEDIATE_COMMANDS
+                or req.command not in HANDLERS
+            ):
                 dispatch(req, inbox.writer)
                 inbox.answer_taken_out()  # after the cancel's own answer
                 continue
