@@ -4370,11 +4370,7 @@ def read_commands(stdin: IO[bytes], inbox: Inbox, max_line: int) -> None:
             else:
                 req = parse_request(raw)  # empties raw: the line's memory is given back here
             timeout = inbox.deadline_of(req) if req.error is None else None
-            if (
-                req.error is not None
-                or req.command in IMMEDIATE_COMMANDS
-                or req.command not in HANDLERS
-            ):
+            if answered_by_reader(req):
                 dispatch(req, inbox.writer)
                 inbox.answer_taken_out()  # after the cancel's own answer
                 continue
@@ -4389,6 +4385,11 @@ def read_commands(stdin: IO[bytes], inbox: Inbox, max_line: int) -> None:
         log.exception("reading commands failed")
     finally:
         inbox.close()
+
+
+def answered_by_reader(req: Request) -> bool:
+    """Lines that need no turn on the main thread: errors, unknown commands, `cancel`."""
+    return req.error is not None or req.command in IMMEDIATE_COMMANDS or req.command not in HANDLERS
 
 
 def serve(
