@@ -446,13 +446,6 @@ def test_enough_bad_answers() -> None:
 # --- Through the real server -----------------------------------------------------------
 
 
-# Longer than the bundled model's 8,192-token context, so it is read in chunks: ~5 of
-# 2,048 tokens on CPU (the 200,000-character fixture takes far longer).
-MID_SIZE = (ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt").read_text(encoding="utf-8")[
-    :40000
-]
-
-
 @pytest.mark.parametrize("value", [0, 6, 2.5, "2", True, -1])
 def test_sentences_out_of_range_or_not_an_integer_is_invalid_params(sidecar, value) -> None:
     line = sidecar.call({"command": "summarize", "content": "Some text here.", "sentences": value})
@@ -505,25 +498,6 @@ def test_no_added_token_string_reaches_tags_summary_or_partials(loaded) -> None:
     assert tags and line["summary"]
     for text in texts:
         assert not any(leak in text for leak in leaks), text
-
-
-@pytest.mark.slow
-def test_long_document_progress_chunks_and_shared_summary_work(loaded) -> None:
-    events, tags = loaded.request(
-        {"command": "generate-tags", "content": MID_SIZE, "progress": True}
-    )
-    assert tags["type"] == "response", tags
-    assert tags["chunks"] >= 2 and tags["summary_prepared"] is True
-    figures = [e["progress"] for e in events if e["type"] == "progress"]
-    assert figures == sorted(set(figures)) and figures[-1] == 100
-
-    events, line = loaded.request({"command": "summarize", "content": MID_SIZE, "progress": True})
-    assert line["type"] == "response", line
-    assert line["chunks"] == tags["chunks"]
-    assert line["reused_chunks"] >= 2 * line["chunks"]  # each chunk's tags and summary
-    figures = [e["progress"] for e in events if e["type"] == "progress"]
-    assert figures == sorted(set(figures)) and figures[-1] == 100
-    assert server.is_sentence(line["summary"])
 
 
 def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
