@@ -1,6 +1,12 @@
 """Tags and summaries over the shipped corpus: a quality table for the README.
 
     python bench/quality.py [--max-chars N] [--only 01,07] [--out bench/results/quality.json]
+                            [--before EARLIER.json]
+    python bench/quality.py --table RUN.json [--before EARLIER.json]
+
+With --before, every answer figure that changed since an earlier run is followed by that
+run's figure, "(was ...)"; columns the earlier run predates are computed from its own
+tags and summaries.
 
 For each text: how it was read (the format the server detected and the characters the
 model read), whether the model's raw tag output parsed as a JSON array, tags per document,
@@ -125,46 +131,92 @@ def share(part: int, whole: int) -> str:
     return f"{part / whole:.0%} ({part}/{whole})" if whole else "- (0)"
 
 
-def table(rows: list[dict]) -> str:
-    out = [
-        "| text | kind | lang | chars | read as | read chars | raw tags parse | tags | tags in doc "
-        "| subject tags | furniture tags | summary/doc | leaks | names/numbers in doc | empty "
-        "| extractive | s/doc |",
-        "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
-    ]
-    for r in rows:
-        out.append(
-            f"| {r['file'][:28]} | {r['kind']} | {r['language']} | {r['chars']:,} | "
-            f"{reading_cells(r)} | "
-            f"{'yes' if r['raw_parsed'] else 'no'} | {len(r['tags'])} | {r['tags_in_doc']:.0%} | "
-            f"{subject_cells(r)} | "
-            f"{r['summary_ratio']:.3f} | {r['leaks']} | {share(r['facts_found'], r['facts'])} | "
-            f"{int(r['empty_summary'])} | {int(r['extractive'])} | {r['seconds']:.1f} |"
-        )
+HEADER = (
+    "| text | kind | lang | chars | read as | read chars | raw tags parse | tags | tags in doc "
+    "| subject tags | furniture tags | summary/doc | leaks | names/numbers in doc | empty "
+    "| extractive | s/doc |\n"
+    "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+)
+COMPARED = slice(6, 16)  # the answer columns; how a text was read and the seconds are not
+
+
+def row_cells(r: dict) -> list[str]:
+    read = r.get("read_chars")
+    return [
+        r["file"][:28], r["kind"], r["language"], f"{r['chars']:,}", r.get("format", "?"),
+        f"{read:,}" if read is not None else "?", "yes" if r["raw_parsed"] else "no",
+        str(len(r["tags"])), f"{r['tags_in_doc']:.0%}", str(r.get("subject_tags", 0)),
+        str(r.get("furniture_tags", 0)), f"{r['summary_ratio']:.3f}", str(r["leaks"]),
+        share(r["facts_found"], r["facts"]), str(int(r["empty_summary"])),
+        str(int(r["extractive"])), f"{r['seconds']:.1f}",
+    ]  # fmt: skip
+
+
+def total_cells(rows: list[dict], label: str) -> list[str]:
     n = len(rows)
-    out.append(
-        f"| **all {n}** | | | {sum(r['chars'] for r in rows):,} | | "
-        f"{sum(r.get('read_chars') or 0 for r in rows):,} | "
-        f"{sum(r['raw_parsed'] for r in rows) / n:.0%} | {sum(len(r['tags']) for r in rows) / n:.1f} | "
-        f"{sum(r['tags_in_doc'] for r in rows) / n:.0%} | "
-        f"{sum(r.get('subject_tags', 0) > 0 for r in rows) / n:.0%} of texts | "
-        f"{sum(r.get('furniture_tags', 0) for r in rows)} | "
-        f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median) | "
-        f"{sum(r['leaks'] for r in rows)} | "
-        f"{share(sum(r['facts_found'] for r in rows), sum(r['facts'] for r in rows))} | "
-        f"{sum(r['empty_summary'] for r in rows)} | {sum(r['extractive'] for r in rows)} | "
-        f"{sum(r['seconds'] for r in rows) / n:.1f} |"
-    )
+    return [
+        f"**{label}**", "", "", f"{sum(r['chars'] for r in rows):,}", "",
+        f"{sum(r.get('read_chars') or 0 for r in rows):,}",
+        f"{sum(r['raw_parsed'] for r in rows) / n:.0%}",
+        f"{sum(len(r['tags']) for r in rows) / n:.1f}",
+        f"{sum(r['tags_in_doc'] for r in rows) / n:.0%}",
+        f"{sum(r.get('subject_tags', 0) > 0 for r in rows) / n:.0%} of texts",
+        str(sum(r.get("furniture_tags", 0) for r in rows)),
+        f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median)",
+        str(sum(r["leaks"] for r in rows)),
+        share(sum(r["facts_found"] for r in rows), sum(r["facts"] for r in rows)),
+        str(sum(r["empty_summary"] for r in rows)), str(sum(r["extractive"] for r in rows)),
+        f"{sum(r['seconds'] for r in rows) / n:.1f}",
+    ]  # fmt: skip
+
+
+def beside(cells: list[str], before: list[str] | None) -> list[str]:
+    """The cells, each answer cell that changed followed by the earlier run's figure."""
+    if before is None:
+        return cells
+    out = list(cells)
+    for i in range(COMPARED.start, COMPARED.stop):
+        if cells[i] != before[i]:
+            out[i] = f"{cells[i]} (was {before[i]})"
+    return out
+
+
+def table(rows: list[dict], before: list[dict] | None = None) -> str:
+    """The README's table; with ``before`` (an earlier run's rows, completed by
+    completed_row), each changed figure is followed by the earlier one."""
+    earlier = {r["file"]: r for r in before or []}
+    out = [HEADER]
+    for r in rows:
+        old = earlier.get(r["file"])
+        out.append(line(beside(row_cells(r), row_cells(old) if old else None)))
+    out.append(line(total_cells(rows, f"all {len(rows)}")))
+    common = [r for r in rows if r["file"] in earlier]
+    if earlier and common and len(common) < len(rows):
+        old = [earlier[r["file"]] for r in common]
+        label = f"the {len(common)} texts of the earlier run"
+        out.append(line(beside(total_cells(common, label), total_cells(old, label))))
+    elif earlier:
+        out[-1] = line(beside(total_cells(rows, f"all {len(rows)}"),
+                              total_cells([earlier[r["file"]] for r in rows], "")))  # fmt: skip
     return "\n".join(out)
 
 
-def reading_cells(r: dict) -> str:
-    read = r.get("read_chars")
-    return f"{r.get('format', '?')} | " + (f"{read:,}" if read is not None else "?")
+def line(cells: list[str]) -> str:
+    return "| " + " | ".join(cells) + " |"
 
 
-def subject_cells(r: dict) -> str:
-    return f"{r.get('subject_tags', 0)} | {r.get('furniture_tags', 0)}"
+def completed_row(row: dict, entry: dict) -> dict:
+    """An earlier run's row with the columns it predates computed from its own tags and
+    summary (how the text was read stays unknown)."""
+    text = (CORPUS / row["file"]).read_text(encoding="utf-8").casefold()
+    found, facts = facts_found(row["summary"], text)
+    return {
+        "subject_tags": sum(names_subject(t, entry.get("subject", [])) for t in row["tags"]),
+        "furniture_tags": sum(is_furniture_tag(t) for t in row["tags"]),
+        "facts_found": found, "facts": facts, "extractive": False,
+        "empty_summary": not row["summary"].strip(),
+        **row,
+    }  # fmt: skip
 
 
 def main() -> int:
@@ -173,8 +225,18 @@ def main() -> int:
     parser.add_argument("--only", default="", help="comma-separated file prefixes, e.g. 01,07")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     parser.add_argument("--show", action="store_true", help="print each text's tags and summary")
+    parser.add_argument("--table", help="print the table of a saved run (its JSON) and exit")
+    parser.add_argument("--before", help="an earlier run's JSON: changed figures shown beside")
     args = parser.parse_args()
     manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
+    before = None
+    if args.before:
+        by_file = {e["file"]: e for e in manifest}
+        saved = json.loads(Path(args.before).read_text(encoding="utf-8"))
+        before = [completed_row(r, by_file[r["file"]]) for r in saved]
+    if args.table:
+        print(table(json.loads(Path(args.table).read_text(encoding="utf-8")), before))
+        return 0
     only = [p for p in args.only.split(",") if p]
     entries = [
         e
@@ -195,7 +257,7 @@ def main() -> int:
                 print(f"  tags: {row['tags']}\n  summary: {row['summary']}\n", file=sys.stderr)
             # Written after every text, so a run that is cut short keeps what it measured.
             out.write_text(json.dumps(rows, indent=2, ensure_ascii=False), encoding="utf-8")
-    print(table(rows))
+    print(table(rows, before))
     return 0
 
 
