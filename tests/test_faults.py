@@ -27,14 +27,12 @@ EXIT_SECONDS = 5
 
 @pytest.fixture(scope="module")
 def generating():
-    """A loaded server for each way to end one (loaded one after the other: on two cores
-    parallel loads are slower).
+    """A loaded server for each way to end one, all four loading at once (much of a
+    load is one Python thread: imports, GGUF parsing, the tokenizer).
 
     "pipe" is a bare process: its test closes the stdout the Sidecar client would read.
     """
     servers = {name: Sidecar() for name in ("SIGTERM", "SIGINT", "EOF")}
-    for s in servers.values():
-        s.ok({"command": "load-model"}, timeout=300)
     pipe = subprocess.Popen(
         [sys.executable, str(SERVER)],
         stdin=subprocess.PIPE,
@@ -43,6 +41,11 @@ def generating():
     )
     pipe.stdin.write(b'{"command": "load-model"}\n')
     pipe.stdin.flush()
+    for s in servers.values():
+        s.send({"command": "load-model"})
+    for s in servers.values():
+        line = s.read(timeout=300)
+        assert line["type"] == "response", line
     assert json.loads(pipe.stdout.readline())["type"] == "response"
     yield {**servers, "pipe": pipe}
     for s in servers.values():
