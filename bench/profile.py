@@ -29,6 +29,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import statistics
 import subprocess
 import sys
@@ -228,14 +229,25 @@ def processors_ms(server: Any, loaded: Any, ids: list[int], logits: Any) -> dict
 
 
 def stop_check_ms(server: Any) -> float:
-    """summary_done on a summary ~100 tokens long (it runs on the whole text every token)."""
-    done = server.summary_done(3)
+    """The summary's work per token, averaged over a two-sentence answer: PartialStream
+    (which runs the segmenter and the repair rules when a sentence may have ended) and
+    the stop check (summary_done)."""
     text = (
         "Sir Walter Elliot of Kellynch Hall is a vain man who never takes up any book but "
         "the Baronetage. His daughter Anne, overlooked by her father and her elder sister, "
-        "once refused Captain Wentworth on the advice of Lady Russell"
+        "once refused Captain Wentworth on the advice of Lady Russell."
     )
-    return median_ms(lambda: done(text), reps=101)
+    pieces = [m.group() for m in re.finditer(r"\S+\s*", text)]  # about a token each
+
+    def one_answer() -> None:
+        summary = server.Summary()
+        stream = server.PartialStream(summary, server.Answer(document=text))
+        done = server.summary_done(summary)
+        for piece in pieces:
+            stream(piece)
+            done("")
+
+    return median_ms(one_answer, reps=21) / len(pieces)
 
 
 # --------------------------------------------------------------------------------------
