@@ -91,7 +91,7 @@ GPU_PREFILL_STEP = 2048
 # ~2x faster than quantized matmuls; use them while the float32 copy stays under this.
 CPU_FLOAT32_BUDGET_BYTES = 4 * 1024**3
 # Long documents on CPU are read in chunks of this many tokens: attention over long
-# prompts dominates there (prefill 200 tok/s at 400 tokens, 75 at 4,000; bench/perf.py).
+# prompts dominates there (prefill 296 tok/s at 400 tokens, 90 at 3,645; bench/results/perf.json).
 CPU_CHUNK_TOKENS = 2048
 CHUNK_NOTES_LIMIT = 512  # remembered chunk tags/summaries (a few KB each)
 # Share of the memory left beside the weights that one pass's KV cache may take. The rest
@@ -3263,8 +3263,8 @@ def plan_passes(job: Job, content: str, task: str) -> list[str]:
 
 
 def chunk_token_limit(loaded: LoadedModel) -> int:
-    """On CPU, attention over long prompts is slow (prefill 200 tok/s at 400 tokens, 75 at
-    4,000; bench/), so long documents are read in 2,048-token chunks there. On a GPU, as
+    """On CPU, attention over long prompts is slow (see CPU_CHUNK_TOKENS), so long
+    documents are read in 2,048-token chunks there. On a GPU, as
     much as the KV cache may take in memory (content_budget already holds to that)."""
     if backend_name(RUNTIME.mlx) == "cpu":
         return CPU_CHUNK_TOKENS
