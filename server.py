@@ -27,6 +27,7 @@ import argparse
 import contextlib
 import ctypes
 import errno
+import functools
 import gc
 import hashlib
 import importlib.metadata
@@ -1040,6 +1041,7 @@ def load_gguf(path: Path, weights: str, mx: Any) -> LoadedModel:
             "group_size": GGUF_GROUP_SIZE,
             "type": gguf_file_type(meta),
         }
+    layout = "float32" if model_is_dense(model) else "quantized"
     return LoadedModel(
         model=model,
         tokenizer=tokenizer,
@@ -1051,10 +1053,8 @@ def load_gguf(path: Path, weights: str, mx: Any) -> LoadedModel:
         quantization=quantization,
         context_length=config["max_position_embeddings"],
         vocab_size=config["vocab_size"],
-        weights="float32" if model_is_dense(model) else "quantized",
-        kv_bytes_per_token=kv_bytes_per_token(
-            config, kv_element_bytes("float32" if model_is_dense(model) else "quantized")
-        ),
+        weights=layout,
+        kv_bytes_per_token=kv_bytes_per_token(config, kv_element_bytes(layout)),
     )
 
 
@@ -2040,14 +2040,9 @@ def role_text(raw: str) -> str:
     return inner[1:].rsplit(".", 1)[-1] if inner.startswith("~") else inner
 
 
-_SPHINX_REGISTERED = False
-
-
+@functools.cache
 def register_sphinx_directives() -> None:
     """Teach docutils Sphinx's directive names (once), so their content is read."""
-    global _SPHINX_REGISTERED
-    if _SPHINX_REGISTERED:
-        return
     from docutils import nodes
     from docutils.parsers.rst import Directive, directives
 
@@ -2086,7 +2081,6 @@ def register_sphinx_directives() -> None:
         cls = type(f"Sphinx_{contributes}", (SphinxDirective,), {"contributes": contributes})
         for name in names.split():
             directives.register_directive(name, cls)
-    _SPHINX_REGISTERED = True
 
 
 # --- About the subject, not the furniture -----------------------------------------------
