@@ -189,15 +189,15 @@ def table(rows: list[dict], before: list[dict] | None = None) -> str:
     for r in rows:
         old = earlier.get(r["file"])
         out.append(line(beside(row_cells(r), row_cells(old) if old else None)))
-    out.append(line(total_cells(rows, f"all {len(rows)}")))
     common = [r for r in rows if r["file"] in earlier]
-    if earlier and common and len(common) < len(rows):
-        old = [earlier[r["file"]] for r in common]
+    compared = common and len(common) == len(rows)  # the same texts: compare the totals
+    label = f"all {len(rows)}"
+    old_total = total_cells([earlier[r["file"]] for r in rows], label) if compared else None
+    out.append(line(beside(total_cells(rows, label), old_total)))
+    if common and not compared:  # the totals over the texts both runs read
         label = f"the {len(common)} texts of the earlier run"
-        out.append(line(beside(total_cells(common, label), total_cells(old, label))))
-    elif earlier:
-        out[-1] = line(beside(total_cells(rows, f"all {len(rows)}"),
-                              total_cells([earlier[r["file"]] for r in rows], "")))  # fmt: skip
+        old_total = total_cells([earlier[r["file"]] for r in common], label)
+        out.append(line(beside(total_cells(common, label), old_total)))
     return "\n".join(out)
 
 
@@ -206,7 +206,7 @@ def line(cells: list[str]) -> str:
 
 
 def completed_row(row: dict, entry: dict) -> dict:
-    """An earlier run's row with the columns it predates computed from its own tags and
+    """A saved row; the columns an older run predates are computed from its own tags and
     summary (how the text was read stays unknown)."""
     text = (CORPUS / row["file"]).read_text(encoding="utf-8").casefold()
     found, facts = facts_found(row["summary"], text)
@@ -229,13 +229,15 @@ def main() -> int:
     parser.add_argument("--before", help="an earlier run's JSON: changed figures shown beside")
     args = parser.parse_args()
     manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
-    before = None
-    if args.before:
-        by_file = {e["file"]: e for e in manifest}
-        saved = json.loads(Path(args.before).read_text(encoding="utf-8"))
-        before = [completed_row(r, by_file[r["file"]]) for r in saved]
+    by_file = {e["file"]: e for e in manifest}
+
+    def saved_run(path: str) -> list[dict]:
+        rows = json.loads(Path(path).read_text(encoding="utf-8"))
+        return [completed_row(r, by_file[r["file"]]) for r in rows]
+
+    before = saved_run(args.before) if args.before else None
     if args.table:
-        print(table(json.loads(Path(args.table).read_text(encoding="utf-8")), before))
+        print(table(saved_run(args.table), before))
         return 0
     only = [p for p in args.only.split(",") if p]
     entries = [
