@@ -47,6 +47,7 @@ import time
 import traceback
 import unicodedata
 import uuid
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -68,6 +69,8 @@ DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them a
 MAX_TAGS_LIMIT = 20
 TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
 TAG_MAX_CHARS = 40
+SUBJECT_MIN_MENTIONS = 3  # a title the text repeats this often names what it is about
+TITLE_GENRE_WORDS = frozenset(["tutorial", "howto", "manual", "guide", "handbook", "documentation", "docs", "readme", "reference", "module", "package", "library", "primer", "faq"])  # fmt: skip
 CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phrases 20+
 CLOSING_WINDOW = 8  # tags: the last tokens of max_tokens go to closing the JSON array
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
@@ -1610,6 +1613,7 @@ LICENSE_WORDS = re.compile(
     r"|distributed under the terms)\b",
     re.IGNORECASE,
 )
+TITLE_MAX_CHARS = 80  # a longer first line of plain text is a sentence, not a title
 LINK_LABEL_MAX_WORDS = 6  # "Discord (Scientific Python) invite link:" is a label, not prose
 BOILERPLATE_MAX_CHARS = 400  # Tidelift's and MIT's blurbs are ~250; prose about them is longer
 SPHINX_MARK = "¶"  # Sphinx's permalink after every heading and signature
@@ -1625,12 +1629,14 @@ class Block:
     links_only: bool = False  # all its words are link text ("Documentation | PyPI")
     linked: bool = False  # has a link (or a bare URL)
     plain: str = ""  # its words outside links
+    alt: str = ""  # its first image's alt text ("attrs" on a README's logo): no words
 
 
 @dataclass
 class Reading:
     format: str  # as read: detected, or as the request said
     text: str
+    title: str = ""  # the title the document opens with, if it has one
 
     def fields(self) -> dict:
         """What the response says was read."""
@@ -1676,7 +1682,7 @@ def read_document(content: str, fmt: str = "auto") -> Reading:
     content = content.replace("\r\n", "\n")
     fmt = detect_format(content) if fmt == "auto" else fmt
     if fmt == "text":
-        return Reading(fmt, content.strip())
+        return Reading(fmt, content.strip(), plain_title(content))
     reader = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}[fmt]
     try:
         blocks = reader(content)
@@ -1690,12 +1696,38 @@ def read_document(content: str, fmt: str = "auto") -> Reading:
         log.warning("reading as %s failed (%s); reading as text", fmt, one_line(error))
         blocks = []
     text = blocks_text(about_the_subject(blocks)) or blocks_text(blocks)
-    return Reading(fmt, text if has_words(text) else content.strip())
+    if not has_words(text):
+        return Reading(fmt, content.strip(), plain_title(content))
+    return Reading(fmt, text, opening_title(blocks))
 
 
 def blocks_text(blocks: list[Block]) -> str:
     lines = [("- " if b.kind == "item" else "") + b.text for b in blocks if b.text.strip()]
     return "\n\n".join(lines).strip()
+
+
+def opening_title(blocks: list[Block]) -> str:
+    """The heading a document opens with, or else the alt text of the image it opens
+    with (the logo of the attrs and pytest READMEs); none when text comes first, as in a
+    README whose first heading is "Features"."""
+    alts = []
+    for block in blocks:
+        if has_words(block.text):
+            return block.text if block.kind == "heading" else (alts or [""])[0]
+        if has_words(block.alt):
+            alts.append(block.alt)
+    return (alts or [""])[0]
+
+
+def plain_title(content: str) -> str:
+    """A plain text's first line when it stands alone as a title: short, a blank line
+    after it, no sentence end ("PRIDE AND PREJUDICE"; not '\"\"\"Heap queue algorithm.').
+    A manual page's header gives its first field ("JQ(1)")."""
+    lines = content.strip().split("\n", 2)
+    first = re.split(r"\s{3,}", lines[0].strip())[0]
+    alone = len(lines) == 1 or not lines[1].strip()
+    ends_sentence = re.search(r"[.!?;:,。！？]$", first)
+    return first if alone and len(first) <= TITLE_MAX_CHARS and not ends_sentence else ""
 
 
 # --- Which format -----------------------------------------------------------------------
@@ -1843,6 +1875,7 @@ def html_fragment_blocks(content: str) -> list[Block]:
         root = lxml.html.fragment_fromstring(content, create_parent="div")
     except Exception:  # lxml raises ParserError on markup it cannot make a tree of
         return []
+    alt = next((img.get("alt") or "" for img in root.iter("img")), "")
     for bad in root.xpath(
         "//script|//style|//head|//nav|//header|//footer|//aside|//noscript|//template"
         "|//img|//svg|//*[@role='navigation']"
@@ -1850,7 +1883,9 @@ def html_fragment_blocks(content: str) -> list[Block]:
         bad.drop_tree()
     text = InlineText()
     inline_html(root, text)
-    return [text.block("text")]
+    block = text.block("text")
+    block.alt = alt
+    return [block]
 
 
 def inline_html(element: Any, text: InlineText, in_link: bool = False) -> None:
@@ -1885,7 +1920,9 @@ def markdown_blocks(content: str) -> list[Block]:
             level = int(tokens[i - 1].tag[1])
             blocks.append(inline_markdown(token.children or []).block("heading", level))
         elif token.type == "inline" and i and tokens[i - 1].type == "paragraph_open":
-            blocks.append(inline_markdown(token.children or []).block("item" if items else "text"))
+            block = inline_markdown(token.children or []).block("item" if items else "text")
+            block.alt = next((c.content for c in token.children or [] if c.type == "image"), "")
+            blocks.append(block)
         elif token.type == "inline":  # a table cell
             cells.append(inline_markdown(token.children or []).block("text").text)
         elif token.type == "tr_close":
@@ -1975,6 +2012,8 @@ def rst_node_blocks(node: Any, blocks: list[Block], level: int, kind: str) -> No
 
     for child in node.children:
         name = child.tagname
+        if name == "image" and not any(has_words(b.text) for b in blocks):
+            blocks.append(Block(kind, "", alt=child.get("alt", "")))  # a logo may name the page
         if name in RST_SILENT or (name == "topic" and "contents" in child.get("classes", [])):
             continue
         if name == "section":
@@ -1994,6 +2033,8 @@ def rst_node_blocks(node: Any, blocks: list[Block], level: int, kind: str) -> No
             blocks.append(Block("text", " | ".join(c for c in cells if c)))
         elif isinstance(child, nodes.TextElement):
             blocks.append(inline_rst(child).block(kind))
+            image = child.next_node(nodes.image)  # a linked logo: reference > image
+            blocks[-1].alt = image.get("alt", "") if image is not None else ""
         elif isinstance(child, nodes.Element):
             rst_node_blocks(child, blocks, level, kind)
 
@@ -2933,6 +2974,59 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
                 taken |= words
         kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
     return kept
+
+
+def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
+    """The subject the document's title names, first, when no tag names it.
+
+    SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
+    README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
+    ("fnmatch", "NetworkX graphs") stays as it is.
+    """
+    subject = title_subject(reading)
+    if not subject or any(names_same_thing(tag, subject) for tag in tags):
+        return tags
+    return normalize_tags([subject, *tags], limit) or tags
+
+
+def title_subject(reading: Reading) -> str:
+    """What the title names: "fnmatch" from "fnmatch — Unix filename pattern matching",
+    "Argparse" from "Argparse Tutorial", "ipaddress" from "An introduction to the
+    ipaddress module", "jq" from a manual page's "JQ(1)" (a title in capitals is shown
+    as the text writes it). Its section number, brackets, subtitle and the small and
+    genre words at its ends do not count. None unless the text repeats it
+    SUBJECT_MIN_MENTIONS times: "Whetting Your Appetite" names no subject."""
+    title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title))
+    title = re.split(r"\s+(?:—|–|-{1,3}|\|)\s+|:\s|,\s", title)[0]
+    words = re.sub(r"^[LlDd]['’]", "", title.strip(EDGE_JUNK)).split()  # "L'espace utilisateur"
+    trimmed = stopwords() | STRUCTURE_WORDS | TITLE_GENRE_WORDS
+    while words and words[0].casefold() in trimmed:
+        words.pop(0)
+    while words and words[-1].casefold() in trimmed:
+        words.pop()
+    subject = " ".join(words).strip(EDGE_JUNK)
+    if not subject or is_furniture_title(subject):
+        return ""
+    written = re.findall(phrase_pattern(subject), reading.text, re.IGNORECASE)
+    if len(written) < SUBJECT_MIN_MENTIONS:
+        return ""
+    return Counter(written).most_common(1)[0][0] if subject.isupper() else subject
+
+
+def phrase_pattern(phrase: str) -> str:
+    """The phrase as a whole word (CJK text has no word breaks to look for)."""
+    left = "" if CJK.match(phrase[0]) else r"(?<!\w)"
+    right = "" if CJK.match(phrase[-1]) else r"(?!\w)"
+    return left + re.escape(phrase) + right
+
+
+def names_same_thing(tag: str, subject: str) -> bool:
+    """'Sockets' names 'Socket'; 'ipaddress.ip' names 'ipaddress'; 'Python' names 'The
+    Zen of Python' well enough."""
+    if tag.isupper() and tag == "".join(w[0] for w in subject.split()).upper():
+        return True  # "VPN" names "Virtual Private Network"
+    tag, subject = tag_key(tag), tag_key(subject)
+    return bool(re.search(phrase_pattern(subject), tag) or re.search(phrase_pattern(tag), subject))
 
 
 def keyword_tags(content: str, limit: int) -> list[str]:
@@ -4063,6 +4157,7 @@ def generate_tags(req: dict, emit: Emit) -> dict:
     job = Job(require_model(), max_tokens, temperature, emit, optional_bool(req, "progress"))
     reading = read_document(content, fmt)
     tags, parsed, prepared = tags_for(job, reading.text, limit)
+    tags = with_title_subject(tags, reading, limit)
     extra = {"summary_prepared": True} if prepared else {}
     return {"tags": tags, "raw_output_parsed": parsed, **job.stats(), **reading.fields(), **extra}
 

@@ -300,6 +300,116 @@ def test_sphinx_roles_read_as_their_text():
     assert server.role_text(":func:`~json.loads`") == "loads"
 
 
+# --- The subject the title names -------------------------------------------------------------
+
+MENTIONS = " Then {0} again, and {0} once more."
+
+
+@pytest.mark.parametrize(
+    ("document", "fmt", "subject"),
+    [
+        # Python's library page: the module before the dash of its <h1>.
+        (
+            "<html><head><title>x</title></head><body><nav>Index</nav><main>"
+            "<h1>fnmatch — Unix filename pattern matching</h1><p>The fnmatch module matches "
+            "names.</p><p>Use fnmatch.fnmatch() to test one name; fnmatch.filter() for a list."
+            "</p><p>The patterns of fnmatch are not regular expressions.</p></main></body></html>",
+            "html",
+            "fnmatch",
+        ),
+        # A README that opens with its logo: the alt text (Markdown's HTML, reST's image).
+        (
+            '<p align="center"><a href="https://www.attrs.org/"><img src="logo.svg" alt="attrs" />'
+            "</a></p>\n\n*attrs* writes classes for you." + MENTIONS.format("attrs"),
+            "markdown",
+            "attrs",
+        ),
+        (
+            ".. image:: https://example.org/logo.svg\n   :target: https://example.org\n"
+            "   :alt: pytest\n\nThe pytest framework makes tests easy." + MENTIONS.format("pytest"),
+            "rst",
+            "pytest",
+        ),
+        # A genre word and an article around the name; a section number before it.
+        (
+            "Argparse Tutorial\n=================\n\nAn introduction to argparse."
+            + MENTIONS.format("argparse"),
+            "rst",
+            "Argparse",
+        ),
+        (
+            "An introduction to the ipaddress module\n=======================================\n\n"
+            "Meet ipaddress." + MENTIONS.format("ipaddress"),
+            "rst",
+            "ipaddress",
+        ),
+        (
+            "## B.5. L'espace utilisateur\n\nOn appelle espace utilisateur ceci."
+            + MENTIONS.format("espace utilisateur"),
+            "markdown",
+            "espace utilisateur",
+        ),
+        (
+            "## B.5. ユーザ空間\n\n「ユーザ空間」とはプロセスの実行環境。ユーザ空間とユーザ空間。",
+            "markdown",
+            "ユーザ空間",
+        ),
+        # A manual page's header: the name as the page writes it, not in capitals.
+        (
+            "JQ(1)        General Commands Manual        JQ(1)\n\nNAME\n       jq - JSON processor"
+            + MENTIONS.format("jq"),
+            "text",
+            "jq",
+        ),
+        # No subject: a title the text never repeats, a first heading after the text,
+        # furniture, a first line that is a sentence.
+        (
+            "Whetting Your Appetite\n======================\n\nPython is easy. Python is fun.",
+            "rst",
+            "",
+        ),
+        (
+            "Terns count seabirds. Terns count.\n\n## Features\n\nFeatures, features.",
+            "markdown",
+            "",
+        ),
+        (
+            "# Installation\n\nInstallation is pip. Installation again. Installation.",
+            "markdown",
+            "",
+        ),
+        ('"""Heap queue algorithm.\n\nheap heap heap"""', "text", ""),
+    ],
+)
+def test_the_subject_is_what_the_title_names_and_the_text_repeats(document, fmt, subject):
+    assert server.title_subject(server.read_document(document, fmt)) == subject
+
+
+def test_the_title_subject_leads_the_tags_only_when_no_tag_names_it():
+    page = server.read_document(
+        "fnmatch — Unix filename pattern matching\n\nThe fnmatch module."
+        + MENTIONS.format("fnmatch")
+    )
+    assert server.with_title_subject(["pattern", "Unix"], page, 5) == ["fnmatch", "pattern", "Unix"]
+    assert server.with_title_subject(["pattern", "Unix", "glob"], page, 3) == [
+        "fnmatch",
+        "pattern",
+        "Unix",
+    ]
+    named = ["fnmatch.filter", "patterns"]  # a strong model's answer: unchanged
+    assert server.with_title_subject(named, page, 5) == named
+    vpn = server.read_document(
+        "## 10.3. Virtual Private Network\n\nA Virtual Private Network links sites."
+        + MENTIONS.format("Virtual Private Network")
+    )
+    assert server.with_title_subject(["VPN", "OpenVPN"], vpn, 5) == ["VPN", "OpenVPN"]
+    assert server.with_title_subject(
+        ["Sockets"],
+        server.read_document("Socket\n======\n\nA socket." + MENTIONS.format("socket")),
+        5,
+    ) == ["Sockets"]
+
+
 # --- Through the server ---------------------------------------------------------------------
 
 
@@ -340,11 +450,12 @@ def test_a_library_page_gets_tags_and_a_summary_about_its_module(loaded):
 
 
 def test_an_rst_readme_with_image_directives_gets_no_markup_tags(loaded):
-    for readme in (PYTEST_README, SORTED_README):
+    for readme, subject in ((PYTEST_README, "pytest"), (SORTED_README, "sorted containers")):
         tags = loaded.ok({"command": "generate-tags", "content": readme.read_text("utf-8")})
         lowered = {t.casefold() for t in tags["tags"]}
         assert not lowered & MARKUP_WORDS, tags
         assert tags["format"] == "rst"
+        assert any(subject in t for t in lowered), tags  # pytest: its logo's alt names it
 
 
 def test_an_unknown_format_is_refused_before_a_model_is_needed(sidecar):
