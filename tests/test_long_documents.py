@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import re
 from itertools import pairwise
 
@@ -64,19 +65,40 @@ def mentions(text: str) -> set[str]:
     return {topic for topic, pattern in stems.items() if re.search(pattern, folded)}
 
 
-# A document longer than the model's 8,192-token context is read in chunks (2,048 tokens
-# each on CPU). 40,000 characters of these paragraphs are ~9,000 tokens: five chunks, the
-# fewest that still put each topic in a chunk of its own at the beginning, middle and end.
-# The app's largest document (200,000 characters, ~25 chunks) adds no behaviour the
-# bundled model has to show, only scale: it runs below on a tiny random-weight model,
-# where the same bookkeeping takes a minute instead of seven.
-LONG_CHARS = 40_000
+# A document longer than the model's context is read in chunks (2,048 tokens each on
+# CPU). The model here is the bundled SmolLM2, its own weights and tokenizer, in an MLX
+# folder whose config declares a 4,096-token context, as many models do (SmolLM2's own
+# is 8,192): 27,000 characters of these paragraphs are ~5,900 tokens, longer than that
+# context and three chunks, one per topic at the beginning, middle and end. Against its
+# real 8,192 the same test needs 40,000 characters, five chunks and twice the time,
+# and proves nothing more. The app's largest document (200,000 characters, ~25 chunks)
+# adds only scale: it runs below on a tiny random-weight model.
+SHORT_CONTEXT = 4096
+LONG_CHARS = 27_000
 LARGEST_CHARS = 200_000
 
 
 @pytest.fixture(scope="module")
 def long_document() -> str:
     return distinct_topics_document(LONG_CHARS)
+
+
+@pytest.fixture(scope="module")
+def loaded(mlx_folder, tmp_path_factory):
+    """A server with SmolLM2 loaded from an MLX folder that declares a 4,096-token context."""
+    folder = tmp_path_factory.mktemp("smollm2-4k-context")
+    for path in mlx_folder.iterdir():
+        if path.name != "config.json":
+            (folder / path.name).symlink_to(path)
+    config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = SHORT_CONTEXT
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    s = Sidecar()
+    line = s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
+    assert line["format"] == "mlx"
+    assert s.ok({"command": "model-info"})["context_length"] == SHORT_CONTEXT
+    yield s
+    s.stop()
 
 
 def test_the_test_document_has_three_topics_in_thirds(long_document):
