@@ -32,7 +32,7 @@ def test_an_edited_document_reuses_the_part_before_the_edit(loaded):
 
 
 def test_a_different_document_does_not_reuse_its_content(loaded):
-    loaded.ok({"command": "summarize", "content": long_enough_document(), "max_tokens": 8})
+    loaded.ok({"command": "summarize", "content": DOCUMENT, "max_tokens": 8})
     line = loaded.ok({"command": "summarize", "content": "Bees make honey.", "max_tokens": 8})
     assert line["cached_tokens"] < 60  # the system prompt and template only
 

@@ -305,82 +305,42 @@ def test_sphinx_roles_read_as_their_text():
 MENTIONS = " Then {0} again, and {0} once more."
 
 
-@pytest.mark.parametrize(
-    ("document", "fmt", "subject"),
-    [
-        # Python's library page: the module before the dash of its <h1>.
-        (
-            "<html><head><title>x</title></head><body><nav>Index</nav><main>"
-            "<h1>fnmatch — Unix filename pattern matching</h1><p>The fnmatch module matches "
-            "names.</p><p>Use fnmatch.fnmatch() to test one name; fnmatch.filter() for a list."
-            "</p><p>The patterns of fnmatch are not regular expressions.</p></main></body></html>",
-            "html",
-            "fnmatch",
-        ),
-        # A README that opens with its logo: the alt text (Markdown's HTML, reST's image).
-        (
-            '<p align="center"><a href="https://www.attrs.org/"><img src="logo.svg" alt="attrs" />'
-            "</a></p>\n\n*attrs* writes classes for you." + MENTIONS.format("attrs"),
-            "markdown",
-            "attrs",
-        ),
-        (
-            ".. image:: https://example.org/logo.svg\n   :target: https://example.org\n"
-            "   :alt: pytest\n\nThe pytest framework makes tests easy." + MENTIONS.format("pytest"),
-            "rst",
-            "pytest",
-        ),
-        # A genre word and an article around the name; a section number before it.
-        (
-            "Argparse Tutorial\n=================\n\nAn introduction to argparse."
-            + MENTIONS.format("argparse"),
-            "rst",
-            "Argparse",
-        ),
-        (
-            "An introduction to the ipaddress module\n=======================================\n\n"
-            "Meet ipaddress." + MENTIONS.format("ipaddress"),
-            "rst",
-            "ipaddress",
-        ),
-        (
-            "## B.5. L'espace utilisateur\n\nOn appelle espace utilisateur ceci."
-            + MENTIONS.format("espace utilisateur"),
-            "markdown",
-            "espace utilisateur",
-        ),
-        (
-            "## B.5. ユーザ空間\n\n「ユーザ空間」とはプロセスの実行環境。ユーザ空間とユーザ空間。",
-            "markdown",
-            "ユーザ空間",
-        ),
-        # A manual page's header: the name as the page writes it, not in capitals.
-        (
-            "JQ(1)        General Commands Manual        JQ(1)\n\nNAME\n       jq - JSON processor"
-            + MENTIONS.format("jq"),
-            "text",
-            "jq",
-        ),
-        # No subject: a title the text never repeats, a first heading after the text,
-        # furniture, a first line that is a sentence.
-        (
-            "Whetting Your Appetite\n======================\n\nPython is easy. Python is fun.",
-            "rst",
-            "",
-        ),
-        (
-            "Terns count seabirds. Terns count.\n\n## Features\n\nFeatures, features.",
-            "markdown",
-            "",
-        ),
-        (
-            "# Installation\n\nInstallation is pip. Installation again. Installation.",
-            "markdown",
-            "",
-        ),
-        ('"""Heap queue algorithm.\n\nheap heap heap"""', "text", ""),
-    ],
-)
+# fmt: off
+SUBJECT_CASES = [
+    # Python's library page: the module before the dash of its <h1>.
+    ("<html><head><title>x</title></head><body><nav>Index</nav><main>"
+     "<h1>fnmatch — Unix filename pattern matching</h1><p>The fnmatch module matches names."
+     "</p><p>Use fnmatch.fnmatch() to test one name; fnmatch.filter() for a list.</p>"
+     "<p>The patterns of fnmatch are not regular expressions.</p></main></body></html>",
+     "html", "fnmatch"),
+    # A README that opens with its logo: the alt text (Markdown's HTML, reST's image).
+    ('<p align="center"><a href="https://www.attrs.org/"><img src="logo.svg" alt="attrs" />'
+     "</a></p>\n\n*attrs* writes classes for you." + MENTIONS.format("attrs"), "markdown", "attrs"),
+    (".. image:: https://example.org/logo.svg\n   :target: https://example.org\n   :alt: pytest"
+     "\n\nThe pytest framework makes tests easy." + MENTIONS.format("pytest"), "rst", "pytest"),
+    # A genre word and an article around the name; a section number before it.
+    ("Argparse Tutorial\n=================\n\nArgparse." + MENTIONS.format("argparse"),
+     "rst", "Argparse"),
+    ("An introduction to the ipaddress module\n" + "=" * 39 + "\n\nMeet ipaddress."
+     + MENTIONS.format("ipaddress"), "rst", "ipaddress"),
+    ("## B.5. L'espace utilisateur\n\nL'espace utilisateur." + MENTIONS.format("espace utilisateur"),
+     "markdown", "espace utilisateur"),
+    ("## B.5. ユーザ空間\n\n「ユーザ空間」とはプロセスの実行環境。ユーザ空間とユーザ空間。",
+     "markdown", "ユーザ空間"),
+    # A manual page's header: the name as the page writes it, not in capitals.
+    ("JQ(1)        General Commands Manual        JQ(1)\n\nNAME\n       jq - JSON processor"
+     + MENTIONS.format("jq"), "text", "jq"),
+    # No subject: a title the text never repeats, a first heading after the text,
+    # furniture, a first line that is a sentence.
+    ("Whetting Your Appetite\n======================\n\nPython is easy. Python is fun.", "rst", ""),
+    ("Terns count seabirds. Terns count.\n\n## Features\n\nFeatures, features.", "markdown", ""),
+    ("# Installation\n\nInstallation is pip. Installation again. Installation.", "markdown", ""),
+    ('"""Heap queue algorithm.\n\nheap heap heap"""', "text", ""),
+]
+# fmt: on
+
+
+@pytest.mark.parametrize(("document", "fmt", "subject"), SUBJECT_CASES)
 def test_the_subject_is_what_the_title_names_and_the_text_repeats(document, fmt, subject):
     assert server.title_subject(server.read_document(document, fmt)) == subject
 
