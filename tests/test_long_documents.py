@@ -65,16 +65,16 @@ def mentions(text: str) -> set[str]:
     return {topic for topic, pattern in stems.items() if re.search(pattern, folded)}
 
 
-# A document longer than the model's context is read in chunks (2,048 tokens each on
-# CPU). The model here is the bundled SmolLM2, its own weights and tokenizer, in an MLX
-# folder whose config declares a 4,096-token context, as many models do (SmolLM2's own
-# is 8,192): 27,000 characters of these paragraphs are ~5,900 tokens, longer than that
-# context and three chunks, one per topic at the beginning, middle and end. Against its
-# real 8,192 the same test needs 40,000 characters, five chunks and twice the time,
-# and proves nothing more. The app's largest document (200,000 characters, ~25 chunks)
-# adds only scale: it runs below on a tiny random-weight model.
-SHORT_CONTEXT = 4096
-LONG_CHARS = 27_000
+# A document longer than what one pass may hold is read in chunks. The model here is the
+# bundled SmolLM2, its own weights and tokenizer, in an MLX folder whose config declares a
+# 1,024-token context (GPT-2's; SmolLM2's own is 8,192): 10,000 characters of these
+# paragraphs are ~2,200 tokens, longer than that context, and three chunks of ~775
+# tokens, one per topic at the beginning, middle and end. Against the real 8,192 the same
+# test needs 40,000 characters, five chunks and three times as long, and proves nothing
+# more. The app's largest document (200,000 characters, ~25 chunks of the CPU's 2,048
+# tokens) adds only scale: it runs below on a tiny random-weight model.
+SHORT_CONTEXT = 1024
+LONG_CHARS = 10_000
 LARGEST_CHARS = 200_000
 
 
@@ -85,7 +85,7 @@ def long_document() -> str:
 
 @pytest.fixture(scope="module")
 def loaded(mlx_folder, tmp_path_factory):
-    """A server with SmolLM2 loaded from an MLX folder that declares a 4,096-token context."""
+    """A server with SmolLM2 loaded from an MLX folder that declares a 1,024-token context."""
     folder = tmp_path_factory.mktemp("smollm2-4k-context")
     for path in mlx_folder.iterdir():
         if path.name != "config.json":
