@@ -1721,7 +1721,7 @@ def opening_title(blocks: list[Block]) -> str:
 
 def plain_title(content: str) -> str:
     """A plain text's first line when it stands alone as a title: short, a blank line
-    after it, no sentence end ("PRIDE AND PREJUDICE"; not '\"\"\"Heap queue algorithm.').
+    after it, no sentence end ("PRIDE AND PREJUDICE"; not a docstring's "Heap queue algorithm.").
     A manual page's header gives its first field ("JQ(1)")."""
     lines = content.strip().split("\n", 2)
     first = re.split(r"\s{3,}", lines[0].strip())[0]
