@@ -1710,13 +1710,12 @@ def opening_title(blocks: list[Block]) -> str:
     """The heading a document opens with, or else the alt text of the image it opens
     with (the logo of the attrs and pytest READMEs); none when text comes first, as in a
     README whose first heading is "Features"."""
-    alts = []
+    logo = ""  # the first alt text with words, before any block with words
     for block in blocks:
         if has_words(block.text):
-            return block.text if block.kind == "heading" else (alts or [""])[0]
-        if has_words(block.alt):
-            alts.append(block.alt)
-    return (alts or [""])[0]
+            return block.text if block.kind == "heading" else logo
+        logo = logo or (block.alt if has_words(block.alt) else "")
+    return logo
 
 
 def plain_title(content: str) -> str:
