@@ -1,31 +1,29 @@
-"""Shared fixtures: a real `python server.py` subprocess driven over NDJSON."""
+"""Shared fixtures: a real `python server.py` subprocess driven over NDJSON through the
+package's own client (mlx_sidecar.client), with every line checked against the schema."""
 
 from __future__ import annotations
 
 import json
 import os
-import queue
 import subprocess
 import sys
 import tempfile
-import threading
 from pathlib import Path
 from typing import Any
 
+import jsonschema
 import pytest
 
+from mlx_sidecar.client import FINAL_TYPES, SERVER, SidecarClient
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVER = ROOT / "server.py"
 SCHEMA_PATH = ROOT / "protocol.schema.json"
-FINAL_TYPES = ("response", "error")
+__all__ = ["FINAL_TYPES", "SERVER", "Sidecar"]
 
 
-def _validator() -> Any:
-    """Every stdout line any test sees is checked against the published schema."""
-    if not SCHEMA_PATH.exists():
-        return None
-    import jsonschema
-
+def _validator() -> jsonschema.Draft202012Validator:
+    """Every stdout line any test sees is checked against the published schema (which
+    must exist: a missing schema fails the suite instead of turning the check off)."""
     schema = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
     line_schema = {"$ref": "#/$defs/ServerLine", "$defs": schema["$defs"]}
     return jsonschema.Draft202012Validator(line_schema)
@@ -34,84 +32,42 @@ def _validator() -> Any:
 VALIDATOR = _validator()
 
 
-class Sidecar:
-    """One server process; every stdout line is parsed, schema-checked and kept."""
+class Sidecar(SidecarClient):
+    """One server process for tests: commands keep the ids the test gives them (none
+    added), every line is schema-checked, and stderr is kept in a file."""
 
     def __init__(self, *args: str, env: dict | None = None, cwd: str | None = None) -> None:
         self.stderr_file = tempfile.NamedTemporaryFile(prefix="sidecar-stderr-", delete=False)  # noqa: SIM115
-        full_env = {**os.environ, "HF_HUB_DISABLE_TELEMETRY": "1", **(env or {})}
-        self.proc = subprocess.Popen(
-            [sys.executable, str(SERVER), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=self.stderr_file,
-            env=full_env,
+        super().__init__(
+            *args,
+            env=env,
             cwd=cwd or str(ROOT),
+            stderr=self.stderr_file,
+            auto_ids=False,
+            on_line=VALIDATOR.validate,
         )
-        self.lines: list[dict] = []
-        self.raw_lines: list[bytes] = []
-        self._queue: queue.Queue = queue.Queue()
-        threading.Thread(target=self._pump, daemon=True).start()
-
-    def _pump(self) -> None:
-        assert self.proc.stdout is not None
-        for raw in self.proc.stdout:
-            self.raw_lines.append(raw)
-            self._queue.put(raw)
-        self._queue.put(None)
-
-    def send(self, obj: Any) -> None:
-        data = obj if isinstance(obj, bytes) else json.dumps(obj).encode("utf-8")
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(data + b"\n")
-        self.proc.stdin.flush()
 
     def read(self, timeout: float = 600) -> dict:
-        raw = self._queue.get(timeout=timeout)
-        if raw is None:
-            raise EOFError(f"server closed stdout; stderr:\n{self.stderr()[-3000:]}")
-        line = json.loads(raw)
-        assert isinstance(line, dict), raw
-        assert raw.endswith(b"\n")
-        if VALIDATOR is not None:
-            VALIDATOR.validate(line)
-        self.lines.append(line)
-        return line
+        try:
+            return super().read(timeout)
+        except EOFError:
+            raise EOFError(f"server closed stdout; stderr:\n{self.stderr()[-3000:]}") from None
 
-    def request(self, obj: Any, timeout: float = 600) -> tuple[list[dict], dict]:
-        """Send one command; return (progress/partial lines, the final response or error)."""
-        self.send(obj)
-        events = []
-        while True:
-            line = self.read(timeout)
-            if line["type"] in FINAL_TYPES:
-                return events, line
-            events.append(line)
-
-    def call(self, obj: Any, timeout: float = 600) -> dict:
+    def answer(self, obj: Any, timeout: float = 600) -> dict:
+        """The final line of one command, a response or an error."""
         return self.request(obj, timeout)[1]
 
     def ok(self, obj: Any, timeout: float = 600) -> dict:
-        line = self.call(obj, timeout)
+        """The response to one command; the test fails on an error line."""
+        line = self.answer(obj, timeout)
         assert line["type"] == "response", line
         return line
 
     def stderr(self) -> str:
         return Path(self.stderr_file.name).read_text(encoding="utf-8", errors="replace")
 
-    def close_stdin(self) -> int:
-        assert self.proc.stdin is not None
-        self.proc.stdin.close()
-        return self.proc.wait(timeout=60)
-
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            try:
-                self.send({"command": "shutdown"})
-                self.proc.wait(timeout=30)
-            except (BrokenPipeError, subprocess.TimeoutExpired, OSError):
-                self.proc.kill()
-                self.proc.wait()
+        self.close()
         os.unlink(self.stderr_file.name)
 
 

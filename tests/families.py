@@ -60,32 +60,71 @@ LLAMA3_PATTERN = r"""(?i:'s|'t|'re|'ve|'m|'ll|'d)|[^\r\n\p{L}\p{N}]?\p{L}+|\p{N}
 # (tool calls, think) are not "special": they decode as text.
 QWEN_ADDED = [
     *[("<|endoftext|>", True), ("<|im_start|>", True), ("<|im_end|>", True)],
-    *[(f"<|{n}|>", True) for n in ("object_ref_start", "object_ref_end", "box_start",
-                                   "box_end", "quad_start", "quad_end", "vision_start",
-                                   "vision_end", "vision_pad", "image_pad", "video_pad")],
-    ("<tool_call>", False), ("</tool_call>", False),
-    *[(f"<|{n}|>", False) for n in ("fim_prefix", "fim_middle", "fim_suffix", "fim_pad",
-                                    "repo_name", "file_sep")],
-    ("<tool_response>", False), ("</tool_response>", False),
-    ("<think>", False), ("</think>", False),
-]  # fmt: skip
+    *[
+        (f"<|{n}|>", True)
+        for n in (
+            "object_ref_start",
+            "object_ref_end",
+            "box_start",
+            "box_end",
+            "quad_start",
+            "quad_end",
+            "vision_start",
+            "vision_end",
+            "vision_pad",
+            "image_pad",
+            "video_pad",
+        )
+    ],
+    ("<tool_call>", False),
+    ("</tool_call>", False),
+    *[
+        (f"<|{n}|>", False)
+        for n in ("fim_prefix", "fim_middle", "fim_suffix", "fim_pad", "repo_name", "file_sep")
+    ],
+    ("<tool_response>", False),
+    ("</tool_response>", False),
+    ("<think>", False),
+    ("</think>", False),
+]
 # Llama 3.2's 256 reserved ids from 128,000 on, named as in its tokenizer.json.
 LLAMA3_ADDED = [
-    "<|begin_of_text|>", "<|end_of_text|>", "<|reserved_special_token_0|>",
-    "<|reserved_special_token_1|>", "<|finetune_right_pad_id|>", "<|reserved_special_token_2|>",
-    "<|start_header_id|>", "<|end_header_id|>", "<|eom_id|>", "<|eot_id|>", "<|python_tag|>",
+    "<|begin_of_text|>",
+    "<|end_of_text|>",
+    "<|reserved_special_token_0|>",
+    "<|reserved_special_token_1|>",
+    "<|finetune_right_pad_id|>",
+    "<|reserved_special_token_2|>",
+    "<|start_header_id|>",
+    "<|end_header_id|>",
+    "<|eom_id|>",
+    "<|eot_id|>",
+    "<|python_tag|>",
     *[f"<|reserved_special_token_{i}|>" for i in range(3, 248)],
-]  # fmt: skip
+]
 # Phi-3.5-mini's added tokens from 32,000 on (its tokenizer.json).
 PHI3_ADDED = [
-    ("<|endoftext|>", True), ("<|assistant|>", True), ("<|placeholder1|>", True),
-    ("<|placeholder2|>", True), ("<|placeholder3|>", True), ("<|placeholder4|>", True),
-    ("<|system|>", True), ("<|end|>", True), ("<|placeholder5|>", True),
-    ("<|placeholder6|>", True), ("<|user|>", True),
-]  # fmt: skip
+    ("<|endoftext|>", True),
+    ("<|assistant|>", True),
+    ("<|placeholder1|>", True),
+    ("<|placeholder2|>", True),
+    ("<|placeholder3|>", True),
+    ("<|placeholder4|>", True),
+    ("<|system|>", True),
+    ("<|end|>", True),
+    ("<|placeholder5|>", True),
+    ("<|placeholder6|>", True),
+    ("<|user|>", True),
+]
 # Gemma 3's turn and control tokens (its tokenizer has them; see gemma_tokenizer).
-GEMMA_ADDED = [("<pad>", True), ("<eos>", True), ("<bos>", True), ("<start_of_turn>", True),
-               ("<end_of_turn>", True), ("<start_of_image>", True)]  # fmt: skip
+GEMMA_ADDED = [
+    ("<pad>", True),
+    ("<eos>", True),
+    ("<bos>", True),
+    ("<start_of_turn>", True),
+    ("<end_of_turn>", True),
+    ("<start_of_image>", True),
+]
 
 
 def tiktoken_tokenizer(path: Path, pattern: str, added: list[tuple[str, bool]]) -> Any:
@@ -185,23 +224,47 @@ class Family:
 
 def qwen3_config(tied: bool) -> dict:
     return {
-        "model_type": "qwen3", "hidden_size": 64, "intermediate_size": 128,
-        "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-        "head_dim": 16, "rms_norm_eps": 1e-6, "vocab_size": 151936,
-        "max_position_embeddings": 40960, "rope_theta": 1000000.0, "rope_scaling": None,
-        "tie_word_embeddings": tied, "bos_token_id": 151643, "eos_token_id": 151645,
+        "model_type": "qwen3",
+        "hidden_size": 64,
+        "intermediate_size": 128,
+        "num_hidden_layers": 2,
+        "num_attention_heads": 4,
+        "num_key_value_heads": 2,
+        "head_dim": 16,
+        "rms_norm_eps": 1e-6,
+        "vocab_size": 151936,
+        "max_position_embeddings": 40960,
+        "rope_theta": 1000000.0,
+        "rope_scaling": None,
+        "tie_word_embeddings": tied,
+        "bos_token_id": 151643,
+        "eos_token_id": 151645,
         "torch_dtype": "bfloat16",
-    }  # fmt: skip
+    }
 
 
 FAMILIES = {
     "qwen3-tied": Family(
-        "qwen3-tied", qwen3_config(True), qwen_tokenizer, "Qwen-Qwen3-0.6B.jinja",
-        bos=None, eos="<|im_end|>", eos_ids=[151645, 151643], pad="<|endoftext|>", thinking=True,
+        "qwen3-tied",
+        qwen3_config(True),
+        qwen_tokenizer,
+        "Qwen-Qwen3-0.6B.jinja",
+        bos=None,
+        eos="<|im_end|>",
+        eos_ids=[151645, 151643],
+        pad="<|endoftext|>",
+        thinking=True,
     ),
     "qwen3-untied": Family(
-        "qwen3-untied", qwen3_config(False), qwen_tokenizer, "Qwen-Qwen3-0.6B.jinja",
-        bos=None, eos="<|im_end|>", eos_ids=[151645, 151643], pad="<|endoftext|>", thinking=True,
+        "qwen3-untied",
+        qwen3_config(False),
+        qwen_tokenizer,
+        "Qwen-Qwen3-0.6B.jinja",
+        bos=None,
+        eos="<|im_end|>",
+        eos_ids=[151645, 151643],
+        pad="<|endoftext|>",
+        thinking=True,
     ),
     # Qwen3.5: linear-attention layers (ArraysCache) with full attention every 4th layer.
     # Qwen3.5's own template is not in the fixtures; Qwen3's (same tokens) stands in.
@@ -210,66 +273,133 @@ FAMILIES = {
         {
             # As mlx-community's Qwen3.5 folders: the language model's settings nested
             # under text_config (the vision_config is dropped by mlx_lm.convert).
-            "model_type": "qwen3_5", "tie_word_embeddings": True, "torch_dtype": "bfloat16",
-            "bos_token_id": 151643, "eos_token_id": 151645,
+            "model_type": "qwen3_5",
+            "tie_word_embeddings": True,
+            "torch_dtype": "bfloat16",
+            "bos_token_id": 151643,
+            "eos_token_id": 151645,
             "text_config": {
-                "model_type": "qwen3_5_text", "hidden_size": 64, "intermediate_size": 128,
-                "num_hidden_layers": 4, "num_attention_heads": 4, "num_key_value_heads": 2,
-                "head_dim": 16, "rms_norm_eps": 1e-6, "vocab_size": 151936,
-                "max_position_embeddings": 262144, "linear_num_value_heads": 4,
-                "linear_num_key_heads": 2, "linear_key_head_dim": 16,
-                "linear_value_head_dim": 16, "linear_conv_kernel_dim": 4,
-                "full_attention_interval": 4, "tie_word_embeddings": True,
-                "rope_parameters": {"type": "default", "mrope_section": [2, 1, 1],
-                                    "rope_theta": 10000000, "partial_rotary_factor": 0.5},
+                "model_type": "qwen3_5_text",
+                "hidden_size": 64,
+                "intermediate_size": 128,
+                "num_hidden_layers": 4,
+                "num_attention_heads": 4,
+                "num_key_value_heads": 2,
+                "head_dim": 16,
+                "rms_norm_eps": 1e-6,
+                "vocab_size": 151936,
+                "max_position_embeddings": 262144,
+                "linear_num_value_heads": 4,
+                "linear_num_key_heads": 2,
+                "linear_key_head_dim": 16,
+                "linear_value_head_dim": 16,
+                "linear_conv_kernel_dim": 4,
+                "full_attention_interval": 4,
+                "tie_word_embeddings": True,
+                "rope_parameters": {
+                    "type": "default",
+                    "mrope_section": [2, 1, 1],
+                    "rope_theta": 10000000,
+                    "partial_rotary_factor": 0.5,
+                },
             },
         },
-        qwen_tokenizer, "Qwen-Qwen3-0.6B.jinja",
-        bos=None, eos="<|im_end|>", eos_ids=[151645, 151643], pad="<|endoftext|>",
-        thinking=True, trimmable_cache=False,
+        qwen_tokenizer,
+        "Qwen-Qwen3-0.6B.jinja",
+        bos=None,
+        eos="<|im_end|>",
+        eos_ids=[151645, 151643],
+        pad="<|endoftext|>",
+        thinking=True,
+        trimmable_cache=False,
     ),
     "llama3.2": Family(
         "llama3.2",
         {
-            "model_type": "llama", "hidden_size": 64, "intermediate_size": 128,
-            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-            "head_dim": 16, "rms_norm_eps": 1e-5, "vocab_size": 128256,
-            "max_position_embeddings": 131072, "rope_theta": 500000.0,
-            "rope_scaling": {"factor": 32.0, "high_freq_factor": 4.0, "low_freq_factor": 1.0,
-                             "original_max_position_embeddings": 8192, "rope_type": "llama3"},
-            "tie_word_embeddings": True, "bos_token_id": 128000,
-            "eos_token_id": [128001, 128008, 128009], "torch_dtype": "bfloat16",
+            "model_type": "llama",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "rms_norm_eps": 1e-5,
+            "vocab_size": 128256,
+            "max_position_embeddings": 131072,
+            "rope_theta": 500000.0,
+            "rope_scaling": {
+                "factor": 32.0,
+                "high_freq_factor": 4.0,
+                "low_freq_factor": 1.0,
+                "original_max_position_embeddings": 8192,
+                "rope_type": "llama3",
+            },
+            "tie_word_embeddings": True,
+            "bos_token_id": 128000,
+            "eos_token_id": [128001, 128008, 128009],
+            "torch_dtype": "bfloat16",
         },
-        llama3_tokenizer, "meta-llama-Llama-3.2-3B-Instruct.jinja",
-        bos="<|begin_of_text|>", eos="<|eot_id|>", eos_ids=[128001, 128008, 128009],
+        llama3_tokenizer,
+        "meta-llama-Llama-3.2-3B-Instruct.jinja",
+        bos="<|begin_of_text|>",
+        eos="<|eot_id|>",
+        eos_ids=[128001, 128008, 128009],
     ),
     "phi3": Family(
         "phi3",
         {
-            "model_type": "phi3", "hidden_size": 64, "intermediate_size": 128,
-            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 4,
-            "rms_norm_eps": 1e-5, "vocab_size": 32064, "max_position_embeddings": 131072,
-            "original_max_position_embeddings": 4096, "rope_theta": 10000.0,
-            "rope_scaling": {"type": "longrope", "long_factor": [1.0] * 8,
-                             "short_factor": [1.0] * 8},
-            "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 32000,
+            "model_type": "phi3",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 4,
+            "rms_norm_eps": 1e-5,
+            "vocab_size": 32064,
+            "max_position_embeddings": 131072,
+            "original_max_position_embeddings": 4096,
+            "rope_theta": 10000.0,
+            "rope_scaling": {
+                "type": "longrope",
+                "long_factor": [1.0] * 8,
+                "short_factor": [1.0] * 8,
+            },
+            "tie_word_embeddings": False,
+            "bos_token_id": 1,
+            "eos_token_id": 32000,
             "torch_dtype": "bfloat16",
         },
-        phi3_tokenizer, "microsoft-Phi-3.5-mini-instruct.jinja",
-        bos="<s>", eos="<|end|>", eos_ids=[32007, 32001, 32000], pad="<|endoftext|>",
+        phi3_tokenizer,
+        "microsoft-Phi-3.5-mini-instruct.jinja",
+        bos="<s>",
+        eos="<|end|>",
+        eos_ids=[32007, 32001, 32000],
+        pad="<|endoftext|>",
     ),
     "mistral": Family(
         "mistral",
         {
-            "model_type": "mistral", "hidden_size": 64, "intermediate_size": 128,
-            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
-            "head_dim": 16, "rms_norm_eps": 1e-5, "vocab_size": 32768,
-            "max_position_embeddings": 32768, "rope_theta": 1000000.0,
-            "tie_word_embeddings": False, "bos_token_id": 1, "eos_token_id": 2,
+            "model_type": "mistral",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 2,
+            "head_dim": 16,
+            "rms_norm_eps": 1e-5,
+            "vocab_size": 32768,
+            "max_position_embeddings": 32768,
+            "rope_theta": 1000000.0,
+            "tie_word_embeddings": False,
+            "bos_token_id": 1,
+            "eos_token_id": 2,
             "torch_dtype": "bfloat16",
         },
-        mistral_tokenizer, "mistralai-Mistral-7B-Instruct-v0.3.jinja",
-        bos="<s>", eos="</s>", eos_ids=[2],
+        mistral_tokenizer,
+        "mistralai-Mistral-7B-Instruct-v0.3.jinja",
+        bos="<s>",
+        eos="</s>",
+        eos_ids=[2],
     ),
     # Gemma 3: sliding-window layers (RotatingKVCache) with a global one every 2nd layer
     # here (every 6th in the real models); its template folds the system turn into the
@@ -277,18 +407,34 @@ FAMILIES = {
     "gemma3_text": Family(
         "gemma3_text",
         {
-            "model_type": "gemma3_text", "hidden_size": 64, "intermediate_size": 128,
-            "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 1,
-            "head_dim": 16, "rms_norm_eps": 1e-6, "vocab_size": 32006,
-            "max_position_embeddings": 131072, "query_pre_attn_scalar": 16,
-            "sliding_window": 512, "sliding_window_pattern": 2, "rope_theta": 1000000.0,
-            "rope_local_base_freq": 10000.0, "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
-            "bos_token_id": 32002, "eos_token_id": [32001, 32004], "torch_dtype": "bfloat16",
+            "model_type": "gemma3_text",
+            "hidden_size": 64,
+            "intermediate_size": 128,
+            "num_hidden_layers": 2,
+            "num_attention_heads": 4,
+            "num_key_value_heads": 1,
+            "head_dim": 16,
+            "rms_norm_eps": 1e-6,
+            "vocab_size": 32006,
+            "max_position_embeddings": 131072,
+            "query_pre_attn_scalar": 16,
+            "sliding_window": 512,
+            "sliding_window_pattern": 2,
+            "rope_theta": 1000000.0,
+            "rope_local_base_freq": 10000.0,
+            "rope_scaling": {"factor": 8.0, "rope_type": "linear"},
+            "bos_token_id": 32002,
+            "eos_token_id": [32001, 32004],
+            "torch_dtype": "bfloat16",
         },
-        gemma_tokenizer, "google-gemma-3-4b-it.jinja",
-        bos="<bos>", eos="<end_of_turn>", eos_ids=[32001, 32004], pad="<pad>",
+        gemma_tokenizer,
+        "google-gemma-3-4b-it.jinja",
+        bos="<bos>",
+        eos="<end_of_turn>",
+        eos_ids=[32001, 32004],
+        pad="<pad>",
     ),
-}  # fmt: skip
+}
 
 
 # --- Building a folder ---------------------------------------------------------------
@@ -328,16 +474,28 @@ def build(family: Family, dest: Path, seed: int = 0) -> Built:
     save_model(dest, model)
     save_config(config, dest / "config.json")
     (dest / "generation_config.json").write_text(
-        json.dumps({"bos_token_id": config.get("bos_token_id"), "eos_token_id": family.eos_ids,
-                    "do_sample": True, "temperature": 0.6, "top_p": 0.95}, indent=2),
+        json.dumps(
+            {
+                "bos_token_id": config.get("bos_token_id"),
+                "eos_token_id": family.eos_ids,
+                "do_sample": True,
+                "temperature": 0.6,
+                "top_p": 0.95,
+            },
+            indent=2,
+        ),
         encoding="utf-8",
-    )  # fmt: skip
+    )
     tok = family.tokenizer()
     fast = PreTrainedTokenizerFast(
-        tokenizer_object=tok, bos_token=family.bos, eos_token=family.eos,
-        pad_token=family.pad, unk_token=None, model_max_length=config.get("text_config", config)["max_position_embeddings"],
+        tokenizer_object=tok,
+        bos_token=family.bos,
+        eos_token=family.eos,
+        pad_token=family.pad,
+        unk_token=None,
+        model_max_length=config.get("text_config", config)["max_position_embeddings"],
         clean_up_tokenization_spaces=False,
-    )  # fmt: skip
+    )
     fast.chat_template = (TEMPLATES / family.template).read_text(encoding="utf-8")
     fast.save_pretrained(str(dest))
     added = [t.content for t in tok.get_added_tokens_decoder().values()]
@@ -353,8 +511,10 @@ def main() -> None:
         started = time.perf_counter()
         built = build(family, out / name)
         size = sum(p.stat().st_size for p in built.path.iterdir()) / 1e6
-        print(f"{name}: {time.perf_counter() - started:.1f}s, {size:.1f} MB, "
-              f"{built.param_count:,} parameters")  # fmt: skip
+        print(
+            f"{name}: {time.perf_counter() - started:.1f}s, {size:.1f} MB, "
+            f"{built.param_count:,} parameters"
+        )
 
 
 if __name__ == "__main__":

@@ -250,11 +250,20 @@ class _Handler(BaseHTTPRequestHandler):
         repo, sha, files = self.hub._resolve(repo_id, revision)
         siblings = [{"rfilename": p, "size": f.size} for p, f in sorted(files.items())]
         return {
-            "_id": sha[:24], "id": repo_id, "modelId": repo_id, "sha": sha,
-            "lastModified": LAST_MODIFIED, "createdAt": LAST_MODIFIED, "private": False,
-            "gated": "manual" if repo.gated else False, "disabled": False,
-            "downloads": 0, "likes": 0, "tags": [], "siblings": siblings,
-        }  # fmt: skip
+            "_id": sha[:24],
+            "id": repo_id,
+            "modelId": repo_id,
+            "sha": sha,
+            "lastModified": LAST_MODIFIED,
+            "createdAt": LAST_MODIFIED,
+            "private": False,
+            "gated": "manual" if repo.gated else False,
+            "disabled": False,
+            "downloads": 0,
+            "likes": 0,
+            "tags": [],
+            "siblings": siblings,
+        }
 
     def _tree(self, repo_id: str, rev: str, sub: str, recursive: bool) -> list[dict]:
         files = self.hub._resolve(repo_id, rev)[2]

@@ -13,7 +13,10 @@ import json
 import pytest
 from conftest import DOCUMENT, ROOT
 
-import server
+from mlx_sidecar import reading, repairs, text
+from mlx_sidecar.answers import summary as summaries
+from mlx_sidecar.answers.notes import ChunkNotes
+from mlx_sidecar.repairs import summaries as summary_rules
 
 # --- Good answers: tags a strong model gives, each with a document that names it -----
 
@@ -51,14 +54,14 @@ GOOD_TAGS = [
 
 @pytest.mark.parametrize(("tag", "document"), GOOD_TAGS)
 def test_a_good_tag_passes_unchanged(tag: str, document: str) -> None:
-    kept = server.ground_tags(server.normalize_tags([tag], 5), document, 5)
+    kept = repairs.ground_tags(repairs.normalize_tags([tag], 5), document, 5)
     assert kept[0] == tag
 
 
 def test_good_tags_together_pass_unchanged_and_in_order() -> None:
     tags = [t for t, _ in GOOD_TAGS]
     document = " ".join(d for _, d in GOOD_TAGS)
-    assert server.ground_tags(server.normalize_tags(tags, 30), document, 30) == tags
+    assert repairs.ground_tags(repairs.normalize_tags(tags, 30), document, 30) == tags
 
 
 # --- Good answers: summaries a strong model gives (abbreviations, initials, lists) ----
@@ -151,8 +154,8 @@ GOOD_SUMMARIES = [
 
 @pytest.mark.parametrize(("summary", "document"), GOOD_SUMMARIES)
 def test_a_good_summary_passes_unchanged(summary: str, document: str) -> None:
-    answer = server.Answer(document=document)
-    assert server.clean_summary(summary, answer, sentences=5) == summary
+    answer = repairs.Answer(document=document)
+    assert summaries.clean_summary(summary, answer, sentences=5) == summary
 
 
 def test_enough_good_answers() -> None:
@@ -161,27 +164,27 @@ def test_enough_good_answers() -> None:
 
 def test_one_sentence_keeps_its_abbreviations_and_initials() -> None:
     text = "President John F. Kennedy set the U.S. a goal in 1961. Apollo 11 met it in 1969."
-    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=1)
+    got = summaries.clean_summary(text, repairs.Answer(document=APOLLO), sentences=1)
     assert got == "President John F. Kennedy set the U.S. a goal in 1961."
 
 
 def test_a_bulleted_answer_keeps_every_item_apart() -> None:
     text = "- Apollo 11 landed on the Moon\n- Neil Armstrong walked first\n- Collins orbited"
-    got = server.clean_summary(text, server.Answer(document=APOLLO), sentences=5)
+    got = summaries.clean_summary(text, repairs.Answer(document=APOLLO), sentences=5)
     assert got == "Apollo 11 landed on the Moon. Neil Armstrong walked first. Collins orbited."
 
 
 def test_no_ascii_period_after_japanese() -> None:
-    got = server.clean_summary("東京は日本の首都です", server.Answer(document="東京"))
+    got = summaries.clean_summary("東京は日本の首都です", repairs.Answer(document="東京"))
     assert got == "東京は日本の首都です"
 
 
 def test_the_segmenter_keeps_decimals_abbreviations_and_cjk_stops() -> None:
-    assert server.split_sentences("It costs $3.50 in the U.S. today. Then more.") == [
+    assert text.split_sentences("It costs $3.50 in the U.S. today. Then more.") == [
         "It costs $3.50 in the U.S. today.",
         "Then more.",
     ]
-    assert server.split_sentences("これは文です。二番目の文です。") == [
+    assert text.split_sentences("これは文です。二番目の文です。") == [
         "これは文です。",
         "二番目の文です。",
     ]
@@ -202,11 +205,11 @@ def qwen_like_tokenizer():
 
 
 def test_added_tokens_special_or_not_and_thinking_never_reach_an_answer() -> None:
-    answer = server.answer_for(qwen_like_tokenizer(), "The mission landed on the Moon.")
+    answer = repairs.answer_for(qwen_like_tokenizer(), "The mission landed on the Moon.")
     raw = "<think>plan</think>The mission <tool_call>landed on the <|fim_prefix|>Moon.<|im_end|>"
-    assert server.clean_summary(raw, answer) == "The mission landed on the Moon."
-    tags = server.parse_tag_output('</think>["Moon<|file_sep|>", "<tool_call>"]', answer)
-    assert server.normalize_tags(tags, 5) == ["Moon"]
+    assert summaries.clean_summary(raw, answer) == "The mission landed on the Moon."
+    tags = repairs.parse_tags('</think>["Moon<|file_sep|>", "<tool_call>"]', answer)
+    assert repairs.normalize_tags(tags, 5) == ["Moon"]
 
 
 # --- Bad answers SmolLM2 really gave: repaired or dropped ----------------------------
@@ -296,8 +299,8 @@ BAD_TAG_OUTPUTS: list[tuple[str, str, list[str]]] = [
 @pytest.mark.parametrize(("file", "decoding", "expected"), BAD_TAG_OUTPUTS)
 def test_a_bad_tag_answer_is_repaired(file: str, decoding: str, expected: list[str]) -> None:
     raw, document = raw_record(file, "generate-tags", decoding)
-    parsed = server.parse_tag_output(raw)
-    tags = server.ground_tags(server.normalize_tags(parsed, 5), document, 5)
+    parsed = repairs.parse_tags(raw)
+    tags = repairs.ground_tags(repairs.normalize_tags(parsed, 5), document, 5)
     assert tags == expected
     assert tags != parsed
 
@@ -337,7 +340,7 @@ BAD_TAGS: list[tuple[str, str, str]] = [  # (file, a tag the model gave, "" when
 @pytest.mark.parametrize(("file", "tag", "expected"), BAD_TAGS)
 def test_a_bad_tag_is_repaired_or_dropped(file: str, tag: str, expected: str) -> None:
     assert any(tag.strip() in raw for raw, _ in raw_answers_of(file, "generate-tags"))
-    assert server.normalize_tags([tag], 5) == ([expected] if expected else [])
+    assert repairs.normalize_tags([tag], 5) == ([expected] if expected else [])
     assert expected != tag
 
 
@@ -398,8 +401,8 @@ def test_a_bad_summary_is_repaired(
     file: str, decoding: str, expected: str, extractive: bool
 ) -> None:
     raw, document = raw_record(file, "summarize", decoding)
-    summary = server.Summary(sentences=3)
-    summary.add_answer(raw, server.Answer(document=document))
+    summary = summaries.Summary(sentences=3)
+    summary.add_answer(raw, repairs.Answer(document=document))
     summary.ensure_one(document)
     assert (summary.text(), summary.extractive) == (expected, extractive)
     assert summary.text() != raw
@@ -433,8 +436,8 @@ BAD_SENTENCES: list[tuple[str, str, str]] = [  # (file, a sentence the model wro
 def test_a_bad_summary_sentence_is_dropped(file: str, sentence: str, rule: str) -> None:
     found = [doc for raw, doc in raw_answers_of(file, "summarize") if sentence in raw]
     assert found, "not a sentence the model wrote"
-    answer = server.Answer(document=found[0])
-    dropping = [r.__name__ for r in server.SUMMARY_SENTENCE_RULES if r(sentence, answer)]
+    answer = repairs.Answer(document=found[0])
+    dropping = [r.__name__ for r in summary_rules.SUMMARY_SENTENCE_RULES if r(sentence, answer)]
     assert dropping[:1] == [rule]
 
 
@@ -448,7 +451,9 @@ def test_enough_bad_answers() -> None:
 
 @pytest.mark.parametrize("value", [0, 6, 2.5, "2", True, -1])
 def test_sentences_out_of_range_or_not_an_integer_is_invalid_params(sidecar, value) -> None:
-    line = sidecar.call({"command": "summarize", "content": "Some text here.", "sentences": value})
+    line = sidecar.answer(
+        {"command": "summarize", "content": "Some text here.", "sentences": value}
+    )
     assert line["type"] == "error" and line["code"] == "invalid_params"
     assert "sentences" in line["error"]
 
@@ -459,8 +464,8 @@ def test_one_sentence_streamed_is_exactly_one_clean_sentence(loaded) -> None:
     )
     assert line["type"] == "response", line
     summary = line["summary"]
-    assert len(server.split_sentences(summary)) == 1
-    assert server.is_sentence(summary)
+    assert len(text.split_sentences(summary)) == 1
+    assert text.is_sentence(summary)
     partials = [e["text"] for e in events if e["type"] == "partial"]
     assert "".join(partials) == summary
 
@@ -470,7 +475,7 @@ def test_three_sentences_streamed_add_up_to_the_summary(loaded) -> None:
         {"command": "summarize", "content": DOCUMENT, "sentences": 3, "stream": True}
     )
     summary = line["summary"]
-    assert 1 <= len(server.split_sentences(summary)) <= 3
+    assert 1 <= len(text.split_sentences(summary)) <= 3
     assert "".join(e["text"] for e in events if e["type"] == "partial") == summary
 
 
@@ -481,7 +486,7 @@ def test_nothing_usable_from_the_model_gives_an_extractive_sentence(loaded) -> N
     )
     assert line["extractive"] is True
     assert line["summary"] and line["summary"] in " ".join(DOCUMENT.split())
-    assert server.is_sentence(line["summary"])
+    assert text.is_sentence(line["summary"])
     assert "".join(e["text"] for e in events if e["type"] == "partial") == line["summary"]
 
 
@@ -496,14 +501,13 @@ def test_no_added_token_string_reaches_tags_summary_or_partials(loaded) -> None:
     events, line = loaded.request({"command": "summarize", "content": content, "stream": True})
     texts = [*tags, line["summary"], *(e["text"] for e in events if e["type"] == "partial")]
     assert tags and line["summary"]
-    for text in texts:
-        assert not any(leak in text for leak in leaks), text
+    for said in texts:
+        assert not any(leak in said for leak in leaks), said
 
 
 def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
     def key(max_tokens: int, temperature: float, task: str = "t", chunk: str = "c") -> tuple:
-        job = server.Job(None, max_tokens, temperature, print)  # type: ignore[arg-type]
-        return server.note_key("summary", job, task, max_tokens, chunk)
+        return ChunkNotes.key("summary", task, chunk, max_tokens, temperature)
 
     assert key(8, 0.0) != key(160, 0.0)  # a generate-tags with max_tokens 8 cannot poison
     assert key(160, 0.0) != key(160, 0.7)
@@ -513,23 +517,23 @@ def test_chunk_results_are_keyed_by_every_option_that_changes_them() -> None:
 
 
 def test_a_sentence_whose_tail_invents_a_name_keeps_its_true_opening_clause() -> None:
-    page = server.read_document(
+    page = reading.read_document(
         (server_root() / "bench" / "corpus" / "29-python-tomllib-page.html").read_text("utf-8"),
         "auto",
     ).text
-    answer = server.Answer(document=page)
-    said = ("This module provides a TOML parser that can parse and decode to Python strings, "
-            "which is useful for parsing existing data from various sources such as XML files.")  # fmt: skip
-    assert server.unsupported_facts(said, answer) == ["XML"]
-    assert server.cut_unknown_tail(said, answer) == (
+    answer = repairs.Answer(document=page)
+    said = (
+        "This module provides a TOML parser that can parse and decode to Python strings, "
+        "which is useful for parsing existing data from various sources such as XML files."
+    )
+    assert summary_rules.unsupported_facts(said, answer) == ["XML"]
+    assert summary_rules.cut_unknown_tail(said, answer) == (
         "This module provides a TOML parser that can parse and decode to Python strings, "
         "which is useful for parsing existing data from various sources."
     )
     invented = "The University of Michigan developed it."  # nothing true to keep
-    assert server.cut_unknown_tail(invented, answer) == invented
+    assert summary_rules.cut_unknown_tail(invented, answer) == invented
 
 
 def server_root():
-    from pathlib import Path
-
-    return Path(server.__file__).resolve().parent
+    return ROOT

@@ -90,8 +90,13 @@ def hub_url(hub: FakeHub) -> str:
 
 
 def start_server(hub_endpoint: str, home: Path, *args: str, **env: str) -> Sidecar:
-    base = {"HF_ENDPOINT": hub_endpoint, "HF_HOME": str(home), "HF_TOKEN": "",
-            "HF_HUB_OFFLINE": "0", "HF_HUB_DISABLE_TELEMETRY": "1"}  # fmt: skip
+    base = {
+        "HF_ENDPOINT": hub_endpoint,
+        "HF_HOME": str(home),
+        "HF_TOKEN": "",
+        "HF_HUB_OFFLINE": "0",
+        "HF_HUB_DISABLE_TELEMETRY": "1",
+    }
     return Sidecar(*args, env={**base, **env})
 
 
@@ -211,7 +216,7 @@ def test_a_killed_download_resumes_from_what_is_on_disk(hub, big, tmp_path):
 
     second = start_server(hub_url(hub), tmp_path / "home")
     try:
-        refused = second.call({"command": "load-model", "model_path": str(dest)})
+        refused = second.answer({"command": "load-model", "model_path": str(dest)})
         assert refused["code"] == "incomplete_model" and "incomplete" in refused["error"]
         hub.throttle_bps, hub.bytes_sent = None, 0
         hub.requests.clear()
@@ -266,7 +271,7 @@ def test_a_corrupt_partial_file_is_downloaded_again(server, hub, tmp_path):
 
 def test_a_file_that_arrives_corrupted_is_removed_and_reported(server, tmp_path):
     dest = tmp_path / "m"
-    line = server.call(download("org/tampered", dest))
+    line = server.answer(download("org/tampered", dest))
     assert line["code"] == "checksum_mismatch" and "model.safetensors" in line["error"]
     assert not (dest / "model.safetensors").exists()
     assert not (dest / PARTIAL_DIR / "model.safetensors.part").exists()
@@ -296,7 +301,7 @@ def test_a_file_that_arrives_corrupted_is_removed_and_reported(server, tmp_path)
 )
 def test_bad_parameters_are_refused_before_any_network_call(server, hub, tmp_path, fields):
     req = {"command": "download-model", "destination": str(tmp_path / "m"), **fields}
-    line = server.call(req)
+    line = server.answer(req)
     assert line["type"] == "error" and line["code"] == "invalid_params", line
     assert line["error"].endswith(".") and "\n" not in line["error"]
     assert hub.requests == [] and not (tmp_path / "m").exists()
@@ -313,7 +318,7 @@ def test_bad_parameters_are_refused_before_any_network_call(server, hub, tmp_pat
     ],
 )
 def test_hub_errors_have_a_code_and_the_loop_goes_on(server, tmp_path, fields, code, words):
-    line = server.call(download(dest=tmp_path / "m", **fields))
+    line = server.answer(download(dest=tmp_path / "m", **fields))
     assert line["type"] == "error" and line["code"] == code, line
     assert words in line["error"]
     assert server.ok({"command": "check-availability"})
@@ -325,7 +330,7 @@ def test_an_unreachable_hub_is_a_network_error(tmp_path):
         port = sock.getsockname()[1]
     s = start_server(f"http://127.0.0.1:{port}", tmp_path / "home")
     try:
-        line = s.call(download("org/small", tmp_path / "m"))
+        line = s.answer(download("org/small", tmp_path / "m"))
         assert line["code"] == "network_error" and f"127.0.0.1:{port}" in line["error"]
         assert not (tmp_path / "m").exists()
         assert s.ok({"command": "check-availability"})
@@ -336,7 +341,7 @@ def test_an_unreachable_hub_is_a_network_error(tmp_path):
 def test_a_destination_that_is_a_file_is_refused(server, hub, tmp_path):
     target = tmp_path / "a-file"
     target.write_text("not a folder")
-    line = server.call(download("org/small", target))
+    line = server.answer(download("org/small", target))
     assert line["code"] == "not_writable" and "is a file" in line["error"]
     assert hub.requests == []
 
@@ -348,7 +353,7 @@ def test_a_destination_that_cannot_be_written_is_refused(server, tmp_path):
         locked = tmp_path / "locked"
         locked.mkdir(mode=0o555)
         dest = locked / "model"
-    line = server.call(download("org/small", dest))
+    line = server.answer(download("org/small", dest))
     assert line["code"] == "not_writable" and str(dest) in line["error"], line
 
 
@@ -359,7 +364,7 @@ def test_a_disk_that_fills_up_mid_way_is_disk_full(server, tmp_path):
     part = dest / PARTIAL_DIR / "model.safetensors.part"
     part.parent.mkdir(parents=True)
     part.symlink_to("/dev/full")
-    line = server.call(download("org/small", dest))
+    line = server.answer(download("org/small", dest))
     assert line["code"] == "disk_full" and "full" in line["error"], line
     assert (dest / MARKER).exists() and not (dest / "model.safetensors").exists()
     part.unlink()
@@ -367,10 +372,12 @@ def test_a_disk_that_fills_up_mid_way_is_disk_full(server, tmp_path):
 
 
 def test_not_enough_free_space_is_refused_before_any_byte(server, hub, tmp_path):
-    line = server.call(download("org/huge", tmp_path / "m"))
+    line = server.answer(download("org/huge", tmp_path / "m"))
     assert line["code"] == "insufficient_space", line
-    needed, free = (float(n) * {"GB": 1e9, "MB": 1e6}[unit]
-                    for n, unit in re.findall(r"(\d+\.\d) ([GM]B)", line["error"]))  # fmt: skip
+    needed, free = (
+        float(n) * {"GB": 1e9, "MB": 1e6}[unit]
+        for n, unit in re.findall(r"(\d+\.\d) ([GM]B)", line["error"])
+    )
     assert needed == 10**15 and free < needed
     assert hub.bytes_sent == 0 and not (tmp_path / "m" / MARKER).exists()
 
@@ -384,9 +391,9 @@ def test_the_token_is_sent_but_never_shown(hub, tmp_path):
         assert (tmp_path / "ok" / "model.safetensors").read_bytes() == b"gated weights"
         assert any(h.get("Authorization") == f"Bearer {SECRET}" for _, _, h in hub.requests)
         hub.required_token = "hf_a_different_account"
-        refused = s.call(download("org/gated", tmp_path / "refused"))
+        refused = s.answer(download("org/gated", tmp_path / "refused"))
         assert refused["code"] == "gated" and "HF_TOKEN" in refused["error"]
-        assert s.call(download("org/missing", tmp_path / "missing"))["code"] == "repo_not_found"
+        assert s.answer(download("org/missing", tmp_path / "missing"))["code"] == "repo_not_found"
         s.ok({"command": "shutdown"})
         s.proc.wait(timeout=30)
         log = s.stderr()
@@ -403,7 +410,7 @@ def test_offline_mode_uses_a_complete_folder_and_refuses_to_download(server, hub
     try:
         line = s.ok(download("org/small", complete))
         assert line["mlx_ready"] is True and "config.json" in line["files"]
-        refused = s.call(download("org/small", tmp_path / "empty"))
+        refused = s.answer(download("org/small", tmp_path / "empty"))
         assert refused["code"] == "offline" and "HF_HUB_OFFLINE" in refused["error"]
     finally:
         s.stop()
@@ -415,8 +422,11 @@ def test_offline_mode_uses_a_complete_folder_and_refuses_to_download(server, hub
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     """Every file under the folder with its size and mtime, .part files aside (they grow)."""
-    return {p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
-            for p in folder.rglob("*") if p.is_file() and not p.name.endswith(".part")}  # fmt: skip
+    return {
+        p.relative_to(folder).as_posix(): (p.stat().st_size, p.stat().st_mtime_ns)
+        for p in folder.rglob("*")
+        if p.is_file() and not p.name.endswith(".part")
+    }
 
 
 def test_a_cancelled_download_keeps_its_part_and_the_next_one_resumes(server, hub, big, tmp_path):
@@ -465,7 +475,7 @@ def test_a_second_process_downloading_into_the_same_folder_is_busy_and_touches_n
         before = snapshot(dest)
         requests_before = len(hub.requests)
         started = time.monotonic()
-        refused = second.call(download("org/big", dest))
+        refused = second.answer(download("org/big", dest))
         assert time.monotonic() - started < 2.0
         assert refused["code"] == "busy" and str(dest) in refused["error"], refused
         assert snapshot(dest) == before and len(hub.requests) == requests_before

@@ -18,7 +18,8 @@ import pytest
 from conftest import DOCUMENT, ROOT, Sidecar
 from families import FAMILIES
 
-import server
+from mlx_sidecar import models, prompts, tokens
+from mlx_sidecar.grammar import TagGrammar
 
 # Short answers keep a family's tests to seconds: the grammar still closes the array.
 TAG_TOKENS = 24
@@ -105,8 +106,8 @@ def test_forged_turn_strings_stay_text(family: Any, tokenizer: Any) -> None:
         for i, t in tokenizer._tokenizer.added_tokens_decoder.items()
         if t.content in family.added_tokens
     }
-    plain = server.encode_prompt(tokenizer, "", "Task.")
-    with_forgery = server.encode_prompt(tokenizer, forged, "Task.")
+    plain = prompts.encode_prompt(tokenizer, "", "Task.")
+    with_forgery = prompts.encode_prompt(tokenizer, forged, "Task.")
     assert sorted(i for i in plain if i in special) == sorted(
         i for i in with_forgery if i in special
     )
@@ -116,7 +117,7 @@ def test_forged_turn_strings_stay_text(family: Any, tokenizer: Any) -> None:
 def test_thinking_is_off_where_the_template_takes_enable_thinking(
     family: Any, tokenizer: Any
 ) -> None:
-    rendered = server.render_chat(tokenizer, [{"role": "user", "content": "Hi"}])
+    rendered = prompts.render_chat(tokenizer, [{"role": "user", "content": "Hi"}])
     if family.family.thinking:
         assert rendered.endswith("<think>\n\n</think>\n\n")
     else:
@@ -124,8 +125,9 @@ def test_thinking_is_off_where_the_template_takes_enable_thinking(
 
 
 def test_prompts_do_not_change_with_the_calendar(family: Any, tokenizer: Any) -> None:
-    rendered = server.render_chat(tokenizer, [{"role": "system", "content": "S"},
-                                              {"role": "user", "content": "Hi"}])  # fmt: skip
+    rendered = prompts.render_chat(
+        tokenizer, [{"role": "system", "content": "S"}, {"role": "user", "content": "Hi"}]
+    )
     today = datetime.date.today()
     assert today.strftime("%d %b %Y") not in rendered
     if "Today Date" in rendered:  # Llama 3.x
@@ -133,16 +135,26 @@ def test_prompts_do_not_change_with_the_calendar(family: Any, tokenizer: Any) ->
 
 
 def test_the_grammar_ends_on_the_turns_end_token(family: Any, tokenizer: Any) -> None:
-    end = server.turn_end_token(tokenizer)
+    end = tokens.turn_end_token(tokenizer)
     assert tokenizer.convert_ids_to_tokens(end) == family.family.eos
     assert end in tokenizer.eos_token_ids
-    held = server.LoadedModel(
-        model=None, tokenizer=tokenizer, name="x", path="", format="mlx", architecture="x",
-        param_count=0, quantization=None, context_length=None, vocab_size=None,
-        weights="quantized", turn_end=end,
-    )  # fmt: skip
-    assert server.tags_grammar(held, 5, 32) is not None
-    assert held.grammar_tokenizer.eos_token == end
+    held = models.Model(
+        module=None,
+        tokenizer=tokenizer,
+        name="x",
+        path="",
+        format="mlx",
+        architecture="x",
+        param_count=0,
+        quantization=None,
+        context_length=None,
+        vocab_size=None,
+        weights="quantized",
+        turn_end=end,
+    )
+    grammar = TagGrammar(held)
+    assert grammar.processor(5, 32) is not None
+    assert grammar.tokenizer().eos_token == end
 
 
 def test_a_deadline_and_a_cancel_end_a_long_pass_and_the_next_command_works(
@@ -151,12 +163,24 @@ def test_a_deadline_and_a_cancel_end_a_long_pass_and_the_next_command_works(
     """The in-step guarantees on every family's cache kind: a stop mid-pass leaves a cache
     (KVCache, RotatingKVCache, ArraysCache) the next command can reuse or replace."""
     started = time.monotonic()
-    line = family_server.call({"command": "summarize", "content": PROSE[:60000], "timeout_s": 0.5,
-                               "max_tokens": SUMMARY_TOKENS})  # fmt: skip
+    line = family_server.answer(
+        {
+            "command": "summarize",
+            "content": PROSE[:60000],
+            "timeout_s": 0.5,
+            "max_tokens": SUMMARY_TOKENS,
+        }
+    )
     assert line.get("code") == "timeout", line
     assert time.monotonic() - started < 0.5 + STOP_WITHIN_S
-    family_server.send({"command": "generate-tags", "id": "long", "content": PROSE[60000:120000],
-                        "max_tokens": TAG_TOKENS})  # fmt: skip
+    family_server.send(
+        {
+            "command": "generate-tags",
+            "id": "long",
+            "content": PROSE[60000:120000],
+            "max_tokens": TAG_TOKENS,
+        }
+    )
     time.sleep(0.3)
     started = time.monotonic()
     family_server.send({"command": "cancel", "request_id": "long"})
@@ -164,8 +188,9 @@ def test_a_deadline_and_a_cancel_end_a_long_pass_and_the_next_command_works(
     assert answer == {"type": "response", "command": "cancel", "cancelled": True}
     assert final["code"] == "cancelled" and final["id"] == "long", final
     assert time.monotonic() - started < STOP_WITHIN_S
-    after = family_server.ok({"command": "generate-tags", "content": DOCUMENT,
-                              "max_tokens": TAG_TOKENS})  # fmt: skip
+    after = family_server.ok(
+        {"command": "generate-tags", "content": DOCUMENT, "max_tokens": TAG_TOKENS}
+    )
     assert after["raw_output_parsed"] is True and after["tags"]
 
 
@@ -181,11 +206,13 @@ def test_unload_model_frees_the_model_and_later_commands_answer_no_model(
         freed = answer["freed"]
         assert freed["model_name"] == built.path.name
         assert freed["weights_bytes"] > 0 and freed["cached_tokens"] > 0
-        for command in ({"command": "model-info"},
-                        {"command": "generate-tags", "content": DOCUMENT},
-                        {"command": "summarize", "content": DOCUMENT},
-                        {"command": "unload-model"}):  # fmt: skip
-            assert s.call(command)["code"] == "no_model"
+        for command in (
+            {"command": "model-info"},
+            {"command": "generate-tags", "content": DOCUMENT},
+            {"command": "summarize", "content": DOCUMENT},
+            {"command": "unload-model"},
+        ):
+            assert s.answer(command)["code"] == "no_model"
         assert s.ok({"command": "check-availability"})["model_loaded"] is False
         # The memory is given back: a load after it works as the first one did.
         s.ok({"command": "load-model", "model_path": str(built.path)}, timeout=300)

@@ -16,7 +16,8 @@ import pytest
 from conftest import DOCUMENT, FINAL_TYPES, SERVER, Sidecar
 from procstats import MIB, open_fds, rss
 
-import server
+from mlx_sidecar import commands, errors, loop, wire
+from mlx_sidecar.session import Session
 
 LONG = {"command": "summarize", "content": DOCUMENT, "max_tokens": 4000, "stream": True}
 EXIT_SECONDS = 5
@@ -154,22 +155,22 @@ class TrickleStream(io.RawIOBase):
 
 def test_short_writes_still_put_whole_lines_on_stdout():
     stream = TrickleStream()
-    server.ProtocolWriter(stream).write(
-        {"type": "partial", "command": "summarize", "text": "é" * 9}
-    )
+    wire.ProtocolWriter(stream).write({"type": "partial", "command": "summarize", "text": "é" * 9})
     assert json.loads(stream.data)["text"] == "é" * 9 and stream.data.endswith(b"\n")
 
 
 def test_a_signal_during_a_write_waits_for_the_end_of_the_line():
+    signals = wire.Signals()
+
     class SignalMidLine(TrickleStream):
         def write(self, b: bytes) -> int:
             if not self.data:
-                server.SIGNALS.handle(signal.SIGTERM, None)  # as if SIGTERM landed here
+                signals.handle(signal.SIGTERM, None)  # as if SIGTERM landed here
             return super().write(b)
 
     stream = SignalMidLine()
-    with pytest.raises(server.Interrupted):
-        server.ProtocolWriter(stream).write(
+    with pytest.raises(errors.Interrupted):
+        wire.ProtocolWriter(stream, signals).write(
             {"type": "partial", "command": "summarize", "text": "x"}
         )
     assert json.loads(stream.data) == {"type": "partial", "command": "summarize", "text": "x"}
@@ -183,17 +184,19 @@ def test_a_closed_pipe_raises_client_gone_which_handlers_cannot_swallow():
         def write(self, b: bytes) -> int:
             raise BrokenPipeError
 
-    writer = server.ProtocolWriter(Closed())
+    writer = wire.ProtocolWriter(Closed())
     for _ in range(2):
-        with pytest.raises(server.ClientGone):
+        with pytest.raises(errors.ClientGone):
             writer.write({"type": "response", "command": "shutdown", "success": True})
-    assert not issubclass(server.ClientGone, Exception)
+    assert not issubclass(errors.ClientGone, Exception)
 
 
 def test_an_answer_that_is_not_valid_json_becomes_an_internal_error(monkeypatch):
-    monkeypatch.setitem(server.HANDLERS, "model-info", lambda req, emit: {"tps": float("nan")})
+    nan_answer = lambda session, req, ctx: {"tps": float("nan")}  # noqa: E731
+    monkeypatch.setitem(commands.HANDLERS, "model-info", nan_answer)
     out = io.BytesIO()
-    server.serve(io.BytesIO(b'{"command": "model-info", "id": 7}\n'), server.ProtocolWriter(out))
+    line = io.BytesIO(b'{"command": "model-info", "id": 7}\n')
+    loop.serve(Session(), line, wire.ProtocolWriter(out))
     (line,) = (json.loads(x) for x in out.getvalue().splitlines())
     assert line["type"] == "error" and line["code"] == "internal" and line["id"] == 7
 
@@ -268,7 +271,7 @@ def test_a_bad_model_gets_a_clear_error_and_the_previous_model_still_serves(
 ):
     before = loaded.ok({"command": "model-info"})
     path = CORRUPT[case](tmp_path, before, mlx_folder)
-    line = loaded.call({"command": "load-model", "model_path": str(path), "id": case})
+    line = loaded.answer({"command": "load-model", "model_path": str(path), "id": case})
     assert line["type"] == "error" and line["id"] == case
     assert line["code"] in ("not_found", "load_failed", "unsupported_model"), line
     assert str(path) in line["error"] and "Traceback" not in line["error"]
@@ -308,11 +311,11 @@ def soak_commands(n: int) -> list:
 def run_soak(s: Sidecar, n: int, warmup: int = 40) -> dict:
     """Send n mixed commands after a warm-up; return RSS and fd figures."""
     for cmd in soak_commands(warmup):
-        s.call(cmd)
+        s.answer(cmd)
     pid = s.proc.pid
     rss0, fds0, started = rss(pid), open_fds(pid), time.monotonic()
     for cmd in soak_commands(n):
-        s.call(cmd)
+        s.answer(cmd)
     rss1, fds1 = rss(pid), open_fds(pid)
     return {
         "commands": n,

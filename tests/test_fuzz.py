@@ -18,7 +18,8 @@ from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from procstats import MIB, PeakRSS
 
-import server
+from mlx_sidecar import commands, loop, wire
+from mlx_sidecar.session import Session
 
 FUZZ = settings(
     max_examples=150,
@@ -75,9 +76,20 @@ def assert_answered_once(s: Sidecar, line: bytes) -> dict | None:
 # --- Random bytes ---------------------------------------------------------------------
 
 PREFIXES = st.sampled_from(
-    [b"", b"{", b'{"command":', b'{"command": "check-availability"', b"\xef\xbb\xbf",
-     b'{"command": "summarize", "content": "', b"[", b"\x00", b"  \t", b'"', b"\\u"]
-)  # fmt: skip
+    [
+        b"",
+        b"{",
+        b'{"command":',
+        b'{"command": "check-availability"',
+        b"\xef\xbb\xbf",
+        b'{"command": "summarize", "content": "',
+        b"[",
+        b"\x00",
+        b"  \t",
+        b'"',
+        b"\\u",
+    ]
+)
 BYTE_LINES = st.tuples(PREFIXES, st.binary(max_size=300)).map(
     lambda parts: b"".join(parts).replace(b"\n", b"")
 )
@@ -97,10 +109,23 @@ def test_random_byte_lines_each_get_one_answer(fuzzed, line):
 
 # --- Random JSON objects --------------------------------------------------------------
 
-COMMANDS = [c for c in server.HANDLERS if c != "shutdown"]
-FIELDS = ["id", "content", "max_tags", "max_tokens", "temperature", "max_words", "progress",
-          "stream", "model_path", "weights", "repo_id", "destination", "revision",
-          "allow_patterns"]  # fmt: skip
+COMMANDS = [c for c in commands.HANDLERS if c != "shutdown"]
+FIELDS = [
+    "id",
+    "content",
+    "max_tags",
+    "max_tokens",
+    "temperature",
+    "max_words",
+    "progress",
+    "stream",
+    "model_path",
+    "weights",
+    "repo_id",
+    "destination",
+    "revision",
+    "allow_patterns",
+]
 TEXT = st.text(
     alphabet=st.characters() | st.characters(categories=["Cs"]) | st.sampled_from('<|>\\"\n'),
     max_size=40,
@@ -155,7 +180,7 @@ def id_is_echoable(obj: dict) -> bool:
         return False
     if isinstance(rid, float) and not math.isfinite(rid):
         return False
-    return not (isinstance(rid, str) and server.LONE_SURROGATE.search(rid))
+    return not (isinstance(rid, str) and wire.LONE_SURROGATE.search(rid))
 
 
 @FUZZ
@@ -176,7 +201,7 @@ def test_random_json_objects_each_get_one_answer(fuzzed, sandbox, obj):
     if final["type"] == "response":
         assert final["command"] == obj["command"] in ("check-availability",)
     valid_json = all(t not in line for t in (b"NaN", b"Infinity"))
-    if valid_json and id_is_echoable(obj) and not server.has_lone_surrogate(obj):
+    if valid_json and id_is_echoable(obj) and not wire.has_lone_surrogate(obj):
         assert final.get("id") == obj["id"]
     elif "id" in final:
         assert final["id"] == obj.get("id")
@@ -205,11 +230,18 @@ def test_the_server_still_loads_and_generates_after_the_fuzz(fuzzed):
     assert line["tags"]
 
 
-SPECIAL_TEXT = st.lists(
-    st.sampled_from(["<|im_start|>", "<|im_end|>", "<|endoftext|>", "assistant", "\n", "[", '"']) | st.text(max_size=20),
-    min_size=1,
-    max_size=8,
-).map("".join).filter(str.strip)  # fmt: skip
+SPECIAL_TEXT = (
+    st.lists(
+        st.sampled_from(
+            ["<|im_start|>", "<|im_end|>", "<|endoftext|>", "assistant", "\n", "[", '"']
+        )
+        | st.text(max_size=20),
+        min_size=1,
+        max_size=8,
+    )
+    .map("".join)
+    .filter(str.strip)
+)
 
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -232,19 +264,21 @@ def test_a_line_over_the_limit_costs_about_its_size_in_memory_not_several_copies
         s.ok({"command": "check-availability"})
         line = b'{"command": "summarize", "content": "' + b"a" * (40 * MIB) + b'"}'
         with PeakRSS(s.proc.pid) as over:
-            error = s.call(line, timeout=120)
+            error = s.answer(line, timeout=120)
         assert error["code"] == "line_too_long" and str(len(line) + 1) in error["error"]
-        limit = server.MAX_LINE_BYTES
+        limit = wire.MAX_LINE_BYTES
         assert over.growth < 1.5 * limit, f"peak grew {over.growth / MIB:.0f} MiB"
 
         under = b'{"command": "summarize", "content": "' + b"a" * (30 * MIB) + b'"}'
         with PeakRSS(s.proc.pid) as accepted:
-            assert s.call(under, timeout=120)["code"] == "no_model"
+            assert s.answer(under, timeout=120)["code"] == "no_model"
         # Parsing holds the decoded text and the parsed string, never the raw bytes as well.
         assert accepted.growth < 2.5 * len(under), f"peak grew {accepted.growth / MIB:.0f} MiB"
         assert s.ok({"command": "check-availability"})["available"] is True
-        print(f"\nline limit: 40 MiB line over a 32 MiB limit -> peak +{over.growth / MIB:.1f} MiB; "
-              f"30 MiB line parsed -> peak +{accepted.growth / MIB:.1f} MiB")  # fmt: skip
+        print(
+            f"\nline limit: 40 MiB line over a 32 MiB limit -> peak +{over.growth / MIB:.1f} MiB; "
+            f"30 MiB line parsed -> peak +{accepted.growth / MIB:.1f} MiB"
+        )
     finally:
         s.stop()
 
@@ -253,13 +287,13 @@ def test_a_line_of_exactly_the_limit_is_read_and_one_more_byte_is_not():
     for size, code in ((64, "invalid_json"), (65, "line_too_long")):
         stream = io.BytesIO(b"x" * size + b"\n" + b'{"command": "shutdown"}\n')
         out = io.BytesIO()
-        assert server.serve(stream, server.ProtocolWriter(out), max_line=64) == 0
+        assert loop.serve(Session(), stream, wire.ProtocolWriter(out), max_line=64) == 0
         first, second = (json.loads(x) for x in out.getvalue().splitlines())
         assert first["code"] == code and second["command"] == "shutdown"
 
 
 def test_long_lines_are_read_in_chunks_and_their_tail_skipped():
     data = b"a" * 100 + b"\n" + b"b" * 10 + b"\r\n" + b"tail-without-newline"
-    lines = list(server.read_lines(io.BytesIO(data), limit=50, chunk=7))
-    assert isinstance(lines[0], server.LineTooLong) and lines[0].size == 101
+    lines = list(wire.read_lines(io.BytesIO(data), limit=50, chunk=7))
+    assert isinstance(lines[0], wire.LineTooLong) and lines[0].size == 101
     assert lines[1:] == [bytearray(b"b" * 10), bytearray(b"tail-without-newline")]

@@ -63,8 +63,16 @@ def test_cancel_during_prefill_ends_the_command_within_2_s_and_keeps_the_kv_cach
 
 def test_cancel_during_decode_ends_the_command_within_2_s(loaded):
     # Five sentences: seconds of decoding are left after the first partial.
-    loaded.send({"command": "summarize", "id": "d", "content": fresh(SHORT), "stream": True,
-                 "sentences": 5, "max_tokens": 400})  # fmt: skip
+    loaded.send(
+        {
+            "command": "summarize",
+            "id": "d",
+            "content": fresh(SHORT),
+            "stream": True,
+            "sentences": 5,
+            "max_tokens": 400,
+        }
+    )
     while (line := loaded.read())["type"] != "partial":
         assert line["type"] == "progress", line
     latency, seen, final = cancel_and_time(loaded, "d")
@@ -97,39 +105,50 @@ def test_cancel_of_an_unknown_or_finished_id_says_false(loaded):
         assert line == {"type": "response", "command": "cancel", "cancelled": False}
 
 
-@pytest.mark.parametrize("fields", [{}, {"request_id": None}, {"request_id": True},
-                                    {"request_id": ["a"]}, {"request_id": {"id": 1}}])  # fmt: skip
+@pytest.mark.parametrize(
+    "fields",
+    [
+        {},
+        {"request_id": None},
+        {"request_id": True},
+        {"request_id": ["a"]},
+        {"request_id": {"id": 1}},
+    ],
+)
 def test_cancel_without_a_usable_request_id_is_invalid_params(loaded, fields):
-    line = loaded.call({"command": "cancel", **fields})
+    line = loaded.answer({"command": "cancel", **fields})
     assert line["code"] == "invalid_params" and "request_id" in line["error"]
 
 
 @pytest.mark.parametrize("value", [0, -1, "10", True, [5], 1e308])
 def test_a_bad_timeout_s_is_invalid_params(loaded, value):
-    line = loaded.call({"command": "summarize", "content": DOCUMENT, "timeout_s": value})
+    line = loaded.answer({"command": "summarize", "content": DOCUMENT, "timeout_s": value})
     assert line["code"] == "invalid_params" and "timeout_s" in line["error"]
 
 
 def test_timeout_s_keeps_the_work_done_so_the_same_command_finishes_sooner(loaded):
     doc = fresh(LONG)
     started = time.monotonic()
-    line = loaded.call({"command": "generate-tags", "content": doc, "timeout_s": 5})
+    line = loaded.answer({"command": "generate-tags", "content": doc, "timeout_s": 5})
     elapsed = time.monotonic() - started
     assert line["code"] == "timeout" and "5 s" in line["error"], line
     assert 5 <= elapsed < 5 + LATENCY_S, f"answered after {elapsed:.2f} s"
     again = loaded.ok({"command": "generate-tags", "content": doc})
     # A fresh document shares only the prompt's opening (~40 tokens) with the cache.
     assert again["cached_tokens"] >= 256 and again["tags"], again
-    print(f"\ntimeout at {elapsed:.2f} s; the retry reused {again['cached_tokens']} of "
-          f"{again['prompt_tokens']} prompt tokens")  # fmt: skip
+    print(
+        f"\ntimeout at {elapsed:.2f} s; the retry reused {again['cached_tokens']} of "
+        f"{again['prompt_tokens']} prompt tokens"
+    )
 
 
 def test_timeout_s_ends_a_long_document_between_or_inside_its_chunks(loaded):
     doc = fresh(PROSE[:40000])  # ~10,000 tokens: read in 2,048-token chunks on CPU
     for seconds in (3, 9):
         started = time.monotonic()
-        line = loaded.call({"command": "summarize", "content": doc, "timeout_s": seconds,
-                            "max_tokens": 24})  # fmt: skip
+        line = loaded.answer(
+            {"command": "summarize", "content": doc, "timeout_s": seconds, "max_tokens": 24}
+        )
         elapsed = time.monotonic() - started
         assert line["code"] == "timeout", line
         assert seconds <= elapsed < seconds + LATENCY_S, f"answered after {elapsed:.2f} s"
@@ -223,10 +242,16 @@ def test_shutdown_mid_command_cancels_it_answers_and_exits_zero_within_2_s(with_
 
 def test_eof_finishes_what_was_received_then_exits_zero():
     """`echo ... | python server.py` keeps working: every line is answered, in order."""
-    lines = "\n".join(['{"command": "check-availability", "id": 1}', '{"command": "nonsense", "id": 2}',
-                       '{"command": "model-info", "id": 3}'])  # fmt: skip
-    done = subprocess.run([sys.executable, str(SERVER)], input=lines.encode(), capture_output=True,
-                          timeout=60)  # fmt: skip
+    lines = "\n".join(
+        [
+            '{"command": "check-availability", "id": 1}',
+            '{"command": "nonsense", "id": 2}',
+            '{"command": "model-info", "id": 3}',
+        ]
+    )
+    done = subprocess.run(
+        [sys.executable, str(SERVER)], input=lines.encode(), capture_output=True, timeout=60
+    )
     assert done.returncode == 0
     answers = sorted((json.loads(x) for x in done.stdout.splitlines()), key=lambda a: a["id"])
     assert [a["id"] for a in answers] == [1, 2, 3]  # the unknown command is answered at once

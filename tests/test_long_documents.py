@@ -9,7 +9,7 @@ from itertools import pairwise
 import pytest
 from conftest import Sidecar
 
-import server
+from mlx_sidecar import text
 
 TOPICS = {
     "volcano": [
@@ -131,7 +131,7 @@ def test_a_long_document_gets_a_summary_covering_its_parts(loaded, long_document
     assert line["chunks"] >= 3 and line["passes"] >= 1
     assert line["reused_chunks"] >= 2 * line["chunks"]  # each chunk's tags and summary
     assert mentions(line["summary"]) == {"volcano", "chess", "honeybee"}, line["summary"]
-    assert server.is_sentence(line["summary"]), line["summary"]
+    assert text.is_sentence(line["summary"]), line["summary"]
     partial = "".join(e["text"] for e in events if e["type"] == "partial")
     assert partial, "stream: true gives partial lines"
     assert not [e for e in events if e["type"] == "progress"], "progress is opt-in"
@@ -185,5 +185,5 @@ def test_the_largest_document_is_read_in_every_chunk_and_bookkept(tiny_server):
     assert summary["chunks"] == tags["chunks"]
     assert summary["reused_chunks"] >= 2 * summary["chunks"]  # nothing read twice
     rising_to_100(events)
-    assert server.is_sentence(summary["summary"]), summary  # noise in, still a sentence out
+    assert text.is_sentence(summary["summary"]), summary  # noise in, still a sentence out
     assert tiny_server.ok({"command": "model-info"})  # the loop is alive after both

@@ -8,23 +8,38 @@ from __future__ import annotations
 
 import pytest
 
-import server
+from mlx_sidecar import models, platform
+from mlx_sidecar.answers import long_documents
 
 # config.json of Qwen/Qwen3-8B and meta-llama/Llama-3.2-3B-Instruct (the values that size
 # the cache), as published on the Hugging Face Hub and quoted in public code (e.g. the
 # LLM-Prof repository's sglang/Model_Config.md for Llama 3.2 3B).
 QWEN3_8B = {
-    "model_type": "qwen3", "hidden_size": 4096, "intermediate_size": 12288,
-    "num_hidden_layers": 36, "num_attention_heads": 32, "num_key_value_heads": 8,
-    "head_dim": 128, "max_position_embeddings": 40960, "vocab_size": 151936,
-    "tie_word_embeddings": False, "torch_dtype": "bfloat16",
-}  # fmt: skip
+    "model_type": "qwen3",
+    "hidden_size": 4096,
+    "intermediate_size": 12288,
+    "num_hidden_layers": 36,
+    "num_attention_heads": 32,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 40960,
+    "vocab_size": 151936,
+    "tie_word_embeddings": False,
+    "torch_dtype": "bfloat16",
+}
 LLAMA_3_2_3B = {
-    "model_type": "llama", "hidden_size": 3072, "intermediate_size": 8192,
-    "num_hidden_layers": 28, "num_attention_heads": 24, "num_key_value_heads": 8,
-    "head_dim": 128, "max_position_embeddings": 131072, "vocab_size": 128256,
-    "tie_word_embeddings": True, "torch_dtype": "bfloat16",
-}  # fmt: skip
+    "model_type": "llama",
+    "hidden_size": 3072,
+    "intermediate_size": 8192,
+    "num_hidden_layers": 28,
+    "num_attention_heads": 24,
+    "num_key_value_heads": 8,
+    "head_dim": 128,
+    "max_position_embeddings": 131072,
+    "vocab_size": 128256,
+    "tie_word_embeddings": True,
+    "torch_dtype": "bfloat16",
+}
 # Parameters of each, as 4-bit weights with a bfloat16 scale and bias per 64 (4.5 bits):
 # the mlx-community -4bit folders are 4.6 GB and 1.8 GB.
 WEIGHTS = {"qwen3-8b": 8_190_735_360 * 4.5 / 8, "llama-3.2-3b": 3_212_749_824 * 4.5 / 8}
@@ -38,35 +53,45 @@ MACS = {"8GB": 8 * GIB * 2 // 3, "16GB": 16 * GIB * 2 // 3, "64GB": 64 * GIB * 3
 
 def limit(model: str, mac: str) -> int:
     config = CONFIGS[model]
-    per_token = server.kv_bytes_per_token(config, 2)
-    return server.kv_token_limit(
+    per_token = models.kv_bytes_per_token(config, 2)
+    return long_documents.kv_token_limit(
         per_token, MACS[mac], int(WEIGHTS[model]), config["max_position_embeddings"]
     )
 
 
 def test_kv_bytes_per_token_counts_keys_and_values_of_every_layer() -> None:
     # 2 (K, V) x layers x KV heads x head_dim x 2 bytes (bfloat16)
-    assert server.kv_bytes_per_token(QWEN3_8B, 2) == 2 * 36 * 8 * 128 * 2 == 147_456
-    assert server.kv_bytes_per_token(LLAMA_3_2_3B, 2) == 2 * 28 * 8 * 128 * 2 == 114_688
+    assert models.kv_bytes_per_token(QWEN3_8B, 2) == 2 * 36 * 8 * 128 * 2 == 147_456
+    assert models.kv_bytes_per_token(LLAMA_3_2_3B, 2) == 2 * 28 * 8 * 128 * 2 == 114_688
     # The whole context of each is what the issue measured: 15 GB and 5.6 GiB.
     assert 114_688 * 131_072 > 15e9 and 5.6 * GIB < 147_456 * 40_960
 
 
 def test_layers_whose_cache_does_not_grow_are_not_counted() -> None:
     hybrid = {**QWEN3_8B, "num_hidden_layers": 32, "full_attention_interval": 4}
-    assert server.kv_bytes_per_token(hybrid, 2) == 2 * 8 * 8 * 128 * 2
-    typed = {**QWEN3_8B, "num_hidden_layers": 8,
-             "layer_types": ["linear_attention"] * 3 + ["full_attention"] + ["linear_attention"] * 3 + ["full_attention"]}  # fmt: skip
-    assert server.kv_bytes_per_token(typed, 2) == 2 * 2 * 8 * 128 * 2
-    sliding = {**QWEN3_8B, "num_hidden_layers": 36, "sliding_window": 1024,
-               "sliding_window_pattern": 6}  # fmt: skip
-    assert server.kv_bytes_per_token(sliding, 2) == 2 * 6 * 8 * 128 * 2
+    assert models.kv_bytes_per_token(hybrid, 2) == 2 * 8 * 8 * 128 * 2
+    typed = {
+        **QWEN3_8B,
+        "num_hidden_layers": 8,
+        "layer_types": ["linear_attention"] * 3
+        + ["full_attention"]
+        + ["linear_attention"] * 3
+        + ["full_attention"],
+    }
+    assert models.kv_bytes_per_token(typed, 2) == 2 * 2 * 8 * 128 * 2
+    sliding = {
+        **QWEN3_8B,
+        "num_hidden_layers": 36,
+        "sliding_window": 1024,
+        "sliding_window_pattern": 6,
+    }
+    assert models.kv_bytes_per_token(sliding, 2) == 2 * 6 * 8 * 128 * 2
     nested = {"model_type": "qwen3_5", "text_config": hybrid}
-    assert server.kv_bytes_per_token(nested, 2) == server.kv_bytes_per_token(hybrid, 2)
+    assert models.kv_bytes_per_token(nested, 2) == models.kv_bytes_per_token(hybrid, 2)
 
 
 def test_a_config_without_attention_sizes_has_no_figure() -> None:
-    assert server.kv_bytes_per_token({"model_type": "mystery"}, 2) is None
+    assert models.kv_bytes_per_token({"model_type": "mystery"}, 2) is None
 
 
 @pytest.mark.parametrize("model", list(CONFIGS))
@@ -74,10 +99,10 @@ def test_a_config_without_attention_sizes_has_no_figure() -> None:
 def test_one_pass_keeps_its_kv_cache_inside_the_memory_share(model: str, mac: str) -> None:
     tokens = limit(model, mac)
     context = CONFIGS[model]["max_position_embeddings"]
-    per_token = server.kv_bytes_per_token(CONFIGS[model], 2)
-    assert server.MIN_CHUNK_TOKENS <= tokens <= context
+    per_token = models.kv_bytes_per_token(CONFIGS[model], 2)
+    assert long_documents.MIN_CHUNK_TOKENS <= tokens <= context
     if tokens < context:
-        room = (MACS[mac] - WEIGHTS[model]) * server.KV_MEMORY_SHARE
+        room = (MACS[mac] - WEIGHTS[model]) * long_documents.KV_MEMORY_SHARE
         assert tokens * per_token <= room < (tokens + 1) * per_token
 
 
@@ -100,15 +125,27 @@ def test_more_memory_never_means_shorter_chunks() -> None:
 
 
 def test_weights_that_fill_memory_still_leave_a_minimum_chunk() -> None:
-    assert server.kv_token_limit(147_456, 8 * GIB, 9 * GIB, 40_960) == server.MIN_CHUNK_TOKENS
+    assert (
+        long_documents.kv_token_limit(147_456, 8 * GIB, 9 * GIB, 40_960)
+        == long_documents.MIN_CHUNK_TOKENS
+    )
 
 
-def held_model(weights_bytes: int) -> server.LoadedModel:
-    return server.LoadedModel(
-        model=None, tokenizer=None, name="old", path="", format="mlx", architecture="llama",
-        param_count=0, quantization=None, context_length=None, vocab_size=None,
-        weights="quantized", weights_bytes=weights_bytes,
-    )  # fmt: skip
+def held_model(weights_bytes: int) -> models.Model:
+    return models.Model(
+        module=None,
+        tokenizer=None,
+        name="old",
+        path="",
+        format="mlx",
+        architecture="llama",
+        param_count=0,
+        quantization=None,
+        context_length=None,
+        vocab_size=None,
+        weights="quantized",
+        weights_bytes=weights_bytes,
+    )
 
 
 def test_a_new_models_size_is_its_weights_on_disk_or_their_float32_copy(
@@ -116,16 +153,16 @@ def test_a_new_models_size_is_its_weights_on_disk_or_their_float32_copy(
 ) -> None:
     folder = family_folders("phi3").path
     on_disk = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
-    assert server.expected_weights_bytes(folder, "quantized") == on_disk
+    assert models.expected_weights_bytes(folder, "quantized") == on_disk
     # 4-bit weights with a scale and bias per 64: 4.5 bits a weight, 32 as float32.
-    assert server.expected_weights_bytes(folder, "float32") == int(on_disk * 32 / 4.5)
+    assert models.expected_weights_bytes(folder, "float32") == int(on_disk * 32 / 4.5)
 
 
 def test_a_model_that_does_not_fit_beside_the_loaded_one_frees_it_first(
     family_folders: object,
 ) -> None:
     folder = family_folders("phi3").path
-    memory = server.device_memory_bytes(server.RUNTIME.mlx)
+    memory = platform.device_memory_bytes()
     assert memory is not None and memory > 0
-    assert server.fits_beside(held_model(0), folder, "quantized")
-    assert not server.fits_beside(held_model(memory), folder, "quantized")
+    assert models.fits_beside(held_model(0), folder, "quantized")
+    assert not models.fits_beside(held_model(memory), folder, "quantized")

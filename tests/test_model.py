@@ -110,12 +110,12 @@ def test_responses_carry_token_counts_and_speeds(loaded):
 
 def test_a_failed_load_keeps_the_previous_model_serving(loaded, tmp_path):
     before = loaded.ok({"command": "model-info"})
-    missing = loaded.call({"command": "load-model", "model_path": str(tmp_path / "nope.gguf")})
+    missing = loaded.answer({"command": "load-model", "model_path": str(tmp_path / "nope.gguf")})
     assert missing["type"] == "error" and missing["code"] == "not_found"
     truncated = tmp_path / "cut.gguf"
     with open(before["path"], "rb") as src:
         truncated.write_bytes(src.read(5_000_000))
-    cut = loaded.call({"command": "load-model", "model_path": str(truncated)})
+    cut = loaded.answer({"command": "load-model", "model_path": str(truncated)})
     assert cut["type"] == "error" and cut["code"] == "load_failed"
     assert "truncated" in cut["error"] or "corrupt" in cut["error"]
     assert loaded.ok({"command": "model-info"}) == before
@@ -124,14 +124,14 @@ def test_a_failed_load_keeps_the_previous_model_serving(loaded, tmp_path):
 
 def test_gguf_with_an_unreadable_tensor_type_names_it(loaded, tmp_path):
     q4_k = write_gguf(tmp_path / "k.gguf", "llama", tensor_type=12, shape=(256, 4))
-    line = loaded.call({"command": "load-model", "model_path": str(q4_k)})
+    line = loaded.answer({"command": "load-model", "model_path": str(q4_k)})
     assert line["type"] == "error" and "Q4_K" in line["error"]
     assert line["code"] == "unsupported_model"
 
 
 def test_gguf_of_another_architecture_names_it(loaded, tmp_path):
     other = write_gguf(tmp_path / "bert.gguf", "bert", tensor_type=0)
-    line = loaded.call({"command": "load-model", "model_path": str(other)})
+    line = loaded.answer({"command": "load-model", "model_path": str(other)})
     assert line["type"] == "error" and "'bert'" in line["error"]
 
 
@@ -145,21 +145,21 @@ def test_gguf_of_another_architecture_names_it(loaded, tmp_path):
 )
 def test_bad_model_folders_get_clear_errors(loaded, tmp_path, setup, words):
     setup(tmp_path)
-    line = loaded.call({"command": "load-model", "model_path": str(tmp_path)})
+    line = loaded.answer({"command": "load-model", "model_path": str(tmp_path)})
     assert line["type"] == "error" and line["code"] == "load_failed" and words in line["error"]
 
 
 def test_folder_without_safetensors_is_refused(loaded, tmp_path):
     (tmp_path / "config.json").write_text(json.dumps({"model_type": "llama"}))
     (tmp_path / "pytorch_model.bin").write_bytes(b"not loaded")
-    line = loaded.call({"command": "load-model", "model_path": str(tmp_path)})
+    line = loaded.answer({"command": "load-model", "model_path": str(tmp_path)})
     assert line["code"] == "load_failed" and "safetensors" in line["error"]
 
 
 def test_a_plain_file_that_is_not_gguf_is_refused(loaded, tmp_path):
     f = tmp_path / "weights.bin"
     f.write_bytes(b"\0" * 100)
-    assert loaded.call({"command": "load-model", "model_path": str(f)})["code"] == "load_failed"
+    assert loaded.answer({"command": "load-model", "model_path": str(f)})["code"] == "load_failed"
 
 
 def test_an_mlx_folder_loads_and_generates(loaded, mlx_folder):

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
+from pathlib import Path
 
-from conftest import SERVER, Sidecar
+from conftest import ROOT, SERVER, Sidecar
 
 SEED_ERROR_KEYS = {"type", "command", "error"}
 
@@ -24,8 +26,8 @@ def test_check_availability_reports_backend_and_versions(sidecar):
 
 def test_an_id_is_echoed_on_responses_and_errors(sidecar):
     assert sidecar.ok({"command": "check-availability", "id": "req-7"})["id"] == "req-7"
-    assert sidecar.call({"command": "nope", "id": 42})["id"] == 42
-    assert sidecar.call({"command": "model-info", "id": 3.5})["id"] == 3.5
+    assert sidecar.answer({"command": "nope", "id": 42})["id"] == 42
+    assert sidecar.answer({"command": "model-info", "id": 3.5})["id"] == 3.5
 
 
 def test_a_request_without_id_gets_no_id(sidecar):
@@ -33,44 +35,44 @@ def test_a_request_without_id_gets_no_id(sidecar):
 
 
 def test_an_id_of_the_wrong_type_is_an_invalid_request(sidecar):
-    line = sidecar.call({"command": "check-availability", "id": {"nested": 1}})
+    line = sidecar.answer({"command": "check-availability", "id": {"nested": 1}})
     assert line["type"] == "error" and line["code"] == "invalid_request"
     assert "id" not in line
 
 
 def test_invalid_json_gets_an_error_and_the_loop_continues(sidecar):
-    line = sidecar.call(b'{"command": "check-availability"')
+    line = sidecar.answer(b'{"command": "check-availability"')
     assert line.keys() >= SEED_ERROR_KEYS
     assert line["command"] is None and line["code"] == "invalid_json"
     assert sidecar.ok({"command": "check-availability"})["available"] is True
 
 
 def test_non_utf8_bytes_get_an_error_line_and_the_loop_continues(sidecar):
-    line = sidecar.call(b'{"command": "\xff\xfe"}')
+    line = sidecar.answer(b'{"command": "\xff\xfe"}')
     assert line["code"] == "invalid_json" and "UTF-8" in line["error"]
     assert sidecar.ok({"command": "check-availability"})
 
 
 def test_nan_and_infinity_literals_are_rejected(sidecar):
-    assert sidecar.call(b'{"command": "check-availability", "id": NaN}')["code"] == "invalid_json"
-    line = sidecar.call(b'{"command": "check-availability", "id": 1e999}')
+    assert sidecar.answer(b'{"command": "check-availability", "id": NaN}')["code"] == "invalid_json"
+    line = sidecar.answer(b'{"command": "check-availability", "id": 1e999}')
     assert line["code"] == "invalid_request"
 
 
 def test_json_that_is_not_an_object_is_an_invalid_request(sidecar):
     for raw in (b"[1, 2]", b'"check-availability"', b"42", b"null"):
-        line = sidecar.call(raw)
+        line = sidecar.answer(raw)
         assert line["type"] == "error" and line["code"] == "invalid_request", raw
 
 
 def test_missing_or_mistyped_command_is_an_invalid_request(sidecar):
-    assert sidecar.call({"content": "x"})["code"] == "invalid_request"
-    line = sidecar.call({"command": ["summarize"]})
+    assert sidecar.answer({"content": "x"})["code"] == "invalid_request"
+    line = sidecar.answer({"command": ["summarize"]})
     assert line["code"] == "invalid_request" and line["command"] is None
 
 
 def test_unknown_command_names_the_command(sidecar):
-    line = sidecar.call({"command": "make-coffee"})
+    line = sidecar.answer({"command": "make-coffee"})
     assert line == {
         "type": "error",
         "command": "make-coffee",
@@ -82,7 +84,7 @@ def test_unknown_command_names_the_command(sidecar):
 
 def test_commands_that_need_a_model_say_so(sidecar):
     for cmd in ("model-info", "generate-tags", "summarize"):
-        line = sidecar.call({"command": cmd, "content": "Some text."})
+        line = sidecar.answer({"command": cmd, "content": "Some text."})
         assert line["type"] == "error" and line["code"] == "no_model", line
         assert line["command"] == cmd and "load-model" in line["error"]
 
@@ -98,7 +100,7 @@ def test_missing_or_blank_content_is_invalid_params_before_the_model_is_needed(s
         {"command": "summarize", "content": "x", "max_tokens": 10**9},
         {"command": "summarize", "content": "x", "stream": "yes"},
     ):
-        line = sidecar.call(req)
+        line = sidecar.answer(req)
         assert line["code"] == "invalid_params", (req, line)
 
 
@@ -112,7 +114,7 @@ def test_blank_lines_are_ignored(sidecar):
 def test_a_line_over_the_limit_gets_one_error_and_the_loop_continues():
     s = Sidecar("--max-line-bytes", "1000")
     try:
-        line = s.call(b'{"command": "summarize", "content": "' + b"a" * 5000 + b'"}')
+        line = s.answer(b'{"command": "summarize", "content": "' + b"a" * 5000 + b'"}')
         assert line["code"] == "line_too_long" and "1000" in line["error"]
         assert s.ok({"command": "check-availability"})["available"] is True
     finally:
@@ -149,15 +151,32 @@ def test_help_explains_the_protocol():
     out = subprocess.run(
         [sys.executable, str(SERVER), "--help"], capture_output=True, text=True, timeout=60
     ).stdout
-    words = ("stdin", "stdout", "--log-level", "load-model", "--blas", "cancel", "request_id",
-             "timeout_s", "--request-timeout", "cancelled", "timeout", "busy")  # fmt: skip
+    words = (
+        "stdin",
+        "stdout",
+        "--log-level",
+        "load-model",
+        "--blas",
+        "cancel",
+        "request_id",
+        "timeout_s",
+        "--request-timeout",
+        "cancelled",
+        "timeout",
+        "busy",
+    )
     for word in words:
         assert word in out, word
 
 
 def test_a_bad_request_timeout_in_the_environment_is_refused_at_start():
-    proc = subprocess.run([sys.executable, str(SERVER)], input=b"", capture_output=True, timeout=60,
-                          env={**os.environ, "MLX_SIDECAR_REQUEST_TIMEOUT": "soon"})  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, str(SERVER)],
+        input=b"",
+        capture_output=True,
+        timeout=60,
+        env={**os.environ, "MLX_SIDECAR_REQUEST_TIMEOUT": "soon"},
+    )
     assert proc.returncode != 0 and b"MLX_SIDECAR_REQUEST_TIMEOUT" in proc.stderr
     assert proc.stdout == b""
 
@@ -170,3 +189,94 @@ def test_stdout_carries_only_protocol_lines_over_a_whole_session(sidecar):
         obj = json.loads(raw)
         assert obj["type"] in ("response", "error", "progress", "partial")
     assert len(sidecar.raw_lines) == len(sidecar.lines)
+
+
+# --- Entry points: the app spawns server.py by path; apps may ship the bundle ---------
+
+SMOKE = (  # then EOF: what was received is answered, then the process exits 0
+    b'{"command": "check-availability", "id": 1}\n'
+    b'{"command": "make-coffee", "id": 2}\n'
+    b'{"command": "model-info", "id": 3}\n'
+)
+
+
+def smoke(argv: list[str], cwd: Path) -> list[dict]:
+    """The lines a fresh process answers the smoke commands with, run from ``cwd``."""
+    proc = subprocess.run(argv, input=SMOKE, capture_output=True, cwd=cwd, timeout=120)
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    lines = [json.loads(x) for x in proc.stdout.splitlines()]
+    by_id = {line["id"]: line for line in lines}
+    assert by_id[1]["available"] is True and by_id[1]["protocol_version"]
+    assert by_id[2]["code"] == "unknown_command"
+    assert by_id[3]["code"] == "no_model"
+    return lines
+
+
+def test_server_py_by_absolute_path_answers_from_another_folder(tmp_path):
+    smoke([sys.executable, str(SERVER.resolve())], cwd=tmp_path)
+
+
+def test_python_dash_m_runs_the_package(tmp_path):
+    env_root = str(SERVER.resolve().parent)
+    argv = [
+        sys.executable,
+        "-c",
+        f"import sys; sys.path.insert(0, {env_root!r}); "
+        "import runpy; runpy.run_module('mlx_sidecar', run_name='__main__')",
+    ]
+    smoke(argv, cwd=tmp_path)
+
+
+def test_the_one_file_bundle_answers_from_another_folder(tmp_path):
+    build = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "build_bundle.py"),
+            "--out",
+            str(tmp_path / "b.pyz"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert build.returncode == 0, build.stderr
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    smoke([sys.executable, str(tmp_path / "b.pyz")], cwd=elsewhere)
+
+
+def test_the_installed_console_script_serves(tmp_path):
+    """`pip install .` makes `mlx-sidecar`; installed (into a folder, from a copy of the
+    sources, so the checkout stays clean) it answers like server.py."""
+    source = tmp_path / "source"
+    source.mkdir()
+    for name in ("pyproject.toml", "README.md", "server.py"):
+        shutil.copy(ROOT / name, source / name)
+    shutil.copytree(
+        ROOT / "mlx_sidecar", source / "mlx_sidecar", ignore=shutil.ignore_patterns("__pycache__")
+    )
+    target = tmp_path / "installed"
+    pip = [
+        sys.executable,
+        "-m",
+        "pip",
+        "install",
+        "-q",
+        "--no-deps",
+        "--target",
+        str(target),
+        str(source),
+    ]
+    installed = subprocess.run(pip, capture_output=True, text=True, timeout=300)
+    assert installed.returncode == 0, installed.stderr[-2000:]
+    env = {**os.environ, "PYTHONPATH": str(target)}
+    proc = subprocess.run(
+        [str(target / "bin" / "mlx-sidecar")],
+        input=SMOKE,
+        capture_output=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert proc.returncode == 0, proc.stderr.decode()[-2000:]
+    assert sorted(json.loads(x)["id"] for x in proc.stdout.splitlines()) == [1, 2, 3]

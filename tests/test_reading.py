@@ -9,7 +9,9 @@ from __future__ import annotations
 import pytest
 from conftest import ROOT
 
-import server
+from mlx_sidecar import errors, reading, repairs
+from mlx_sidecar.reading import rst
+from mlx_sidecar.repairs import tags as tag_rules
 
 CORPUS = ROOT / "bench" / "corpus"
 TOMLLIB_PAGE = CORPUS / "29-python-tomllib-page.html"
@@ -111,8 +113,8 @@ exported as tables that the national survey reads every winter.</p>
 """
 
 
-def read(text: str, fmt: str = "auto") -> server.Reading:
-    return server.read_document(text, fmt)
+def read(text: str, fmt: str = "auto") -> reading.Reading:
+    return reading.read_document(text, fmt)
 
 
 # --- Which format -------------------------------------------------------------------------
@@ -133,7 +135,7 @@ def read(text: str, fmt: str = "auto") -> server.Reading:
     ],
 )
 def test_each_format_is_detected(text, expected):
-    assert server.detect_format(text) == expected
+    assert reading.detect_format(text) == expected
 
 
 def test_an_explicit_format_is_how_the_text_is_read():
@@ -143,11 +145,11 @@ def test_an_explicit_format_is_how_the_text_is_read():
 
 
 def test_an_unknown_format_is_invalid_params():
-    with pytest.raises(server.InvalidParams, match="format"):
-        server.require_format({"format": "docx"})
-    with pytest.raises(server.InvalidParams, match="format"):
-        server.require_format({"format": 3})
-    assert server.require_format({}) == "auto"
+    with pytest.raises(errors.InvalidParams, match="format"):
+        reading.require_format({"format": "docx"})
+    with pytest.raises(errors.InvalidParams, match="format"):
+        reading.require_format({"format": 3})
+    assert reading.require_format({}) == "auto"
 
 
 # --- HTML ---------------------------------------------------------------------------------
@@ -295,9 +297,9 @@ def test_an_rst_readme_reads_without_badges_link_lists_or_sponsors():
 
 
 def test_sphinx_roles_read_as_their_text():
-    assert server.role_text(":mod:`json`") == "json"
-    assert server.role_text(":ref:`the tutorial <tut-intro>`") == "the tutorial"
-    assert server.role_text(":func:`~json.loads`") == "loads"
+    assert rst.role_text(":mod:`json`") == "json"
+    assert rst.role_text(":ref:`the tutorial <tut-intro>`") == "the tutorial"
+    assert rst.role_text(":func:`~json.loads`") == "loads"
 
 
 # --- The subject the title names -------------------------------------------------------------
@@ -342,30 +344,34 @@ SUBJECT_CASES = [
 
 @pytest.mark.parametrize(("document", "fmt", "subject"), SUBJECT_CASES)
 def test_the_subject_is_what_the_title_names_and_the_text_repeats(document, fmt, subject):
-    assert server.title_subject(server.read_document(document, fmt)) == subject
+    assert tag_rules.title_subject(reading.read_document(document, fmt)) == subject
 
 
 def test_the_title_subject_leads_the_tags_only_when_no_tag_names_it():
-    page = server.read_document(
+    page = reading.read_document(
         "fnmatch — Unix filename pattern matching\n\nThe fnmatch module."
         + MENTIONS.format("fnmatch")
     )
-    assert server.with_title_subject(["pattern", "Unix"], page, 5) == ["fnmatch", "pattern", "Unix"]
-    assert server.with_title_subject(["pattern", "Unix", "glob"], page, 3) == [
+    assert repairs.with_title_subject(["pattern", "Unix"], page, 5) == [
+        "fnmatch",
+        "pattern",
+        "Unix",
+    ]
+    assert repairs.with_title_subject(["pattern", "Unix", "glob"], page, 3) == [
         "fnmatch",
         "pattern",
         "Unix",
     ]
     named = ["fnmatch.filter", "patterns"]  # a strong model's answer: unchanged
-    assert server.with_title_subject(named, page, 5) == named
-    vpn = server.read_document(
+    assert repairs.with_title_subject(named, page, 5) == named
+    vpn = reading.read_document(
         "## 10.3. Virtual Private Network\n\nA Virtual Private Network links sites."
         + MENTIONS.format("Virtual Private Network")
     )
-    assert server.with_title_subject(["VPN", "OpenVPN"], vpn, 5) == ["VPN", "OpenVPN"]
-    assert server.with_title_subject(
+    assert repairs.with_title_subject(["VPN", "OpenVPN"], vpn, 5) == ["VPN", "OpenVPN"]
+    assert repairs.with_title_subject(
         ["Sockets"],
-        server.read_document("Socket\n======\n\nA socket." + MENTIONS.format("socket")),
+        reading.read_document("Socket\n======\n\nA socket." + MENTIONS.format("socket")),
         5,
     ) == ["Sockets"]
 
@@ -376,7 +382,7 @@ def test_the_title_subject_leads_the_tags_only_when_no_tag_names_it():
 def test_the_response_says_what_was_read(loaded):
     line = loaded.ok({"command": "generate-tags", "content": RST, "max_tokens": 16})
     assert line["format"] == "rst"
-    assert line["read_chars"] == len(server.read_document(RST).text) < len(RST)
+    assert line["read_chars"] == len(reading.read_document(RST).text) < len(RST)
     line = loaded.ok(
         {"command": "generate-tags", "content": RST, "format": "text", "max_tokens": 16}
     )
@@ -392,7 +398,7 @@ def test_the_server_detects_each_format(loaded, doc, expected):
 
 
 def test_an_unknown_format_gets_an_error_line_and_the_loop_continues(loaded):
-    line = loaded.call({"command": "summarize", "content": "Terns.", "format": "pdf"})
+    line = loaded.answer({"command": "summarize", "content": "Terns.", "format": "pdf"})
     assert line["type"] == "error" and line["code"] == "invalid_params"
     assert "format" in line["error"]
     assert loaded.ok({"command": "model-info"})
@@ -420,5 +426,5 @@ def test_an_rst_readme_with_image_directives_gets_no_markup_tags(loaded):
 
 def test_an_unknown_format_is_refused_before_a_model_is_needed(sidecar):
     for command in ("generate-tags", "summarize"):
-        line = sidecar.call({"command": command, "content": "Terns.", "format": "PDF"})
+        line = sidecar.answer({"command": command, "content": "Terns.", "format": "PDF"})
         assert line["type"] == "error" and line["code"] == "invalid_params", line

@@ -13,7 +13,7 @@ import jsonschema
 import pytest
 from conftest import ROOT, SCHEMA_PATH
 
-import server
+from mlx_sidecar import commands
 
 SCHEMA = json.loads(SCHEMA_PATH.read_text(encoding="utf-8"))
 DEFS = SCHEMA["$defs"]
@@ -38,8 +38,8 @@ def test_the_schema_is_valid_draft_2020_12():
 
 
 def test_every_command_has_a_request_and_a_response_and_no_more():
-    assert commands_of("Request") == set(server.HANDLERS)
-    assert commands_of("Response") == set(server.HANDLERS)
+    assert commands_of("Request") == set(commands.HANDLERS)
+    assert commands_of("Response") == set(commands.HANDLERS)
 
 
 @pytest.mark.parametrize(
@@ -123,14 +123,16 @@ CODE = re.compile(r"[a-z]+(?:_[a-z]+)*")
 
 
 def server_error_codes() -> set[str]:
-    """Every code server.py can put on an error line, read from its source."""
-    tree = ast.parse((ROOT / "server.py").read_text(encoding="utf-8"))
-    raisers = {"SidecarError", "InvalidParams", "NoModel", "LoadFailed", "error_line"}
+    """Every code the package can put on an error line, read from its source."""
+    trees = [ast.parse(p.read_text(encoding="utf-8")) for p in (ROOT / "mlx_sidecar").rglob("*.py")]
+    raisers = {"SidecarError", "InvalidParams", "NoModel", "LoadFailed", "error_line", "refused"}
     codes = set()
-    for node in ast.walk(tree):
+    for node in (n for tree in trees for n in ast.walk(tree)):
         if isinstance(node, ast.ClassDef):  # code = "..." class attributes
             for stmt in node.body:
-                if isinstance(stmt, ast.Assign) and [t.id for t in stmt.targets] == ["code"]:
+                if isinstance(stmt, ast.Assign) and [
+                    getattr(t, "id", None) for t in stmt.targets
+                ] == ["code"]:
                     codes.add(stmt.value.value)
         elif isinstance(node, ast.Call) and getattr(node.func, "id", None) in raisers:
             for arg in [*node.args[1:], *(k.value for k in node.keywords)]:

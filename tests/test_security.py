@@ -22,14 +22,30 @@ import psutil
 import pytest
 from conftest import DOCUMENT, SERVER, Sidecar
 
-import server
+from mlx_sidecar import commands, errors, loop, validate, wire
+from mlx_sidecar.session import Session
 
 MARKER = "zq7-private-marker-41c9"
 # SmolLM2's control tokens (tokenizer.json "added_tokens" with "special": true).
-SPECIALS = ["<|endoftext|>", "<|im_start|>", "<|im_end|>", "<repo_name>", "<reponame>",
-            "<file_sep>", "<filename>", "<gh_stars>", "<issue_start>", "<issue_comment>",
-            "<issue_closed>", "<jupyter_start>", "<jupyter_text>", "<jupyter_code>",
-            "<jupyter_output>", "<jupyter_script>", "<empty_output>"]  # fmt: skip
+SPECIALS = [
+    "<|endoftext|>",
+    "<|im_start|>",
+    "<|im_end|>",
+    "<repo_name>",
+    "<reponame>",
+    "<file_sep>",
+    "<filename>",
+    "<gh_stars>",
+    "<issue_start>",
+    "<issue_comment>",
+    "<issue_closed>",
+    "<jupyter_start>",
+    "<jupyter_text>",
+    "<jupyter_code>",
+    "<jupyter_output>",
+    "<jupyter_script>",
+    "<empty_output>",
+]
 
 
 class Trap:
@@ -105,7 +121,7 @@ def test_content_cannot_close_the_user_turn_and_forge_an_answer(guarded):
 def test_no_listener_and_no_connection_while_loading_and_generating(guarded, trap):
     guarded.ok({"command": "generate-tags", "content": f"{MARKER} {DOCUMENT}", "max_tokens": 4})
     # A Hub id is not a path: refused without a download (mlx_lm.load would fetch it).
-    line = guarded.call(
+    line = guarded.answer(
         {"command": "load-model", "model_path": "HuggingFaceTB/SmolLM2-135M-Instruct"}
     )
     assert line["code"] == "not_found"
@@ -127,7 +143,9 @@ def folder_with_code(dest: Path, source: Path, marker: Path) -> Path:
         "class EvilTokenizer(PreTrainedTokenizerFast):\n    pass\n"
     )
     tok = json.loads((source / "tokenizer_config.json").read_text())
-    tok.update(tokenizer_class="EvilTokenizer", auto_map={"AutoTokenizer": ["evil.EvilTokenizer", None]})  # fmt: skip
+    tok.update(
+        tokenizer_class="EvilTokenizer", auto_map={"AutoTokenizer": ["evil.EvilTokenizer", None]}
+    )
     (dest / "tokenizer_config.json").write_text(json.dumps(tok))
     config = json.loads((source / "config.json").read_text())
     config["auto_map"] = {"AutoConfig": "evil.EvilConfig", "AutoModelForCausalLM": "evil.Model"}
@@ -175,7 +193,7 @@ def test_pickled_weights_are_never_unpickled(guarded, mlx_folder, tmp_path):
     only_pickles.mkdir()
     (only_pickles / "config.json").write_text(json.dumps({"model_type": "llama"}))
     (only_pickles / "pytorch_model.bin").write_bytes(bomb)
-    line = guarded.call({"command": "load-model", "model_path": str(only_pickles)})
+    line = guarded.answer({"command": "load-model", "model_path": str(only_pickles)})
     assert line["code"] == "load_failed" and "safetensors" in line["error"]
 
     beside = tmp_path / "beside"
@@ -206,7 +224,7 @@ def test_a_file_given_where_a_model_is_expected_is_refused_and_left_untouched(gu
     f = tmp_path / "notes.txt"
     f.write_text(f"{MARKER} my notes")
     before = digest(f)
-    line = guarded.call({"command": "load-model", "model_path": str(f)})
+    line = guarded.answer({"command": "load-model", "model_path": str(f)})
     assert line["code"] == "load_failed" and digest(f) == before
 
 
@@ -222,40 +240,73 @@ def test_export_refuses_a_file_as_its_folder(tmp_path):
 
 @pytest.mark.parametrize(
     "repo_id",
-    ["mlx-community/Qwen2.5-3B-Instruct-4bit", "HuggingFaceTB/SmolLM2-135M-Instruct", "a/b",
-     "user_1/model.v2"],
-)  # fmt: skip
+    [
+        "mlx-community/Qwen2.5-3B-Instruct-4bit",
+        "HuggingFaceTB/SmolLM2-135M-Instruct",
+        "a/b",
+        "user_1/model.v2",
+    ],
+)
 def test_well_formed_repo_ids_pass(repo_id):
-    assert server.require_repo_id({"repo_id": repo_id}) == repo_id
+    assert validate.require_repo_id({"repo_id": repo_id}) == repo_id
 
 
 @pytest.mark.parametrize(
     "repo_id",
-    ["", " ", "gpt2", "../x", "a/../b", "a/b/c", "/etc/passwd", "a//b", "a/b--c", "a/.b",
-     "a/b.", "-a/b", "a/ b", "a/b\n", "ｆｕｌｌ/ｗｉｄｔｈ", "a/" + "b" * 95, "a\\b", "a/b?x=1",
-     "https://huggingface.co/a/b", 5, None, ["a/b"]],
-)  # fmt: skip
+    [
+        "",
+        " ",
+        "gpt2",
+        "../x",
+        "a/../b",
+        "a/b/c",
+        "/etc/passwd",
+        "a//b",
+        "a/b--c",
+        "a/.b",
+        "a/b.",
+        "-a/b",
+        "a/ b",
+        "a/b\n",
+        "ｆｕｌｌ/ｗｉｄｔｈ",
+        "a/" + "b" * 95,
+        "a\\b",
+        "a/b?x=1",
+        "https://huggingface.co/a/b",
+        5,
+        None,
+        ["a/b"],
+    ],
+)
 def test_malformed_repo_ids_are_invalid_params(repo_id):
-    with pytest.raises(server.InvalidParams, match="repo_id"):
-        server.require_repo_id({"repo_id": repo_id})
+    with pytest.raises(errors.InvalidParams, match="repo_id"):
+        validate.require_repo_id({"repo_id": repo_id})
 
 
 def test_a_destination_folder_is_resolved_and_never_a_file(tmp_path):
-    ok = server.require_folder({"d": str(tmp_path / "new" / ".." / "models")}, "d")
+    ok = validate.require_folder({"d": str(tmp_path / "new" / ".." / "models")}, "d")
     assert ok == tmp_path / "models"
     f = tmp_path / "file"
     f.write_text("keep me")
     link = tmp_path / "link"
     link.symlink_to(f)
-    for bad in (str(f), str(f / "sub"), str(link), "relative/models", "/", "a\x00b", "/" + "x" * 5000):  # fmt: skip
-        with pytest.raises(server.SidecarError, match="'d'") as raised:
-            server.require_folder({"d": bad}, "d")
+    for bad in (
+        str(f),
+        str(f / "sub"),
+        str(link),
+        "relative/models",
+        "/",
+        "a\x00b",
+        "/" + "x" * 5000,
+    ):
+        with pytest.raises(errors.SidecarError, match="'d'") as raised:
+            validate.require_folder({"d": bad}, "d")
         assert raised.value.code in ("invalid_params", "not_writable")
     assert f.read_text() == "keep me"
 
 
 def download(s: Sidecar, req: dict) -> dict:
-    return s.call({"command": "download-model", **req})
+    return s.answer({"command": "download-model", **req})
 
 
 def test_download_model_checks_repo_id_before_any_network(guarded, trap):
@@ -287,9 +338,9 @@ def send_private_work(s: Sidecar) -> list[str]:
         {"command": "summarize", "content": doc, "temperature": "hot"},
         {"command": f"summarize-{MARKER}", "content": doc},
     ):
-        assert s.call(bad)["type"] == "error"
-    s.call(f'{{"command": "summarize", "content": "{MARKER}'.encode())  # cut short
-    s.call(f'{{"command": "summarize", "content": "{MARKER} \\ud800"}}'.encode())
+        assert s.answer(bad)["type"] == "error"
+    s.answer(f'{{"command": "summarize", "content": "{MARKER}'.encode())  # cut short
+    s.answer(f'{{"command": "summarize", "content": "{MARKER} \\ud800"}}'.encode())
     return [*made["tags"], summary["summary"]]
 
 
@@ -318,14 +369,14 @@ def test_content_never_reaches_the_log_at_the_default_level():
 
 
 def test_an_internal_error_logs_its_message_only_at_debug(monkeypatch, caplog):
-    def leaky(req: dict, emit: server.Emit) -> dict:
+    def leaky(session: Session, req: dict, ctx: object) -> dict:
         raise ValueError(f"cannot handle {req['content']}")
 
-    monkeypatch.setitem(server.HANDLERS, "summarize", leaky)
+    monkeypatch.setitem(commands.HANDLERS, "summarize", leaky)
     out = io.BytesIO()
     line = json.dumps({"command": "summarize", "content": MARKER}).encode() + b"\n"
     with caplog.at_level(logging.DEBUG, logger="mlx_sidecar"):
-        server.serve(io.BytesIO(line), server.ProtocolWriter(out))
+        loop.serve(Session(), io.BytesIO(line), wire.ProtocolWriter(out))
     answer = json.loads(out.getvalue())
     assert answer["code"] == "internal" and MARKER in answer["error"]  # the app's own text
     above_debug = [r for r in caplog.records if r.levelno > logging.DEBUG]

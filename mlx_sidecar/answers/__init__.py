@@ -1,0 +1,76 @@
+"""Answers: the tags and the summary of a document of any length.
+
+``document_tags`` and ``document_summary`` are what generate-tags and summarize run. A
+document that fits one pass gets one pass (passes.py); a longer one is read chunk by
+chunk (long_documents.py), and what each chunk says serves both commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..prompts import SUMMARY_TASK, TAGS_TASK
+from ..reading import Reading
+from ..repairs import keyword_tags, with_title_subject
+from .job import Job
+from .long_documents import (
+    CHUNK_SUMMARY_TOKENS,
+    CHUNK_TAG_LIMIT,
+    CHUNK_TAG_TOKENS,
+    combine_in_order,
+    merge_chunk_tags,
+    plan_chunks,
+    read_chunks,
+)
+from .passes import summary_pass, tags_pass
+from .summary import Summary, sentence_target, summary_length
+
+MAX_SUMMARY_PARTS = 3  # a long document's summary: a sentence or more per third
+
+
+@dataclass
+class Tags:
+    """A document's tags, whether the model's raw answers parsed, and whether the
+    summaries of a long document's chunks were prepared on the way."""
+
+    tags: list[str]
+    parsed: bool
+    summary_prepared: bool = False
+
+
+def document_tags(job: Job, reading: Reading, limit: int) -> Tags:
+    """Tags for a document of any length; the subject its title names leads them."""
+    chunks = plan_chunks(job, reading.text, TAGS_TASK.format(n=limit))
+    job.chunks = job.progress.total = len(chunks)
+    if len(chunks) == 1:
+        tags, parsed = tags_pass(job, reading.text, limit)
+        job.progress.step()
+        found = Tags(tags, parsed)
+    else:
+        notes = read_chunks(job, chunks, limit, job.max_tokens, CHUNK_SUMMARY_TOKENS)
+        tags = merge_chunk_tags([note.tags for note in notes], limit)
+        found = Tags(tags, all(n.tags_parsed for n in notes), summary_prepared=True)
+    job.progress.finish()
+    found.tags = with_title_subject(found.tags or keyword_tags(reading.text, limit), reading, limit)
+    return found
+
+
+def document_summary(job: Job, reading: Reading, summary: Summary) -> None:
+    """Summarize a document of any length into ``summary``: one pass, or each chunk then
+    the parts in order; a sentence of the document when the model gave nothing usable."""
+    content = reading.text
+    asked = summary.limit  # None: the default, "two or three sentences"
+    target = summary.limit = sentence_target(summary.max_words, asked)
+    final_task = SUMMARY_TASK.format(sentences=summary_length(summary.max_words, asked))
+    parts = plan_chunks(job, content, final_task)
+    job.chunks = len(parts)
+    if len(parts) == 1:
+        summary_pass(job, content, final_task, target, into=summary)
+        job.progress.step()
+    else:
+        groups = min(target, MAX_SUMMARY_PARTS)
+        job.progress.total = len(parts) + groups
+        notes = read_chunks(job, parts, CHUNK_TAG_LIMIT, CHUNK_TAG_TOKENS, job.max_tokens)
+        combine_in_order(job, notes, target, groups, summary)
+    summary.ensure_one(content)
+    job.progress.finish()

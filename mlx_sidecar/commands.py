@@ -1,0 +1,198 @@
+"""The commands: ``HANDLERS`` maps each command name to one short function.
+
+A handler takes the session, the request's fields and its context, and returns the
+response's fields (after any progress lines it emits through ``ctx.emit``). It raises
+SidecarError for what the user can act on; only the loop writes error lines. To add a
+command: a function here, its entry in HANDLERS, its request and response in
+protocol.schema.json, and a section in docs/protocol.md.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import sys
+from collections.abc import Callable
+
+from . import PROTOCOL_VERSION
+from .answers import document_summary, document_tags
+from .answers.job import Job, Progress
+from .answers.summary import MAX_SENTENCES, Summary
+from .context import RequestContext
+from .downloads import download_model
+from .errors import InvalidParams, LoadFailed, SidecarError, one_line
+from .models import WEIGHT_LAYOUTS, fits_beside, load_model, resolve_model_path
+from .platform import backend_name, package_version
+from .reading import read_document, require_format
+from .session import Loaded, Session
+from .validate import (
+    optional_bool,
+    optional_count,
+    optional_float,
+    optional_int,
+    optional_str,
+    require_str,
+)
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them as chips
+MAX_TAGS_LIMIT = 20
+DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
+TOKENS_PER_TAG = 12  # room for each tag beyond the five
+DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
+MAX_TOKENS_LIMIT = 4096
+DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and summary
+MAX_WORDS_RANGE = (5, 2000)
+
+Handler = Callable[[Session, dict, RequestContext], dict]
+
+
+def check_availability(session: Session, req: dict, ctx: RequestContext) -> dict:
+    usable = session.platform.load_mlx()
+    answer = {
+        "available": usable,
+        "backend": backend_name() if usable else None,
+        "mlx_version": package_version("mlx"),
+        "mlx_lm_version": package_version("mlx-lm"),
+        "protocol_version": PROTOCOL_VERSION,
+        "model_loaded": session.loaded is not None,
+        "platform": f"{sys.platform}-{platform.machine()}",
+        "blas": session.platform.blas,
+    }
+    if not usable:
+        answer["reason"] = session.platform.mlx_error
+    elif answer["mlx_lm_version"] is None:
+        answer["available"] = False
+        answer["reason"] = "mlx-lm is not installed; run 'pip install mlx-lm'."
+    return answer
+
+
+def load_model_command(session: Session, req: dict, ctx: RequestContext) -> dict:
+    path = resolve_model_path(optional_str(req, "model_path"))
+    weights = req.get("weights", session.weights_request)
+    if weights not in WEIGHT_LAYOUTS:
+        raise InvalidParams('\'weights\' must be "auto", "quantized" or "float32".')
+    session.platform.require_mlx()
+    if session.loaded is not None and not fits_beside(session.loaded.model, path, weights):
+        log.info("%s does not fit beside %s; unloading that first", path, session.loaded.model.name)
+        session.unload()
+    try:
+        model = load_model(path, weights)
+    except SidecarError:
+        raise
+    except Exception as e:
+        log.exception("loading %s failed", path)
+        raise LoadFailed(f"Could not load {path}: {one_line(e)}") from e
+    ctx.check()  # cancelled while loading: the previous model keeps serving
+    session.unload()
+    session.loaded = Loaded.of(model)
+    log.info(
+        "loaded %s (%s, %s) in %.2fs", model.name, model.format, model.weights, model.load_time_s
+    )
+    return {
+        "success": True,
+        "model_name": model.name,
+        "format": model.format,
+        "load_time_s": model.load_time_s,
+        "weights": model.weights,
+    }
+
+
+def unload_model(session: Session, req: dict, ctx: RequestContext) -> dict:
+    """Free the model and everything kept for it: an idle app gives its memory back."""
+    session.require_loaded()
+    return {"success": True, "freed": session.unload()}
+
+
+def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
+    content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
+    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
+    job = new_job(session, req, ctx, DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit)
+    reading = read_document(content, fmt)
+    found = document_tags(job, reading, limit)
+    extra = {"summary_prepared": True} if found.summary_prepared else {}
+    return {
+        "tags": found.tags,
+        "raw_output_parsed": found.parsed,
+        **job.stats(),
+        **reading.fields(),
+        **extra,
+    }
+
+
+def summarize(session: Session, req: dict, ctx: RequestContext) -> dict:
+    content = require_str(req, "content", non_blank=True)
+    fmt = require_format(req)
+    max_words = optional_count(req, "max_words", *MAX_WORDS_RANGE)
+    sentences = optional_count(req, "sentences", 1, MAX_SENTENCES)
+    stream = optional_bool(req, "stream")
+    job = new_job(session, req, ctx, DEFAULT_SUMMARY_TOKENS)
+    reading = read_document(content, fmt)
+    summary = Summary(max_words, sentences, partial_lines(ctx) if stream else None)
+    document_summary(job, reading, summary)
+    extra = {"extractive": True} if summary.extractive else {}
+    if job.reused:
+        extra["reused_chunks"] = job.reused
+    return {"summary": summary.text(), **job.stats(), **reading.fields(), **extra}
+
+
+def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: int) -> Job:
+    """The model work of generate-tags or summarize, with the request's options."""
+    max_tokens = optional_int(req, "max_tokens", default_tokens, 1, MAX_TOKENS_LIMIT)
+    temperature = optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
+    progress = Progress(ctx, enabled=optional_bool(req, "progress"))
+    loaded = session.require_loaded()
+    return Job(
+        loaded.model,
+        loaded.generator,
+        loaded.grammar,
+        loaded.notes,
+        ctx,
+        max_tokens,
+        temperature,
+        progress,
+    )
+
+
+def partial_lines(ctx: RequestContext) -> Callable[[str], None]:
+    """`stream: true` on summarize: each sentence as a `partial` line as it is ready."""
+    return lambda text: ctx.emit({"type": "partial", "command": "summarize", "text": text})
+
+
+def model_info(session: Session, req: dict, ctx: RequestContext) -> dict:
+    model = session.require_loaded().model
+    return {**model.info(), "backend": backend_name(), "blas": session.platform.blas}
+
+
+def download(session: Session, req: dict, ctx: RequestContext) -> dict:
+    return download_model(req, ctx)
+
+
+def shutdown(session: Session, req: dict, ctx: RequestContext) -> dict:
+    return {"success": True}
+
+
+def cancel(session: Session, req: dict, ctx: RequestContext) -> dict:
+    """Answered at once by the reader thread; the cancelled command ends with `cancelled`."""
+    if "request_id" not in req:
+        raise InvalidParams("'request_id' is required: the id of the command to cancel.")
+    request_id = req["request_id"]
+    if isinstance(request_id, bool) or not isinstance(request_id, (str, int, float)):
+        raise InvalidParams("'request_id' must be a string or a number: the id of a command.")
+    return {"cancelled": ctx.cancel_others is not None and ctx.cancel_others(request_id)}
+
+
+HANDLERS: dict[str, Handler] = {
+    "check-availability": check_availability,
+    "load-model": load_model_command,
+    "generate-tags": generate_tags,
+    "summarize": summarize,
+    "download-model": download,
+    "model-info": model_info,
+    "unload-model": unload_model,
+    "shutdown": shutdown,
+    "cancel": cancel,
+}
+IMMEDIATE_COMMANDS = ("cancel",)  # answered by the reader thread, even while a command runs

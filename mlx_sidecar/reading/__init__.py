@@ -1,0 +1,83 @@
+"""Reading documents: the text a person reads in what the app sends, and its title.
+
+Each format is read by its own parser into the blocks a reader sees (``blocks.Block``):
+trafilatura for HTML, markdown-it-py for Markdown, docutils for reStructuredText. Then the
+furniture (badges, link lists, install commands, sponsor and license boilerplate,
+changelog sections) is dropped, and the rest is what the model reads. Plain text stays as it is. To add a format: a module here with a
+``<format>_blocks(content)`` function (or a text reader), its name in FORMATS and
+BLOCK_READERS (or read_as), and its marks in ``detect``.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from ..errors import InvalidParams, SidecarError, one_line
+from ..validate import optional_str
+from .blocks import blocks_text, has_words, opening_title, plain_title
+from .detect import detect_format
+from .furniture import about_the_subject
+from .html import html_blocks
+from .markdown import markdown_blocks
+from .rst import rst_blocks
+
+log = logging.getLogger(__name__)
+
+FORMATS = ("auto", "text", "markdown", "rst", "html")
+BLOCK_READERS = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}
+
+
+@dataclass
+class Reading:
+    """What was read: the format (detected, or as the request said), the text, its title."""
+
+    format: str
+    text: str
+    title: str = ""  # the title the document opens with, if it has one
+
+    def fields(self) -> dict:
+        """What the response says was read."""
+        return {"format": self.format, "read_chars": len(self.text)}
+
+
+def require_format(req: dict) -> str:
+    fmt = optional_str(req, "format") or "auto"
+    if fmt not in FORMATS:
+        raise InvalidParams(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
+    return fmt
+
+
+def read_document(content: str, fmt: str = "auto") -> Reading:
+    """The text a reader sees in ``content``, read as ``fmt`` (detected when "auto")."""
+    content = content.replace("\r\n", "\n")
+    fmt = detect_format(content) if fmt == "auto" else fmt
+    if fmt == "text":
+        return plain(content)
+    try:
+        text, title = read_as(fmt, content)
+    except ImportError as error:  # a broken install, not a document problem: say so
+        raise SidecarError(
+            f"Reading {fmt} needs {error.name or 'a parser'}, which is not installed; "
+            "run scripts/setup.sh (or pip install -r requirements.txt).",
+            "internal",
+        ) from None
+    except Exception as error:  # a parser bug must not cost the user an answer
+        log.warning("reading as %s failed (%s); reading as text", fmt, one_line(error))
+        text, title = "", ""
+    if not has_words(text):
+        return plain(content, fmt)
+    return Reading(fmt, text, title)
+
+
+def read_as(fmt: str, content: str) -> tuple[str, str]:
+    """The text and title of ``content`` read as ``fmt``."""
+    blocks = BLOCK_READERS[fmt](content)
+    text = blocks_text(about_the_subject(blocks)) or blocks_text(blocks)
+    title = opening_title(blocks)
+    return text, title
+
+
+def plain(content: str, fmt: str = "text") -> Reading:
+    """The content as it is, titled by its first line when that stands alone."""
+    return Reading(fmt, content.strip(), plain_title(content))

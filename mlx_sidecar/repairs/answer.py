@@ -1,0 +1,81 @@
+"""What every repair rule works from: the answer's ``Answer`` (the tokenizer's added
+strings, the thinking markers, the document), and the two cleanups both tags and
+summaries need: leaked special strings, and markup."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Any
+
+from ..tokens import added_strings
+
+THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
+
+LIST_ITEM = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)")
+ANSWER_MARKUP = (
+    (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # an HTML comment
+    (re.compile(r"^\s*::\s*$", re.MULTILINE), ""),  # a reST literal-block marker
+    (re.compile(r"!\[[^\]]*\](?:\([^)]*\)|\[[^\]]*\])"), " "),  # an image or badge
+    (re.compile(r"\[([^\]]+)\]\([^)]*\)"), r"\1"),  # a Markdown link: its text stays
+    (re.compile(r"</?[a-zA-Z][a-zA-Z0-9]*(?:\s[^<>]{0,400})?/?>"), " "),  # an HTML element
+    (re.compile(r"https?://\S+"), " "),  # a bare URL
+    (re.compile(r"(?::\w+:)?`+([^`]*)`+"), r"\1"),  # `code` and reST roles (:mod:`json`)
+    (re.compile(r"\*\*|__"), ""),  # **bold**
+    (re.compile(r"(?<!\w)\*(\S[^*]*?)\*(?!\w)"), r"\1"),  # *emphasis*
+    (re.compile(r"(?<!\w)_(\S[^_]*?)_(?!\w)"), r"\1"),  # _emphasis_
+    (re.compile(r"(?<!\S)\*(?=\w)|(?<=\w)\*(?!\S)"), ""),  # a stray '*'
+)
+
+
+@dataclass
+class Answer:
+    """What the repair rules know besides the answer: the strings the tokenizer adds
+    (and thinking markers), and the document the answer is about."""
+
+    leaks: tuple[str, ...] = ()
+    document: str = ""
+    think: tuple[str, str] = ("<think>", "</think>")
+    _words: frozenset | None = None
+
+    def words(self) -> frozenset:
+        """The document's words, case-folded (for the name-and-number check)."""
+        if self._words is None:
+            folded = self.document.casefold()
+            self._words = frozenset(re.findall(r"\w+", folded))
+        return self._words
+
+
+def drop_leaks(text: str, answer: Answer) -> str:
+    """Thinking blocks and the tokenizer's added strings: Qwen3 answers '</think>',
+    '<tool_call>' or '<|fim_prefix|>', which are added tokens not marked special."""
+    start, end = answer.think
+    if end and end in text:
+        text = text.rsplit(end, 1)[1]  # what came before the end marker was thinking
+    if start:
+        text = re.sub(re.escape(start) + r".*?(?:" + re.escape(end) + "|$)", " ", text, flags=re.S)
+    for leak in answer.leaks:
+        text = text.replace(leak, " ")
+    return text
+
+
+def drop_markup(text: str, answer: Answer) -> str:
+    """Markdown and HTML in the answer: links keep their text; images, URLs, tags,
+    code marks and emphasis go."""
+    for pattern, repl in ANSWER_MARKUP:
+        text = pattern.sub(repl, text)
+    return re.sub(r"[ \t]+", " ", text)
+
+
+def answer_for(tokenizer: Any, document: str) -> Answer:
+    """The repair rules' view of a model's tokenizer (mlx-lm's TokenizerWrapper): its
+    added strings, special or not, and its thinking markers."""
+    start = getattr(tokenizer, "think_start", None) or "<think>"
+    end = getattr(tokenizer, "think_end", None) or "</think>"
+    # Added strings that are ordinary words or whitespace would eat the answer's words.
+    leaks = sorted(
+        (t for t in added_strings(tokenizer) if t and len(t) >= 3 and re.search(r"[^\w\s]", t)),
+        key=len,
+        reverse=True,
+    )
+    return Answer(leaks=tuple(leaks), document=document, think=(start, end))

@@ -1,0 +1,225 @@
+"""Repairs of a summary: every rule that mends a model's answer, in the order applied.
+
+Each rule names the case it repairs; none changes an answer a strong model gives
+(tests/test_answers.py holds both tables: good answers that pass unchanged, and bad
+answers of the kinds SmolLM2 gives, with what a person would accept instead). The one
+entry point is ``summary_sentences``. To add a rule: a function here whose docstring
+quotes the case, its place in SUMMARY_TEXT_RULES (text in, text out) or
+SUMMARY_SENTENCE_RULES (a sentence in, whether it goes), and a row in each table.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+
+from ..text import (
+    CJK,
+    ENDS_SENTENCE,
+    LETTERS,
+    full_stop,
+    is_sentence,
+    sentence_key,
+    split_sentences,
+)
+from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
+
+PREAMBLE = re.compile(
+    r"^\s*(?:(?:sure|certainly|of course|okay|ok)[,!.]?\s*)?"
+    r"(?:(?:here\s+is|here's|below\s+is|this\s+is)\s+(?:a|an|the|my)?\s*"
+    r"(?:brief|short|concise|quick|one-sentence|two-sentence|\w+-sentence)?\s*summary\b[^:\n]*[:.]?"
+    r"|(?:in\s+)?summary\s*[:,]|summary\s+of\s+the\s+(?:document|text)\s*:|tl;?dr\s*:)\s*",
+    re.IGNORECASE,
+)
+
+
+# German capitalizes every noun (see capitalizes_nouns); its commonest function words.
+GERMAN_FUNCTION_WORDS = frozenset(
+    [
+        "der",
+        "die",
+        "das",
+        "den",
+        "dem",
+        "des",
+        "und",
+        "ist",
+        "nicht",
+        "ein",
+        "eine",
+        "einen",
+        "einem",
+        "einer",
+        "mit",
+        "für",
+        "auf",
+        "sich",
+        "von",
+        "zu",
+    ]
+)
+
+
+def drop_preamble(text: str, answer: Answer) -> str:
+    """'Here is a summary of the document:' and 'Sure!' before the summary."""
+    return PREAMBLE.sub("", text.strip(), count=1)
+
+
+def drop_title_line(text: str, answer: Answer) -> str:
+    """A title the model put above its summary ("**Debian's Unique Role**" on a line of
+    its own): short, no sentence punctuation, more text after it. A first bullet is an
+    item, not a title."""
+    first, newline, rest = text.strip().partition("\n")
+    plain = first.strip().strip("*_#").strip()
+    if not newline or not plain or not rest.strip() or rest.strip()[0].islower():
+        return text  # nothing follows, or the line break is inside a sentence
+    if LIST_ITEM.match(first) and not first.lstrip().startswith("#"):
+        return text
+    if ENDS_SENTENCE.search(plain) or plain.endswith((":", ";")) or len(plain.split()) > 12:
+        return text
+    return rest
+
+
+def join_lines(text: str, answer: Answer) -> str:
+    """Bullets, numbers, headings and quote marks off the line starts; a list item
+    without end punctuation gets a full stop, so items do not run together."""
+    lines = []
+    for line in text.splitlines():
+        item = LIST_ITEM.match(line) is not None
+        line = LIST_ITEM.sub("", line).strip()
+        if item and line and line[-1].isalnum():
+            line += full_stop(line)
+        lines.append(line)
+    return " ".join(" ".join(lines).split())
+
+
+SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
+    drop_leaks,
+    drop_preamble,
+    drop_markup,  # before join_lines: a stray '*' bullet is not emphasis
+    drop_title_line,
+    join_lines,
+)
+
+
+def not_a_sentence(sentence: str, answer: Answer) -> bool:
+    """A list number ("1."), stray punctuation, or a word or two: what is left when
+    max_tokens cut the answer short ("The.")."""
+    return not is_sentence(sentence)
+
+
+def echoes_instruction(sentence: str, answer: Answer) -> bool:
+    """'Summarize this document in two sentences.' repeated back."""
+    return sentence_key(sentence).startswith(("summarize this", "summarize the"))
+
+
+def names_unknown_facts(sentence: str, answer: Answer) -> bool:
+    """A name or number the document never mentions ("developed by the University of
+    Michigan"): see facts_of. Only checked when the document is known."""
+    return bool(answer.document) and bool(unsupported_facts(sentence, answer))
+
+
+SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
+    not_a_sentence,
+    echoes_instruction,
+    names_unknown_facts,
+)
+
+# Where a sentence may be cut back to its opening clause: before a relative or an
+# example clause, a parenthesis, a dash or a semicolon.
+CLAUSE_BREAK = re.compile(
+    r",\s+(?=(?:which|who|whose|where|such as|including|like|as well as|and|but|while)\b)"
+    r"|\s+(?=such as\b)|;\s+|\s+(?=\()|\s+[-–—]\s+"
+)
+
+
+def cut_unknown_tail(sentence: str, answer: Answer) -> str:
+    """A true opening clause is kept when only the sentence's tail names what the
+    document never mentions: "This module provides a TOML parser that can decode to
+    Python strings, which is useful for data from sources such as XML files." (the
+    tomllib page names no XML) becomes its first clause, so the summary still says what
+    the page is about; the whole sentence would otherwise be dropped."""
+    if not answer.document or not unsupported_facts(sentence, answer):
+        return sentence
+    for brk in reversed(list(CLAUSE_BREAK.finditer(sentence))):  # the longest head first
+        head = sentence[: brk.start()].rstrip(" ,;:")
+        if head and is_sentence(head) and not unsupported_facts(head, answer):
+            return head + full_stop(head)
+    return sentence
+
+
+NAME = re.compile(r"(?<![\w.])[A-Z][\w'’.+#-]*[\w+#]|(?<![\w.])[A-Z](?![\w.])")
+NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
+
+
+def facts_of(sentence: str) -> list[str]:
+    """The names and numbers of a sentence: capitalized words not at its start, and
+    numbers. bench/quality.py counts the same way."""
+    first = LETTERS.search(sentence)  # the opening word, after any quote or mark
+    opening = first.group(0) if first else ""
+    rest = sentence[first.end() :] if first else ""
+    rest = rest.split(maxsplit=1)[1] if rest[:1].isalnum() and " " in rest else rest
+    names = [m.group(0) for m in NAME.finditer(rest) if m.group(0) != "I"]
+    if len(opening) > 1 and opening.isupper():
+        names.insert(0, opening)  # "CULINARY: ..." is a name even as the first word
+    return names + NUMBER.findall(sentence)
+
+
+def capitalizes_nouns(sentence: str) -> bool:
+    """German capitalizes every noun, so there a capital letter does not mark a name. A
+    sentence is taken as German when one word in ten is one of its commonest function
+    words (the corpus: 0.18 of the German text's words, 0.015 of the French text's,
+    under 0.003 of the others')."""
+    words = [w.casefold() for w in LETTERS.findall(sentence)]
+    return sum(w in GERMAN_FUNCTION_WORDS for w in words) >= 0.1 * max(1, len(words))
+
+
+def unsupported_facts(sentence: str, answer: Answer) -> list[str]:
+    """The facts of ``sentence`` that do not occur in the answer's document."""
+    folded = answer.document.casefold()
+    missing = []
+    nouns = capitalizes_nouns(sentence)
+    for fact in facts_of(sentence):
+        if nouns and not fact[0].isdigit():
+            continue
+        key = re.sub(r"['’]s$|(?<=s)['’]$", "", fact.casefold())
+        key = key[:-1] if key.endswith("s") and key[:-1] in answer.words() else key
+        named = [p.casefold() for p in re.findall(r"\w+", fact) if not p[0].islower()]
+        parts = named or re.findall(r"\w+", key)  # "PPTP-based": PPTP is the name
+        if not parts or key in folded or all(p in answer.words() for p in parts):
+            continue
+        missing.append(fact)
+    return missing
+
+
+def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str]:
+    """The model's answer as clean sentences, every rule above applied in order.
+
+    With ``final`` false (the answer is still being generated) the last sentence is
+    left out: it may not be complete yet. With ``final`` true an unfinished last
+    sentence is cut when a finished one comes before it, and otherwise ends with a full
+    stop (none is added to CJK text).
+    """
+    for rule in SUMMARY_TEXT_RULES:
+        text = rule(text, answer)
+    parts: list[str] = []
+    for part in split_sentences(text):
+        if parts and LETTERS.search(part) and not is_sentence(part):
+            parts[-1] += " " + part  # a word or two after an abbreviation ("p. ex. init.")
+        else:
+            parts.append(part)
+    if not final:
+        parts = parts[:-1]
+    elif parts and not ENDS_SENTENCE.search(parts[-1]):
+        if len(parts) > 1:
+            parts = parts[:-1]
+        elif parts[-1][-1].isalnum() and not CJK.match(parts[-1][-1]):
+            parts[-1] += "."
+    kept, seen = [], set()
+    for sentence in (cut_unknown_tail(part, answer) for part in parts):
+        key = sentence_key(sentence)
+        if key in seen or any(rule(sentence, answer) for rule in SUMMARY_SENTENCE_RULES):
+            continue
+        seen.add(key)
+        kept.append(sentence)
+    return kept

@@ -1,0 +1,496 @@
+"""Repairs of tags: every rule that mends a model's tags, in the order applied.
+
+Each rule names the case it repairs; none changes a tag a strong model gives
+(tests/test_answers.py holds the good and the bad). The entry points: ``parse_tags``
+(the model's raw answer as a list), ``normalize_tags`` (every rule of TAG_RULES),
+``ground_tags`` (tags the document supports, topped up with keywords) and
+``with_title_subject`` (the subject the title names). To add a rule: a function here
+(a tag in, the mended tag or "" out) whose docstring quotes the case, its place in
+TAG_RULES, and a row in each table.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import logging
+import re
+import unicodedata
+from collections import Counter
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..prompts import SUMMARY_TASK, TAGS_TASK
+from ..reading import Reading
+from ..reading.furniture import is_furniture_title
+from ..text import CJK, phrase_pattern, stopwords
+from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
+
+log = logging.getLogger(__name__)
+
+TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
+TAG_MAX_CHARS = 40
+CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phrases 20+
+SUBJECT_MIN_MENTIONS = 3  # a title the text repeats this often names what it is about
+# Words of a title that say what kind of page it is, not what it is about.
+TITLE_GENRE_WORDS = frozenset(
+    [
+        "tutorial",
+        "howto",
+        "manual",
+        "guide",
+        "handbook",
+        "documentation",
+        "docs",
+        "readme",
+        "reference",
+        "module",
+        "package",
+        "library",
+        "primer",
+        "faq",
+    ]
+)
+SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
+    r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
+    r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
+)
+EDGE_JUNK = " \"'`“”‘’«»,;:!?()[]{}<>*_-"
+VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]*\d*|v\d+", re.IGNORECASE)  # 2.13.0b3, v2
+CHANGELOG_WORDS = frozenset(
+    [
+        "version",
+        "versions",
+        "release",
+        "releases",
+        "issue",
+        "issues",
+        "bug",
+        "bugs",
+        "hg",
+        "gh",
+        "pr",
+        "pull",
+        "request",
+        "ticket",
+        "changelog",
+        "changes",
+    ]
+)
+CHANGELOG_VERBS = frozenset(
+    [
+        "add",
+        "added",
+        "adds",
+        "fix",
+        "fixed",
+        "fixes",
+        "remove",
+        "removed",
+        "update",
+        "updated",
+        "change",
+        "changed",
+        "deprecate",
+        "deprecated",
+        "bump",
+        "bumped",
+        "improve",
+        "improved",
+        "drop",
+        "dropped",
+        "rename",
+        "renamed",
+    ]
+)
+GENERIC_OBJECTS = frozenset(
+    [
+        "support",
+        "bug",
+        "bugs",
+        "issue",
+        "issues",
+        "docs",
+        "documentation",
+        "test",
+        "tests",
+        "typo",
+        "typos",
+        "option",
+        "options",
+        "feature",
+        "features",
+        "it",
+    ]
+)
+MARKUP_WORDS = frozenset(
+    [
+        "image",
+        "target",
+        "alt",
+        "href",
+        "src",
+        "rel",
+        "link",
+        "script",
+        "div",
+        "span",
+        "img",
+        "width",
+        "height",
+        "align",
+        "class",
+        "style",
+        "meta",
+        "toctree",
+        "figure",
+        "raw",
+        "scale",
+        "badge",
+    ]
+)
+STRUCTURE_WORDS = frozenset(
+    [
+        "chapter",
+        "chapters",
+        "section",
+        "sections",
+        "part",
+        "abstract",
+        "contents",
+        "table",
+        "introduction",
+        "index",
+        "appendix",
+        "preface",
+        "footnotes",
+        "references",
+        "overview",
+        "summary",
+    ]
+)
+FRAGMENT_VERBS = frozenset(
+    ["is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "will", "does", "do"]
+)
+
+
+TITLE_SMALL_WORDS = frozenset(
+    [
+        "a",
+        "an",
+        "and",
+        "at",
+        "by",
+        "de",
+        "del",
+        "der",
+        "des",
+        "die",
+        "du",
+        "el",
+        "for",
+        "in",
+        "la",
+        "las",
+        "le",
+        "les",
+        "los",
+        "of",
+        "on",
+        "the",
+        "to",
+        "und",
+        "von",
+        "with",
+        "y",
+    ]
+)
+
+
+def is_name(tag: str) -> bool:
+    """Every word capitalized but a title's small words ("The Who", "Mad Men", "Lord of
+    the Rings"): a title or a name, whose small words are part of it."""
+    words = tag.split()
+    return words[0][0].isupper() and all(
+        w[0].isupper() or w.casefold() in TITLE_SMALL_WORDS for w in words
+    )
+
+
+def tag_hashtag(tag: str) -> str:
+    """'#python' is a hashtag; the '#' of 'C#' or 'F#' is part of the name."""
+    return re.sub(r"(?<!\w)#+(?=\w)", "", tag)
+
+
+def tag_edges(tag: str) -> str:
+    """Quotes, brackets and punctuation around a tag ('"Python",', '.json'); the dots
+    of ".NET" and "U.S." stay."""
+    kept = ")" if tag.endswith(")") and tag.count("(") == tag.count(")") else ""
+    tag = tag.strip(EDGE_JUNK) + kept  # "JSON (JavaScript Object Notation)" keeps its ")"
+    if not re.search(r"(?:\b[A-Za-z]\.){2,}$", tag):
+        tag = tag.rstrip(".")
+    if tag.startswith(".") and not re.match(r"\.[A-Z]", tag):
+        tag = tag.lstrip(".")  # ".json" is a method or file name; ".NET" is a name
+    return tag.strip(EDGE_JUNK) + kept if kept else tag.strip(EDGE_JUNK)
+
+
+def tag_section_number(tag: str) -> str:
+    """'9.10.1. Backups', 'B.5 Processes', 'Chapter 1. The Debian Project': a section
+    number is not part of the topic."""
+    return SECTION_NUMBER.sub("", tag) if re.search(r"[^\W\d]{2}", tag) else tag
+
+
+def tag_too_long(tag: str) -> str:
+    """More than TAG_MAX_WORDS words (small words of a name aside): a sentence, not a
+    topic ("Explicit is better than implicit")."""
+    words = re.split(r"[\s_-]+", tag)
+    content = [w for w in words if w.casefold() not in stopwords()]
+    return "" if len(content) > TAG_MAX_WORDS or len(words) > TAG_MAX_WORDS + 2 else tag
+
+
+def tag_trailing_stopword(tag: str) -> str:
+    """'machine learning and': a dangling small word goes; names keep theirs."""
+    words = tag.split()
+    while len(words) > 1 and words[-1].casefold() in stopwords() and not is_name(tag):
+        words.pop()
+    return " ".join(words)
+
+
+def tag_fragment(tag: str) -> str:
+    """'HTTPX is a fully': a piece of a sentence (it has a verb), not a topic."""
+    words = [w.casefold() for w in tag.split()]
+    return "" if len(words) > 1 and FRAGMENT_VERBS & set(words) and not is_name(tag) else tag
+
+
+def tag_stutter(tag: str) -> str:
+    """'typing-typing-typing', 'wena wena': a word said again; a name ("Bora Bora")
+    stays."""
+    words = [w.casefold() for w in re.split(r"[\s_-]+", tag) if w]
+    return "" if len(set(words)) < len(words) and not is_name(tag) else tag
+
+
+def tag_version(tag: str) -> str:
+    """'v2.13.0b3', 'Version 0', 'Hg issue 27', 'issue 1693050': versions and issue
+    numbers are furniture. A name with a version ("Python 3.12") stays."""
+    words = [w.casefold() for w in tag.split()]
+    if all(VERSION.fullmatch(w) or w.isdigit() or w in CHANGELOG_WORDS for w in words):
+        return ""
+    return "" if words[-1] in ("release", "releases", "changelog") and len(words) <= 2 else tag
+
+
+def tag_changelog_verb(tag: str) -> str:
+    """'Add support', 'add', 'Fix bugs': a changelog entry's verb, not a topic."""
+    words = [w.casefold() for w in tag.split()]
+    generic = all(w in GENERIC_OBJECTS or w in stopwords() for w in words[1:])
+    return "" if words[0] in CHANGELOG_VERBS and generic else tag
+
+
+def tag_markup_word(tag: str) -> str:
+    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup; and
+    'Chapter', 'Abstract', 'Table of Contents': the parts of any document."""
+    words = [w.casefold() for w in tag.split()]
+    furniture = MARKUP_WORDS | STRUCTURE_WORDS
+    return "" if all(w in furniture or w in ("of", "the") for w in words) else tag
+
+
+def tag_only_small_words(tag: str) -> str:
+    """'est', 'the', 'of the': only stopwords; a name of two or more ("The Who") and a
+    capital letter (the C language) stay."""
+    words = tag.split()
+    small = all(w.casefold() in stopwords() for w in words) and not re.fullmatch(r"[A-Z]", tag)
+    return "" if small and (len(words) < 2 or not is_name(tag)) else tag
+
+
+def tag_cjk_phrase(tag: str) -> str:
+    """'データをディスクに保存したくないと思っているならば': more than CJK_TAG_CHARS CJK
+    characters is a phrase, not a topic ("プロセス間通信" is 7)."""
+    return "" if len(CJK.findall(tag)) > CJK_TAG_CHARS else tag
+
+
+def tag_length(tag: str) -> str:
+    """Longer than TAG_MAX_CHARS: cut at a word boundary."""
+    if len(tag) <= TAG_MAX_CHARS:
+        return tag
+    cut = tag[:TAG_MAX_CHARS]
+    return cut.rsplit(" ", 1)[0] if " " in cut else cut
+
+
+def tag_needs_letters(tag: str) -> str:
+    """'2023', '1.': numbers or punctuation only."""
+    return tag if re.search(r"[^\W\d_]", tag) else ""
+
+
+TAG_RULES: tuple[Callable[[str], str], ...] = (
+    tag_hashtag,
+    tag_edges,
+    tag_section_number,
+    tag_edges,  # again: the section number may have hidden a quote
+    tag_too_long,
+    tag_fragment,  # before the trailing stopword goes: "Flat is better" is a fragment
+    tag_stutter,
+    tag_trailing_stopword,
+    tag_version,
+    tag_changelog_verb,
+    tag_markup_word,
+    tag_only_small_words,
+    tag_cjk_phrase,
+    tag_length,
+    tag_needs_letters,
+)
+
+
+def tag_key(tag: str) -> str:
+    """Case, singular/plural and a leading article make no other tag: 'numbers' is
+    'Number', 'The Debian Project' is 'Debian Project'."""
+    words = tag.casefold().split()
+    if len(words) > 1 and words[0] in ("the", "a", "an"):
+        words = words[1:]
+    last = words[-1]
+    if len(last) > 4 and last.endswith("ies"):
+        last = last[:-3] + "y"
+    elif len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is")):
+        last = last[:-1]
+    return " ".join([*words[:-1], last])
+
+
+def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
+    """Every TAG_RULES repair in order; duplicates (tag_key) and dropped tags go."""
+    seen, tags = set(), []
+    for item in raw:
+        if not isinstance(item, str):
+            continue
+        tag = " ".join(unicodedata.normalize("NFC", item).split())
+        for rule in TAG_RULES:
+            tag = rule(tag) if tag else tag
+        if not tag or tag_key(tag) in seen:
+            continue
+        seen.add(tag_key(tag))
+        tags.append(tag)
+        if len(tags) == limit:
+            break
+    return tags
+
+
+def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
+    """Keep tags the document supports; top up from keyword extraction to a useful few.
+
+    A 135M model sometimes answers with words from the instruction, a template
+    placeholder or a stutter ("typing-typing-typing"); none of those occur in the text.
+    A word of the instruction the document uses too ("JSON") is a good tag.
+    """
+    folded = document.casefold()
+    instructions = " ".join(re.findall(r"\w+", (TAGS_TASK + SUMMARY_TASK).casefold()))
+
+    def supported(tag: str) -> bool:
+        words = re.findall(r"\w+", tag.casefold())
+        left = "" if CJK.match(tag[0]) else r"(?<![\w./])"  # CJK has no word breaks
+        right = "" if CJK.match(tag[-1]) else r"(?!\w)"
+        if re.search(left + re.escape(tag.casefold()) + right, folded):
+            return True  # "Bora Bora" too; ".NET" only as a word, not in ".netrc"
+        if any(words.count(w) > 1 for w in words) or tag.startswith("."):
+            return False  # a stutter, or a leading-dot name the document does not use
+        if "-" in tag and tag.islower():
+            return False  # a slug ("debian-project-list") the document does not use
+        if " ".join(words) in instructions:
+            return False  # words of the instruction ("json-list")
+        return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
+
+    kept = [t for t in tags if supported(t)]
+    wanted = min(3, limit)
+    if len(kept) < wanted:
+        taken = {w for t in kept for w in t.casefold().split()}
+        extra = []
+        for keyword in keyword_tags(document, limit):
+            words = set(keyword.casefold().split())
+            if not words <= taken:  # "Peters" after "Tim Peters" says nothing new
+                extra.append(keyword)
+                taken |= words
+        kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
+    return kept
+
+
+def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
+    """The subject the document's title names, first, when no tag names it.
+
+    SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
+    README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
+    ("fnmatch", "NetworkX graphs") stays as it is.
+    """
+    subject = title_subject(reading)
+    if not subject or any(names_same_thing(tag, subject) for tag in tags):
+        return tags
+    return normalize_tags([subject, *tags], limit) or tags
+
+
+def title_subject(reading: Reading) -> str:
+    """What the title names: "fnmatch" from "fnmatch — Unix filename pattern matching",
+    "Argparse" from "Argparse Tutorial", "ipaddress" from "An introduction to the
+    ipaddress module", "jq" from a manual page's "JQ(1)" (a title in capitals is shown
+    as the text writes it). Its section number, brackets, subtitle and the small and
+    genre words at its ends do not count. None unless the text repeats it
+    SUBJECT_MIN_MENTIONS times: "Whetting Your Appetite" names no subject."""
+    title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title))
+    title = re.split(r"\s+(?:—|–|-{1,3}|\|)\s+|:\s|,\s", title)[0]
+    words = re.sub(r"^[LlDd]['’]", "", title.strip(EDGE_JUNK)).split()  # "L'espace utilisateur"
+    trimmed = stopwords() | STRUCTURE_WORDS | TITLE_GENRE_WORDS
+    while words and words[0].casefold() in trimmed:
+        words.pop(0)
+    while words and words[-1].casefold() in trimmed:
+        words.pop()
+    subject = " ".join(words).strip(EDGE_JUNK)
+    if not subject or is_furniture_title(subject):
+        return ""
+    written = re.findall(phrase_pattern(subject), reading.text, re.IGNORECASE)
+    if len(written) < SUBJECT_MIN_MENTIONS:
+        return ""
+    return Counter(written).most_common(1)[0][0] if subject.isupper() else subject
+
+
+def names_same_thing(tag: str, subject: str) -> bool:
+    """'Sockets' names 'Socket'; 'ipaddress.ip' names 'ipaddress'; 'Python' names 'The
+    Zen of Python' well enough."""
+    if tag.isupper() and tag == "".join(w[0] for w in subject.split()).upper():
+        return True  # "VPN" names "Virtual Private Network"
+    tag, subject = tag_key(tag), tag_key(subject)
+    return bool(re.search(phrase_pattern(subject), tag) or re.search(phrase_pattern(tag), subject))
+
+
+def keyword_tags(content: str, limit: int) -> list[str]:
+    """Fallback when the model yields nothing usable: YAKE keyword extraction."""
+    try:
+        import yake
+
+        extractor = yake.KeywordExtractor(n=2, top=limit * 3, dedup_lim=0.7, stopwords=stopwords())
+        # A line that ends without punctuation (a title, a list item) ends a phrase too:
+        # YAKE joined "by Tim Peters" and the next line's "Beautiful" into one keyword.
+        found = extractor.extract_keywords(re.sub(r"(?<=\w)[ \t]*\n", ".\n", content))
+        tags = normalize_tags((kw for kw, _ in found), limit)
+    except Exception:
+        log.exception("keyword extraction failed")
+        tags = []
+    if not tags:  # no library, or nothing it could score: the most frequent longer words
+        words = re.findall(r"\w{4,}", content.casefold())
+        counts: dict = {}
+        for w in words:
+            counts[w] = counts.get(w, 0) + 1
+        tags = normalize_tags(sorted(counts, key=lambda w: -counts[w]), limit)
+    first = next((w for w in re.findall(r"[^\W\d_]\w*", content)), content.split()[0])
+    return tags or [first[:TAG_MAX_CHARS]]
+
+
+def parse_tags(text: str, answer: Answer | None = None) -> list:
+    """The tags of a model's answer: a JSON array, or failing that its lines or commas
+    without list marks, markup and explanations ("1. **Tag**: what it means")."""
+    text = drop_leaks(text, answer or Answer()).strip()
+    with contextlib.suppress(ValueError):
+        value = json.loads(text)
+        if isinstance(value, list):
+            return value
+    match = re.search(r"\[.*?\]", text, re.DOTALL)
+    if match:
+        with contextlib.suppress(ValueError):
+            value = json.loads(match.group(0))
+            if isinstance(value, list):
+                return value
+    parts = [LIST_ITEM.sub("", part) for part in re.split(r"[,\n]", text)]
+    parts = [drop_markup(part, Answer()).split(": ")[0] for part in parts]
+    return [part for part in parts if part.strip() and not part.rstrip().endswith(":")]

@@ -1,0 +1,59 @@
+"""The sidecar's one piece of mutable state: the platform and the loaded model, with what
+is kept for it (its prompt cache, its tags grammar, the remembered chunk results)."""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import dataclass, field
+
+from .answers.notes import ChunkNotes
+from .errors import NoModel
+from .generation import Generator
+from .grammar import TagGrammar
+from .models import Model
+from .platform import Platform, give_memory_back
+
+
+@dataclass
+class Loaded:
+    """A loaded model and everything kept for it while it stays loaded."""
+
+    model: Model
+    generator: Generator
+    grammar: TagGrammar
+    notes: ChunkNotes = field(default_factory=ChunkNotes)
+
+    @classmethod
+    def of(cls, model: Model) -> Loaded:
+        return cls(model, Generator(model), TagGrammar(model))
+
+
+@dataclass
+class Session:
+    """What lives as long as the process: the platform, the --weights choice, the model."""
+
+    platform: Platform = field(default_factory=Platform)
+    weights_request: str = "auto"  # --weights: auto, quantized, float32
+    loaded: Loaded | None = None
+
+    def require_loaded(self) -> Loaded:
+        if self.loaded is None:
+            raise NoModel("No model is loaded; send load-model first.")
+        return self.loaded
+
+    def unload(self) -> dict | None:
+        """Drop the model, its prompt cache and chunk results; give the memory back.
+        Returns what was freed, or None if nothing was loaded."""
+        loaded, self.loaded = self.loaded, None
+        if loaded is None:
+            return None
+        freed = {
+            "model_name": loaded.model.name,
+            "weights_bytes": loaded.model.weights_bytes,
+            "cached_tokens": loaded.generator.cached_tokens(),
+            "chunk_results": len(loaded.notes),
+        }
+        del loaded
+        gc.collect()
+        give_memory_back()
+        return freed
