@@ -3,7 +3,9 @@
 Each format is read by its own parser into the blocks a reader sees (``blocks.Block``):
 trafilatura for HTML, markdown-it-py for Markdown, docutils for reStructuredText. Then the
 furniture (badges, link lists, install commands, sponsor and license boilerplate,
-changelog sections) is dropped, and the rest is what the model reads. Plain text stays as it is. To add a format: a module here with a
+changelog sections) is dropped, and the rest is what the model reads. E-mails, chat
+transcripts and subtitles have readers of their own that give text directly (email.py,
+chat.py, subtitles.py). Plain text stays as it is. To add a format: a module here with a
 ``<format>_blocks(content)`` function (or a text reader), its name in FORMATS and
 BLOCK_READERS (or read_as), and its marks in ``detect``.
 """
@@ -16,15 +18,18 @@ from dataclasses import dataclass
 from ..errors import InvalidParams, SidecarError, one_line
 from ..validate import optional_str
 from .blocks import blocks_text, has_words, opening_title, plain_title
+from .chat import read_chat
 from .detect import detect_format
+from .email import read_email
 from .furniture import about_the_subject
-from .html import html_blocks
+from .html import html_blocks, page_title
 from .markdown import markdown_blocks
 from .rst import rst_blocks
+from .subtitles import read_subtitles
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("auto", "text", "markdown", "rst", "html")
+FORMATS = ("auto", "text", "markdown", "rst", "html", "email", "chat", "subtitles")
 BLOCK_READERS = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}
 
 
@@ -72,9 +77,15 @@ def read_document(content: str, fmt: str = "auto") -> Reading:
 
 def read_as(fmt: str, content: str) -> tuple[str, str]:
     """The text and title of ``content`` read as ``fmt``."""
+    if fmt == "email":
+        return read_email(content)
+    if fmt == "chat":
+        return read_chat(content), ""
+    if fmt == "subtitles":
+        return read_subtitles(content), ""
     blocks = BLOCK_READERS[fmt](content)
     text = blocks_text(about_the_subject(blocks)) or blocks_text(blocks)
-    title = opening_title(blocks)
+    title = (page_title(content) if fmt == "html" else "") or opening_title(blocks)
     return text, title
 
 

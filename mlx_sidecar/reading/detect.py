@@ -4,8 +4,13 @@ from __future__ import annotations
 
 import re
 
+from .chat import looks_like_chat
+from .email import looks_like_email
+from .subtitles import looks_like_subtitles
+
 # A format's marks show on its first pages; scanning a 30 MB line for them takes seconds.
 DETECT_CHARS = 100_000
+EMAIL_HEAD_CHARS = 40_000  # headers of a message relayed many times run long
 
 HTML_DOCUMENT = re.compile(
     r"^\s*(?:<\?xml[^>]*>\s*)?(?:<!--.*?-->\s*)*<(?:!doctype\s+html|html|head|body)\b", re.I | re.S
@@ -43,6 +48,12 @@ def detect_format(content: str) -> str:
         and not any(p.search(head) for p in MARKDOWN_MARKS[:2])
     ):
         return "html"
+    if looks_like_email(content[:EMAIL_HEAD_CHARS]):
+        return "email"
+    if looks_like_subtitles(head):
+        return "subtitles"
+    if looks_like_chat(content[:20_000]):
+        return "chat"
     if looks_like_source_code(content):
         return "text"  # "# comment" lines are not Markdown headings
     rst = sum(len(p.findall(content)) for p in RST_MARKS[:5])

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import logging
+import re
 from typing import Any
 
-from .blocks import Block, InlineText
+from .blocks import SPHINX_MARK, Block, InlineText
+
+XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 
 
 def html_blocks(content: str) -> list[Block]:
@@ -106,3 +109,21 @@ def inline_html(element: Any, text: InlineText, in_link: bool = False) -> None:
         if isinstance(child.tag, str):
             inline_html(child, text, link)
         text.add(child.tail or "", link)
+
+
+def page_title(content: str) -> str:
+    """The page's own title: its <title>, else its first <h1>. Pages from generators other
+    than Sphinx open their main text with a section such as asciidoc's "SYNOPSIS" or
+    Doxygen's "Introduction", which names nothing; their <title> names the page."""
+    import lxml.html
+
+    try:  # lxml refuses a str that still declares its encoding (<?xml ... encoding=...?>)
+        root = lxml.html.document_fromstring(XML_DECLARATION.sub("", content, count=1))
+    except Exception:  # lxml raises ParserError on markup it cannot make a tree of
+        return ""
+    for element in (root.find(".//title"), root.find(".//h1")):
+        if element is not None:
+            text = " ".join(element.text_content().replace(SPHINX_MARK, "").split())
+            if text:
+                return text
+    return ""
