@@ -20,28 +20,7 @@ CJK_STOPS = "。！？"  # sentence ends that need no space after them
 # yake ships stopword lists for these; a tag made only of stopwords ("est", "the") is noise.
 STOPWORD_LANGUAGES = ("en", "fr", "de", "es", "it", "pt", "nl")
 BASIC_STOPWORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "are",
-        "as",
-        "at",
-        "be",
-        "by",
-        "for",
-        "from",
-        "in",
-        "is",
-        "it",
-        "of",
-        "on",
-        "or",
-        "the",
-        "this",
-        "to",
-        "with",
-    ]
+    "a an and are as at be by for from in is it of on or the this to with".split()
 )
 
 
@@ -91,14 +70,88 @@ def phrase_pattern(phrase: str) -> str:
 
 @functools.cache
 def stopwords() -> frozenset:
-    """Stopwords of common languages, from yake's lists (read once, through its public
-    ``KeywordExtractor(lan=...).stopword_set``)."""
-    words = set(BASIC_STOPWORDS)
+    """Stopwords of common languages together: a tag made only of these is noise."""
+    return frozenset(BASIC_STOPWORDS.union(*(language_stopwords(x) for x in STOPWORD_LANGUAGES)))
+
+
+@functools.cache
+def language_stopwords(language: str) -> frozenset:
+    """One language's stopwords, from yake's lists (through its public
+    ``KeywordExtractor(lan=...).stopword_set``); none when yake is missing."""
     try:
         import yake
     except ImportError:
-        return frozenset(words)
-    for lang in STOPWORD_LANGUAGES:
-        for entry in yake.KeywordExtractor(lan=lang).stopword_set:
-            words.update(entry.casefold().split())
-    return frozenset(words)
+        return frozenset()
+    entries = yake.KeywordExtractor(lan=language).stopword_set
+    return frozenset(word for entry in entries for word in entry.casefold().split())
+
+
+def guess_language(text: str) -> str:
+    """The STOPWORD_LANGUAGES code whose stopwords the text's first words use most
+    ("en" when none); "ja" for text that is mostly CJK."""
+    sample = text[:20_000]
+    if len(CJK.findall(sample)) > 0.3 * max(1, len(LETTERS.findall(sample))):
+        return "ja"
+    words = [w.casefold() for w in LETTERS.findall(sample)[:3000]]
+    hits = {lang: sum(w in language_stopwords(lang) for w in words) for lang in STOPWORD_LANGUAGES}
+    best = max(hits, key=hits.get)
+    return best if hits[best] else "en"
+
+
+# --- Content words: what a summary says, to be found in its document ---------------------
+#
+# A content word is a word of 4 or more letters that is not a stopword of any language
+# (a CJK text: each pair of CJK characters). It is found in a document when its stem
+# (Snowball, in the document's language) is the stem of a word of the document.
+
+CONTENT_WORD_LETTERS = 4
+SNOWBALL = {
+    "en": "english",
+    "fr": "french",
+    "de": "german",
+    "es": "spanish",
+    "it": "italian",
+    "pt": "portuguese",
+    "nl": "dutch",
+}
+
+
+def content_words(text: str) -> list[str]:
+    """The content words of ``text``, case-folded, in order."""
+    found = []
+    for run in re.findall(r"[^\W\d_]+", text):
+        if CJK.match(run):
+            found.extend(run[i : i + 2] for i in range(max(1, len(run) - 1)))
+        elif len(run) >= CONTENT_WORD_LETTERS and run.casefold() not in stopwords():
+            found.append(run.casefold())
+    return found
+
+
+class Vocabulary:
+    """A document's words as stems, to tell whether it supports a word of an answer."""
+
+    def __init__(self, document: str) -> None:
+        self.language = guess_language(document)
+        folded = document.casefold()
+        self.cjk_text = folded if self.language == "ja" else ""
+        self.stems = {self.stem(w) for w in set(re.findall(r"[^\W\d_]+", folded))}
+
+    def stem(self, word: str) -> str:
+        return _stemmer(SNOWBALL.get(self.language, "english")).stemWord(word.casefold())
+
+    def supports(self, word: str) -> bool:
+        if CJK.match(word):
+            return word in self.cjk_text
+        return self.stem(word) in self.stems
+
+    def support(self, text: str) -> tuple[int, int]:
+        """How many of ``text``'s content words the document supports, of how many."""
+        words = content_words(text)
+        return sum(self.supports(w) for w in words), len(words)
+
+
+@functools.cache
+def _stemmer(algorithm: str):
+    import snowballstemmer
+
+    return snowballstemmer.stemmer(algorithm)

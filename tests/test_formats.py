@@ -191,7 +191,7 @@ def test_an_email_reads_as_subject_people_date_and_its_own_text():
     assert reading.format == "email"
     assert reading.title == "Moving the nightly builds to the new cluster"
     text = reading.text
-    assert text.startswith("From: Bob Builder\nTo: Alice Example\nCc: dev\nDate: 07 May 2024")
+    assert text.startswith("Bob Builder wrote to Alice Example (copied to dev) on 7 May 2024.")
     assert "I can move the ARM runners on Thursday" in text
     for transport in (
         "Received",
@@ -211,13 +211,22 @@ def test_an_email_reads_as_subject_people_date_and_its_own_text():
 def test_an_email_quote_is_marked_and_never_outweighs_the_message_own_text():
     text = read_document(REPLY).text
     own = "Thanks Alice, the plan looks right to me."
-    quoted = [ln for ln in text.splitlines() if ln.startswith("Quoted: ")]
-    assert len(quoted) == 1 and text.index(own) < text.index("Quoted: ")
+    lines = text.splitlines()
+    quoted = [ln for ln in lines if ln.startswith("“")]
+    assert len(quoted) == 1 and quoted[0].endswith("[...]”")  # the long quote was cut, and says so
     assert "old build cluster goes out of warranty" in quoted[0]
-    assert "On Mon, 6 May 2024 at 18:02, Alice Example" in text  # who said it
-    own_chars = len(own) + len("I can move the ARM runners on Thursday, ...") * 2
-    assert len(quoted[0]) <= max(400, own_chars) + len("Quoted: [...]")
-    assert quoted[0].endswith("[...]")  # the long quote was cut, and says so
+    said_by = lines[lines.index(quoted[0]) - 2]
+    assert said_by == "On Mon, 6 May 2024 at 18:02, Alice Example wrote:"  # who said it
+    assert text.index(own) < text.index(said_by)
+    own_chars = sum(len(ln) for ln in REPLY.split("\n\n")[1].splitlines())
+    assert len(quoted[0]) <= max(400, own_chars) + len("“ [...]”")
+
+
+def test_a_quote_without_its_author_is_marked_quoted():
+    text = read_document(
+        THREAD.replace("I can move", "> the nightly builds move.\n\nI can move")
+    ).text
+    assert "Quoted: “the nightly builds move.”" in text
 
 
 def test_an_email_signature_and_list_footer_give_no_words():
@@ -233,7 +242,7 @@ def test_a_mime_email_reads_its_plain_part_and_names_its_attachment():
     assert "HTMLONLYWORD" not in reading.text  # the plain alternative, not both
     assert "Attachments: report-q1.pdf (application/pdf)." in reading.text
     assert "JVBERi0" not in reading.text and "boundary" not in reading.text
-    assert "From: Dana Writer" in reading.text
+    assert reading.text.startswith("Dana Writer wrote to team on 3 May 2024.")
 
 
 def test_an_html_email_is_read_by_the_html_reader():
@@ -247,12 +256,9 @@ def test_an_mbox_thread_reads_as_its_messages_in_order():
     reading = read_document(THREAD)
     assert reading.format == "email"
     assert reading.title == "Moving the nightly builds to the new cluster"
-    first, second = (
-        reading.text.index("From: Alice Example"),
-        reading.text.index("From: Bob Builder"),
-    )
+    first = reading.text.index("Alice Example wrote to dev on 6 May 2024 about “Moving the")
+    second = reading.text.index("Bob Builder wrote to dev on 7 May 2024 about “Moving the")
     assert first < reading.text.index("out of warranty") < second
-    assert reading.text.count("Subject: Moving the nightly builds") == 2
     assert "From alice@example.org Mon May" not in reading.text
 
 

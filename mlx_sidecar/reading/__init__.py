@@ -13,6 +13,7 @@ BLOCK_READERS (or read_as), and its marks in ``detect``.
 from __future__ import annotations
 
 import logging
+import re
 from dataclasses import dataclass
 
 from ..errors import InvalidParams, SidecarError, one_line
@@ -29,6 +30,8 @@ from .subtitles import read_subtitles
 
 log = logging.getLogger(__name__)
 
+# A manual page's header or footer line: its name and section at an end, wide gaps.
+MAN_PAGE_LINE = re.compile(r"^(?:\S+\(\d\w*\)\s{3,}.*|.*\S\s{3,}\S+\(\d\w*\))[ \t]*$\n?", re.M)
 FORMATS = ("auto", "text", "markdown", "rst", "html", "email", "chat", "subtitles")
 BLOCK_READERS = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}
 
@@ -90,5 +93,7 @@ def read_as(fmt: str, content: str) -> tuple[str, str]:
 
 
 def plain(content: str, fmt: str = "text") -> Reading:
-    """The content as it is, titled by its first line when that stands alone."""
-    return Reading(fmt, content.strip(), plain_title(content))
+    """The content as it is, titled by its first line when that stands alone; a manual
+    page's running header and footer ("JQ(1)  General Commands Manual  JQ(1)") give no
+    words (its name titles it)."""
+    return Reading(fmt, MAN_PAGE_LINE.sub("", content).strip(), plain_title(content))

@@ -98,31 +98,36 @@ def subject(message: EmailMessage) -> str:
 
 def message_text(message: EmailMessage, with_subject: bool = False) -> str:
     """Who wrote to whom and when, the body as a person reads it, the attachments' names."""
-    lines = [f"Subject: {subject(message)}"] if with_subject and subject(message) else []
-    lines += people_and_date(message)
     body = "\n\n".join([body_text(message), *inline_texts(message)])
     attached = attachment_names(message)
     if attached:
         body += f"\n\nAttachments: {', '.join(attached)}."
-    return "\n".join(lines) + ("\n\n" + body.strip() if body.strip() else "")
+    about = subject(message) if with_subject else ""
+    return who_wrote(message, about) + ("\n\n" + body.strip() if body.strip() else "")
 
 
-def people_and_date(message: EmailMessage) -> list[str]:
-    """From, To and Cc as names (an address's part before "@" when there is no name),
-    and the day it was sent: what a summary may say of who wrote to whom."""
-    lines = []
-    for header in ("from", "to", "cc"):
-        names = [
-            _name(n, a)
-            for n, a in email.utils.getaddresses([str(v) for v in message.get_all(header, [])])
-        ]
-        names = [n for n in names if n]
-        if names:
-            lines.append(f"{header.capitalize()}: {', '.join(names)}")
-    when = message.get("date")
+def who_wrote(message: EmailMessage, about: str = "") -> str:
+    """ "Bob Builder wrote to Alice Example (copied to dev) on 07 May 2024.": the sender,
+    the recipients and the day, in a sentence a summary can repeat. Names only: an
+    address without a name gives the part before "@"."""
+    sender = ", ".join(names(message, "from")) or "Someone"
+    to, cc = names(message, "to"), names(message, "cc")
+    line = f"{sender} wrote"
+    if to:
+        line += f" to {', '.join(to)}"
+    if cc:
+        line += f" (copied to {', '.join(cc)})"
     with contextlib.suppress(TypeError, ValueError):  # a date no parser understands
-        lines.append(f"Date: {email.utils.parsedate_to_datetime(str(when)):%d %B %Y}")
-    return lines
+        sent = email.utils.parsedate_to_datetime(str(message.get("date")))
+        line += f" on {sent.day} {sent:%B %Y}"
+    if about:
+        line += f" about “{about}”"
+    return line + "."
+
+
+def names(message: EmailMessage, header: str) -> list[str]:
+    found = email.utils.getaddresses([str(v) for v in message.get_all(header, [])])
+    return [n for n in (_name(name, address) for name, address in found) if n]
 
 
 def _name(name: str, address: str) -> str:
@@ -172,7 +177,8 @@ def without_footer(lines: list[str]) -> list[str]:
 
 
 def weigh_quotes(lines: list[str]) -> list[str]:
-    """Quoted replies marked as quoted ("Quoted: ..."), and together never longer than the
+    """Quoted replies in quotation marks, after who wrote them ("On Mon, Alice wrote:"
+    or "Quoted:"), and together never longer than the
     message's own text (QUOTED_SHARE, at least QUOTED_MIN_CHARS): each quoted run keeps
     its first lines, and "[...]" says the rest was left out."""
     own = sum(len(x) for x in lines if not QUOTE.match(x))
@@ -191,7 +197,8 @@ def weigh_quotes(lines: list[str]) -> list[str]:
             text = text[:budget].rsplit(" ", 1)[0] + " " + QUOTED_NOTE
         budget -= len(text)
         if text:
-            out.extend(["", f"Quoted: {text}", ""])
+            said_by = out and is_attribution(out[-1], [">"])  # "On ..., Alice wrote:" above it
+            out.extend(["", f"“{text}”" if said_by else f"Quoted: “{text}”", ""])
         run.clear()
 
     for i, line in enumerate(lines):

@@ -9,6 +9,9 @@ from typing import Any
 from .blocks import SPHINX_MARK, Block, InlineText
 
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
+GENERIC_HEADINGS = frozenset(
+    "introduction abstract synopsis overview contents description name index home".split()
+)
 
 
 def html_blocks(content: str) -> list[Block]:
@@ -112,18 +115,19 @@ def inline_html(element: Any, text: InlineText, in_link: bool = False) -> None:
 
 
 def page_title(content: str) -> str:
-    """The page's own title: its <title>, else its first <h1>. Pages from generators other
-    than Sphinx open their main text with a section such as asciidoc's "SYNOPSIS" or
-    Doxygen's "Introduction", which names nothing; their <title> names the page."""
+    """The page's own title: its first <h1>, else its <title>. Pages from generators other
+    than Sphinx open their main text with a section that names nothing (asciidoc's
+    "SYNOPSIS"); Doxygen's <h1> is "Introduction", so a heading of GENERIC_HEADINGS gives
+    way to the <title> ("JsonCpp: Main Page")."""
     import lxml.html
 
     try:  # lxml refuses a str that still declares its encoding (<?xml ... encoding=...?>)
         root = lxml.html.document_fromstring(XML_DECLARATION.sub("", content, count=1))
     except Exception:  # lxml raises ParserError on markup it cannot make a tree of
         return ""
-    for element in (root.find(".//title"), root.find(".//h1")):
-        if element is not None:
-            text = " ".join(element.text_content().replace(SPHINX_MARK, "").split())
-            if text:
-                return text
+    for element in (root.find(".//h1"), root.find(".//title")):
+        text = "" if element is None else element.text_content().replace(SPHINX_MARK, "")
+        text = " ".join(text.split())
+        if text and text.casefold() not in GENERIC_HEADINGS:
+            return text
     return ""

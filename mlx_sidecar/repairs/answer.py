@@ -8,6 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from ..text import Vocabulary
 from ..tokens import added_strings
 
 THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -37,6 +38,7 @@ class Answer:
     document: str = ""
     think: tuple[str, str] = ("<think>", "</think>")
     _words: frozenset | None = None
+    _vocabulary: Vocabulary | None = None
 
     def words(self) -> frozenset:
         """The document's words, case-folded (for the name-and-number check)."""
@@ -44,6 +46,12 @@ class Answer:
             folded = self.document.casefold()
             self._words = frozenset(re.findall(r"\w+", folded))
         return self._words
+
+    def vocabulary(self) -> Vocabulary:
+        """The document's word stems (for the content-word check)."""
+        if self._vocabulary is None:
+            self._vocabulary = Vocabulary(self.document)
+        return self._vocabulary
 
 
 def drop_leaks(text: str, answer: Answer) -> str:

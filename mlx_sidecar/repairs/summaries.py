@@ -17,12 +17,15 @@ from ..text import (
     CJK,
     ENDS_SENTENCE,
     LETTERS,
+    content_words,
     full_stop,
     is_sentence,
     sentence_key,
     split_sentences,
+    stopwords,
 )
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
+from .loops import has_loop
 
 PREAMBLE = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|okay|ok)[,!.]?\s*)?"
@@ -33,30 +36,50 @@ PREAMBLE = re.compile(
 )
 
 
+# Words about documents and summaries, not about what a document says: a sentence or a
+# lead-in made only of these (and stopwords) talks about itself. Collected from SmolLM2's
+# summaries of the corpus (tests/test_answers.py holds them).
+META_WORDS = frozenset(
+    "document documents text texts article articles page pages passage excerpt content "
+    "contents material piece doc docs summary summaries summarize summarized summarizes "
+    "summarizing summarise summarised rephrase rephrased paraphrase sentence sentences "
+    "overview information informative provide provides provided providing contain contains "
+    "contained describe describes described discuss discusses discussed cover covers "
+    "covered covering explain explains explained present presents offer offers include "
+    "includes including highlight highlights touches outline outlines detail details "
+    "detailed comprehensive concise clear clearly brief briefly thorough depth excellent "
+    "great useful helpful easy easily various aspects several topic topics point points "
+    "main following above below organized sections section descriptions description help "
+    "helps navigate reader readers just also well written writing overall essentially "
+    "basically importance important understand understanding lot lots goes give gives given "
+    "rewrite rewritten here ideas idea list lists".split()
+)
+META_MIN_WORDS = 2  # a meta sentence has at least this many content words, all meta
+PRAISE_WORDS = (
+    r"comprehensive|detailed|concise|clear|brief|thorough|in-depth|informative|excellent"
+    r"|great|useful|helpful|well-written|well-structured|insightful|succinct|complete"
+)
+PRAISE = re.compile(
+    rf"\b(?P<article>[Aa]n?)\s+(?:(?:{PRAISE_WORDS})(?:,\s*|\s+and\s+|\s+))+"
+    r"(?P<noun>overview|guide|introduction|summary|explanation|description|exploration"
+    r"|look|account|resource|reference|tutorial|discussion|analysis|treatment)\b"
+)
+HEADING_PREFIX = re.compile(r"(?:^|(?<=[.!?]\s))(?:[A-Z][\w'-]*\s){1,3}[A-Z][\w'-]*:\s+(?=[A-Z])")
+NEAR_DUPLICATE = 0.8  # a sentence 80% of whose content words an earlier one said
+MIN_SUPPORT = 0.5  # share of a sentence's content words its document must use...
+MIN_SUPPORTED_WORDS = 4  # ...judged only on a sentence with this many
+
+
+def is_meta(text: str) -> bool:
+    """Whether every content word of ``text`` is about documents and summaries."""
+    words = content_words(text)
+    return len(words) >= META_MIN_WORDS and all(w in META_WORDS for w in words)
+
+
 # German capitalizes every noun (see capitalizes_nouns); its commonest function words.
 GERMAN_FUNCTION_WORDS = frozenset(
-    [
-        "der",
-        "die",
-        "das",
-        "den",
-        "dem",
-        "des",
-        "und",
-        "ist",
-        "nicht",
-        "ein",
-        "eine",
-        "einen",
-        "einem",
-        "einer",
-        "mit",
-        "für",
-        "auf",
-        "sich",
-        "von",
-        "zu",
-    ]
+    "der die das den dem des und ist nicht ein eine einen einem einer mit für auf sich von "
+    "zu".split()
 )
 
 
@@ -82,15 +105,51 @@ def drop_title_line(text: str, answer: Answer) -> str:
 
 def join_lines(text: str, answer: Answer) -> str:
     """Bullets, numbers, headings and quote marks off the line starts; a list item
-    without end punctuation gets a full stop, so items do not run together."""
+    without end punctuation gets a full stop, so items do not run together; but not an
+    item that goes on on the next line ("- it can be difficult to re-create" then "the
+    topic branch ..."), which would leave a lowercase fragment after the period."""
+    raw = text.splitlines()
     lines = []
-    for line in text.splitlines():
+    for i, line in enumerate(raw):
         item = LIST_ITEM.match(line) is not None
         line = LIST_ITEM.sub("", line).strip()
-        if item and line and line[-1].isalnum():
+        following = next((x.strip() for x in raw[i + 1 :] if x.strip()), "")
+        goes_on = bool(following) and not LIST_ITEM.match(following) and following[0].islower()
+        if item and line and line[-1].isalnum() and not goes_on:
             line += full_stop(line)
         lines.append(line)
     return " ".join(" ".join(lines).split())
+
+
+def drop_meta_clause(text: str, answer: Answer) -> str:
+    """A lead-in that talks about the summary or the document instead of saying what it
+    says, before a colon: "The above is a summary of the document, so I'll just rephrase
+    it for you: The document contains ...", "This document contains a lot of information
+    that can be easily summarized in one sentence: ...". What follows the colon stays."""
+    head, colon, rest = text.partition(":")
+    if colon and rest.strip() and "\n" not in head and is_meta(head):
+        return rest.strip()
+    return text
+
+
+def drop_heading_prefix(text: str, answer: Answer) -> str:
+    """A section heading run into the answer: "Sorting Basics: A simple ascending sort is
+    very easy" starts with its sentence. Only short Title Case words before the colon."""
+    return HEADING_PREFIX.sub("", text)
+
+
+def drop_praise(text: str, answer: Answer) -> str:
+    """Praise of the document instead of its content: "a comprehensive overview of the
+    ipaddress module" says "an overview of the ipaddress module"; "a clear and concise
+    summary" says "a summary"."""
+    return PRAISE.sub(_without_praise, text)
+
+
+def _without_praise(match: re.Match) -> str:
+    article = "an" if match["noun"][0].lower() in "aeiou" else "a"
+    if match["article"][0].isupper():
+        article = article.capitalize()
+    return f"{article} {match['noun']}"
 
 
 SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
@@ -99,6 +158,9 @@ SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
     drop_markup,  # before join_lines: a stray '*' bullet is not emphasis
     drop_title_line,
     join_lines,
+    drop_meta_clause,  # after join_lines: a lead-in may end a line
+    drop_heading_prefix,
+    drop_praise,
 )
 
 
@@ -113,6 +175,45 @@ def echoes_instruction(sentence: str, answer: Answer) -> bool:
     return sentence_key(sentence).startswith(("summarize this", "summarize the"))
 
 
+def talks_about_itself(sentence: str, answer: Answer) -> bool:
+    """A sentence about the summary or the document with nothing of what the document
+    says: "The doc is organized into sections with clear descriptions that can help you
+    navigate the document easily." Every content word is one of META_WORDS."""
+    return is_meta(sentence)
+
+
+def opens_about_itself(sentence: str, answer: Answer) -> bool:
+    """A sentence whose opening clause is about the summary, not the document's content:
+    "The document summarizes the main ideas of a list, including the purpose and
+    features of backups ..." (what follows the comma is no sentence of its own)."""
+    head, comma, _ = sentence.partition(",")
+    return bool(comma) and is_meta(head)
+
+
+def repeats_a_unit(sentence: str, answer: Answer) -> bool:
+    """A loop: "微信群微信群微信群...", "년년년년년년" (see repairs/loops.py)."""
+    return has_loop(sentence)
+
+
+def starts_as_fragment(sentence: str, answer: Answer) -> bool:
+    """The rest of a sentence cut at a period: "the topic branch without first creating
+    a new one ..." (a small word in lowercase opens it). A sentence may open with a
+    lowercase name ("jq filters JSON"), which is no small word."""
+    first = LETTERS.search(sentence)
+    return bool(first) and first.group(0).islower() and first.group(0) in stopwords()
+
+
+def mostly_unsupported(sentence: str, answer: Answer) -> bool:
+    """A sentence most of whose content words the document never uses (by stem): "The
+    license is a non-disclosure agreement", "making the world a little bit happier and
+    more hopeful". Checked when the document is known and the sentence says enough
+    (MIN_SUPPORTED_WORDS content words) to judge."""
+    if not answer.document:
+        return False
+    found, total = answer.vocabulary().support(sentence)
+    return total >= MIN_SUPPORTED_WORDS and found < MIN_SUPPORT * total
+
+
 def names_unknown_facts(sentence: str, answer: Answer) -> bool:
     """A name or number the document never mentions ("developed by the University of
     Michigan"): see facts_of. Only checked when the document is known."""
@@ -122,7 +223,12 @@ def names_unknown_facts(sentence: str, answer: Answer) -> bool:
 SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     not_a_sentence,
     echoes_instruction,
+    talks_about_itself,
+    opens_about_itself,
+    repeats_a_unit,
+    starts_as_fragment,
     names_unknown_facts,
+    mostly_unsupported,
 )
 
 # Where a sentence may be cut back to its opening clause: before a relative or an
@@ -215,11 +321,25 @@ def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str
             parts = parts[:-1]
         elif parts[-1][-1].isalnum() and not CJK.match(parts[-1][-1]):
             parts[-1] += "."
-    kept, seen = [], set()
+    kept: list[str] = []
     for sentence in (cut_unknown_tail(part, answer) for part in parts):
-        key = sentence_key(sentence)
-        if key in seen or any(rule(sentence, answer) for rule in SUMMARY_SENTENCE_RULES):
+        if says_again(sentence, kept) or any(
+            rule(sentence, answer) for rule in SUMMARY_SENTENCE_RULES
+        ):
             continue
-        seen.add(key)
         kept.append(sentence)
     return kept
+
+
+def says_again(sentence: str, earlier: list[str]) -> bool:
+    """The same sentence again, or nearly: "This example is meant to demonstrate the use
+    of the json module ..." after "This is a simple example of how to use the json
+    module ..." (NEAR_DUPLICATE of its content words said before)."""
+    key, words = sentence_key(sentence), set(content_words(sentence))
+    for before in earlier:
+        if sentence_key(before) == key:
+            return True
+        shared = words & set(content_words(before))
+        if len(words) >= MIN_SUPPORTED_WORDS and len(shared) >= NEAR_DUPLICATE * len(words):
+            return True
+    return False

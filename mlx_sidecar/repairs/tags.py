@@ -34,139 +34,76 @@ CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phr
 SUBJECT_MIN_MENTIONS = 3  # a title the text repeats this often names what it is about
 # Words of a title that say what kind of page it is, not what it is about.
 TITLE_GENRE_WORDS = frozenset(
-    [
-        "tutorial",
-        "howto",
-        "manual",
-        "guide",
-        "handbook",
-        "documentation",
-        "docs",
-        "readme",
-        "reference",
-        "module",
-        "package",
-        "library",
-        "primer",
-        "faq",
-    ]
+    "tutorial howto manual guide handbook documentation docs readme reference module "
+    "package library primer faq".split()
 )
 SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
     r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
     r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
 )
+TAG_LOOP = re.compile(r"([^\W\d_]{1,12}?)\1{2,}")
 EDGE_JUNK = " \"'`“”‘’«»,;:!?()[]{}<>*_-"
 VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]*\d*|v\d+", re.IGNORECASE)  # 2.13.0b3, v2
 CHANGELOG_WORDS = frozenset(
-    [
-        "version",
-        "versions",
-        "release",
-        "releases",
-        "issue",
-        "issues",
-        "bug",
-        "bugs",
-        "hg",
-        "gh",
-        "pr",
-        "pull",
-        "request",
-        "ticket",
-        "changelog",
-        "changes",
-    ]
+    "version versions release releases issue issues bug bugs hg gh pr pull request ticket "
+    "changelog changes".split()
 )
 CHANGELOG_VERBS = frozenset(
-    [
-        "add",
-        "added",
-        "adds",
-        "fix",
-        "fixed",
-        "fixes",
-        "remove",
-        "removed",
-        "update",
-        "updated",
-        "change",
-        "changed",
-        "deprecate",
-        "deprecated",
-        "bump",
-        "bumped",
-        "improve",
-        "improved",
-        "drop",
-        "dropped",
-        "rename",
-        "renamed",
-    ]
+    "add added adds fix fixed fixes remove removed update updated change changed deprecate "
+    "deprecated bump bumped improve improved drop dropped rename renamed".split()
 )
 GENERIC_OBJECTS = frozenset(
-    [
-        "support",
-        "bug",
-        "bugs",
-        "issue",
-        "issues",
-        "docs",
-        "documentation",
-        "test",
-        "tests",
-        "typo",
-        "typos",
-        "option",
-        "options",
-        "feature",
-        "features",
-        "it",
-    ]
+    "support bug bugs issue issues docs documentation test tests typo typos option options "
+    "feature features it".split()
 )
 MARKUP_WORDS = frozenset(
-    [
-        "image",
-        "target",
-        "alt",
-        "href",
-        "src",
-        "rel",
-        "link",
-        "script",
-        "div",
-        "span",
-        "img",
-        "width",
-        "height",
-        "align",
-        "class",
-        "style",
-        "meta",
-        "toctree",
-        "figure",
-        "raw",
-        "scale",
-        "badge",
-    ]
+    "image target alt href src rel link script div span img width height align class style "
+    "meta toctree figure raw scale badge".split()
 )
 STRUCTURE_WORDS = frozenset(
+    "chapter chapters section sections part abstract contents table introduction index "
+    "appendix preface footnotes references overview summary".split()
+)
+CALENDAR_WORDS = frozenset(
     [
-        "chapter",
-        "chapters",
-        "section",
-        "sections",
-        "part",
-        "abstract",
-        "contents",
-        "table",
-        "introduction",
-        "index",
-        "appendix",
-        "preface",
-        "footnotes",
-        "references",
-        "overview",
-        "summary",
+        "january",
+        "february",
+        "march",
+        "april",
+        "may",
+        "june",
+        "july",
+        "august",
+        "september",
+        "october",
+        "november",
+        "december",
+        "jan",
+        "feb",
+        "mar",
+        "apr",
+        "jun",
+        "jul",
+        "aug",
+        "sep",
+        "sept",
+        "oct",
+        "nov",
+        "dec",
+        "monday",
+        "tuesday",
+        "wednesday",
+        "thursday",
+        "friday",
+        "saturday",
+        "sunday",
+        "mon",
+        "tue",
+        "wed",
+        "thu",
+        "fri",
+        "sat",
+        "sun",
     ]
 )
 FRAGMENT_VERBS = frozenset(
@@ -175,35 +112,8 @@ FRAGMENT_VERBS = frozenset(
 
 
 TITLE_SMALL_WORDS = frozenset(
-    [
-        "a",
-        "an",
-        "and",
-        "at",
-        "by",
-        "de",
-        "del",
-        "der",
-        "des",
-        "die",
-        "du",
-        "el",
-        "for",
-        "in",
-        "la",
-        "las",
-        "le",
-        "les",
-        "los",
-        "of",
-        "on",
-        "the",
-        "to",
-        "und",
-        "von",
-        "with",
-        "y",
-    ]
+    "a an and at by de del der des die du el for in la las le les los of on the to und von "
+    "with y".split()
 )
 
 
@@ -268,6 +178,12 @@ def tag_stutter(tag: str) -> str:
     return "" if len(set(words)) < len(words) and not is_name(tag) else tag
 
 
+def tag_loop(tag: str) -> str:
+    """'适合自己适合自己适合自己', 'hahaha': a unit said three times or more in a row, a
+    small model's loop (see repairs/loops.py); a name ("Bora Bora") repeats only once."""
+    return "" if TAG_LOOP.search(tag) else tag
+
+
 def tag_version(tag: str) -> str:
     """'v2.13.0b3', 'Version 0', 'Hg issue 27', 'issue 1693050': versions and issue
     numbers are furniture. A name with a version ("Python 3.12") stays."""
@@ -285,11 +201,19 @@ def tag_changelog_verb(tag: str) -> str:
 
 
 def tag_markup_word(tag: str) -> str:
-    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup; and
-    'Chapter', 'Abstract', 'Table of Contents': the parts of any document."""
+    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup;
+    'Chapter', 'Abstract', 'Table of Contents': the parts of any document; and
+    'Tutorial', 'Documentation': what kind of page it is, not what it is about."""
     words = [w.casefold() for w in tag.split()]
-    furniture = MARKUP_WORDS | STRUCTURE_WORDS
+    furniture = MARKUP_WORDS | STRUCTURE_WORDS | TITLE_GENRE_WORDS
     return "" if all(w in furniture or w in ("of", "the") for w in words) else tag
+
+
+def tag_calendar_word(tag: str) -> str:
+    """'Feb', 'July 2025', 'Monday': a date in the page's furniture (a manual's footer, a
+    tutorial's byline), not a topic."""
+    words = [w.casefold().rstrip(".") for w in tag.split()]
+    return "" if all(w in CALENDAR_WORDS or w.isdigit() for w in words) else tag
 
 
 def tag_only_small_words(tag: str) -> str:
@@ -327,10 +251,12 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_too_long,
     tag_fragment,  # before the trailing stopword goes: "Flat is better" is a fragment
     tag_stutter,
+    tag_loop,
     tag_trailing_stopword,
     tag_version,
     tag_changelog_verb,
     tag_markup_word,
+    tag_calendar_word,
     tag_only_small_words,
     tag_cjk_phrase,
     tag_length,
@@ -378,7 +304,6 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
     A word of the instruction the document uses too ("JSON") is a good tag.
     """
     folded = document.casefold()
-    instructions = " ".join(re.findall(r"\w+", (TAGS_TASK + SUMMARY_TASK).casefold()))
 
     def supported(tag: str) -> bool:
         words = re.findall(r"\w+", tag.casefold())
@@ -390,8 +315,8 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
             return False  # a stutter, or a leading-dot name the document does not use
         if "-" in tag and tag.islower():
             return False  # a slug ("debian-project-list") the document does not use
-        if " ".join(words) in instructions:
-            return False  # words of the instruction ("json-list")
+        if echoes_instruction(words):
+            return False  # words of the instruction ("json-list", "list of up to 5 keywords")
         return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
 
     kept = [t for t in tags if supported(t)]
@@ -406,6 +331,21 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
                 taken |= words
         kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
     return kept
+
+
+# The words of the tasks the model is given (and what it calls its answer): a tag made
+# only of these repeats the instruction, unless the document uses the tag as it is.
+INSTRUCTION_WORDS = frozenset(
+    re.findall(r"[^\W\d_]+", (TAGS_TASK + " " + SUMMARY_TASK).casefold().replace("{n}", " "))
+) | frozenset(
+    ["keyword", "tags", "tag", "topic", "list", "lists", "json", "array", "answer", "sentences"]
+)
+
+
+def echoes_instruction(words: list[str]) -> bool:
+    """A tag whose every word (numbers aside) is a word of the instruction."""
+    meaningful = [w for w in words if not w.isdigit()]
+    return bool(meaningful) and all(w in INSTRUCTION_WORDS for w in meaningful)
 
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
