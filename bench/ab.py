@@ -5,13 +5,18 @@
 
 Each side is a set of environment variables (space-separated NAME=VALUE; '' is the
 current defaults). The sides run in turn, A B A B ..., each in a fresh process that loads
-the bundled GGUF like the sidecar (server.load_model) and measures, through mlx-lm's
-stream_generate with the server's prefill step: decode tok/s after a --context-token prompt,
-and prefill tok/s of a --prefill-token prompt. Ratios A/B are taken pair by pair (drift on
-a shared machine cancels) and the median is printed with the load average.
+the bundled GGUF like the sidecar (mlx_sidecar.models.load_model) and measures, through
+mlx-lm's stream_generate with the sidecar's prefill step: decode tok/s after a
+--context-token prompt, and prefill tok/s of a --prefill-token prompt.
 
-Worker knobs besides the server's own (MLX_SIDECAR_BLAS, ...): AB_PREFILL_STEP (overrides
-server.prefill_step_size(mx, prompt_tokens)).
+Ratios A/B are taken pair by pair (drift on a shared machine cancels) and their median is
+reported. The `*_cpu_tps` figures are tokens per CPU-second of the worker (all its threads),
+which hold up on a shared machine as long as BLAS runs one thread.
+
+Each run is printed with the load average.
+
+Worker knobs besides the sidecar's own (MLX_SIDECAR_BLAS, ...): AB_PREFILL_STEP (overrides
+mlx_sidecar.generation.prefill_step_size(prompt_tokens)).
 """
 
 from __future__ import annotations
@@ -25,31 +30,43 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 TEXT = ROOT / "bench" / "corpus" / "06-persuasion-ch1-11.txt"
 
 
-def worker(context: int, prefill: list[int], tokens: int) -> dict:
+def load_platform() -> Any:
+    """The sidecar's Platform, with the BLAS preload done before anything imports
+    mlx.core (MLX_SIDECAR_BLAS picks the library, as for the sidecar)."""
     sys.path.insert(0, str(ROOT))
-    import server
+    from mlx_sidecar.platform import BLAS_ENV, Platform
 
-    server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
-    mx = server.require_mlx()
-    step = int(os.environ.get("AB_PREFILL_STEP") or server.prefill_step_size(mx, max(prefill)))
+    platform = Platform(blas_request=os.environ.get(BLAS_ENV))
+    platform.require_mlx()
+    return platform
+
+
+def worker(context: int, prefill: list[int], tokens: int) -> dict:
+    platform = load_platform()
+    import mlx.core as mx
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
-    loaded = server.load_model(server.bundled_model_path(), "auto")
-    ids = loaded.tokenizer.encode(TEXT.read_text(encoding="utf-8"))
+    from mlx_sidecar.generation import prefill_step_size
+    from mlx_sidecar.models import bundled_model_path, load_model
+
+    step = int(os.environ.get("AB_PREFILL_STEP") or prefill_step_size(max(prefill)))
+    model = load_model(bundled_model_path(), "auto")
+    ids = model.tokenizer.encode(TEXT.read_text(encoding="utf-8"))
     while len(ids) < max([*prefill, context]):
         ids += ids
 
     def run(n: int, max_tokens: int) -> object:
         last = None
         for response in stream_generate(
-            loaded.model,
-            loaded.tokenizer,
+            model.module,
+            model.tokenizer,
             mx.array(ids[:n]),
             max_tokens=max_tokens,
             sampler=make_sampler(temp=0.0),
@@ -74,34 +91,33 @@ def worker(context: int, prefill: list[int], tokens: int) -> dict:
         out[f"prefill_{n}_tps"] = last.prompt_tps
         out[f"prefill_{n}_cpu_tps"] = n / spent
     out["peak_gb"] = mx.get_peak_memory() / 1e9
-    out["blas"] = (server.RUNTIME.blas or {}).get("library")
+    out["blas"] = (platform.blas or {}).get("library")
     return out
 
 
 def steps_in_process(steps: list[int], lengths: list[int], pairs: int) -> dict:
     """Prefill steps A/B in one process (one model load): CPU-seconds per prompt, ABAB."""
-    sys.path.insert(0, str(ROOT))
-    import server
-
-    server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
-    mx = server.require_mlx()
+    platform = load_platform()
+    import mlx.core as mx
     from mlx_lm.models.cache import make_prompt_cache
 
-    loaded = server.load_model(server.bundled_model_path(), "auto")
-    ids = loaded.tokenizer.encode(TEXT.read_text(encoding="utf-8"))
+    from mlx_sidecar.models import bundled_model_path, load_model
+
+    model = load_model(bundled_model_path(), "auto")
+    ids = model.tokenizer.encode(TEXT.read_text(encoding="utf-8"))
     while len(ids) < max(lengths):
         ids += ids
 
     def prefill(n: int, step: int) -> tuple[float, float]:
-        cache = make_prompt_cache(loaded.model)
+        cache = make_prompt_cache(model.module)
         c0, w0 = time.process_time(), time.perf_counter()
         for i in range(0, n, step):
-            loaded.model(mx.array(ids[i : min(n, i + step)])[None], cache=cache)
+            model.module(mx.array(ids[i : min(n, i + step)])[None], cache=cache)
             mx.eval([c.state for c in cache])
         return n / (time.process_time() - c0), n / (time.perf_counter() - w0)
 
     prefill(256, 256)  # warm-up
-    out: dict = {"blas": (server.RUNTIME.blas or {}).get("library"), "pairs": pairs}
+    out: dict = {"blas": (platform.blas or {}).get("library"), "pairs": pairs}
     for n in lengths:
         runs: dict[int, list] = {s: [] for s in steps}
         for i in range(pairs):
@@ -168,6 +184,7 @@ def main(argv: list[str] | None = None) -> int:
         "b": args.b,
         "pairs": args.pairs,
         "wall_s": round(time.time() - started),
+        "date": time.strftime("%Y-%m-%d", time.gmtime(started)),  # UTC
     }
     summary["loadavg"] = [r["loadavg"] for r in runs["A"] + runs["B"]]
     for k in keys:

@@ -1,4 +1,5 @@
-"""Compare HTML main-content extractors on real pages (the README's "Which HTML extractor").
+"""Compare HTML main-content extractors on real pages ("Which HTML extractor" in
+docs/architecture.md).
 
     apt-get download python3.11-doc debian-handbook && for d in *.deb; do dpkg -x $d pages; done
     .venv/bin/pip install selectolax inscriptis justext readability-lxml html-text resiliparse
@@ -13,6 +14,7 @@ reference) that reach the output. Candidates that are not installed are skipped.
 
 from __future__ import annotations
 
+import argparse
 import re
 import statistics
 import sys
@@ -142,8 +144,12 @@ def available(fn: Callable[[str], str]) -> bool:
     return True
 
 
-def main() -> int:
-    docs = Path(sys.argv[1])
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("docs", type=Path, help="the unpacked packages' usr/share/doc folder")
+    parser.add_argument("-v", action="store_true", help="each page's figures and leaked words")
+    args = parser.parse_args(argv)
+    docs = args.docs
     pages = [docs / "python3.11/html/library" / f"{p}.html" for p in PY_PAGES]
     pages += [docs / "debian-handbook/html/en-US" / f"{p}.html" for p in HANDBOOK_PAGES]
     tools = {name: fn for name, fn in EXTRACTORS.items() if available(fn)}
@@ -168,7 +174,7 @@ def main() -> int:
             f"| {statistics.mean(r[1] for r in rows):.1%}, {max(r[1] for r in rows):.1%} "
             f"| {1000 * statistics.mean(r[2] for r in rows):.0f} |"
         )
-    if "-v" in sys.argv:
+    if args.v:
         for name, rows in results.items():
             for page, r in zip(pages, rows, strict=True):
                 print(f"{name}: {page.name}: kept {r[0]:.0%}, leaked {r[1]:.0%} {r[3]}")

@@ -7,7 +7,7 @@
 Measures, in one run, on the bundled SmolLM2-135M GGUF:
 
   1. spawn -> first answer (check-availability) vs `python -c pass`, median of 10
-  2. generation and prefill tok/s: the sidecar's generate() vs raw mlx_lm.stream_generate on
+  2. generation and prefill tok/s: the sidecar's Generator vs raw mlx_lm.stream_generate on
      the same loaded model and prompt, in one process (fair ratio, target >= 0.97), plus the
      generation_tps a `summarize` reports through the NDJSON pipe
   3. prompt-cache reuse: `generate-tags` then `summarize` on one ~1,500-token document; the
@@ -22,8 +22,16 @@ Measures, in one run, on the bundled SmolLM2-135M GGUF:
   8. RSS after 10 load cycles vs after the first (target within 10%)
 
 The driver imports no MLX: everything that loads a model runs in a fresh child process (the
-sidecar itself over NDJSON, or this file re-run as `--worker NAME`). CPU time used by other
+sidecar itself over NDJSON, through the package's client, or this file re-run as
+`--worker NAME`, which uses the package's API in process). CPU time used by other
 processes during each section is recorded, because on a small machine it skews every figure.
+
+The model is the bundled SmolLM2-135M-Instruct GGUF; llama.cpp gets the same file and the
+same prompt token ids, and both decode greedily. The in-process comparisons alternate
+their runs and report medians; llama.cpp's figure is its best of one thread and one per
+core.
+
+--server runs another checkout's server.py, and its mlx_sidecar package in the workers.
 """
 
 from __future__ import annotations
@@ -34,7 +42,6 @@ import importlib.metadata
 import json
 import os
 import platform
-import queue
 import resource
 import shutil
 import statistics
@@ -46,15 +53,23 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import IO, Any
+from typing import Any
 
 try:
     import psutil
 except ImportError:  # pragma: no cover - dev dependency
     sys.exit("bench/perf.py needs psutil: pip install psutil")
 
+# The package beside the server.py under test (--server, passed on to the workers as
+# PERF_SERVER; this checkout's by default), without install.
+sys.path.insert(
+    0, str(Path(os.environ.get("PERF_SERVER") or Path(__file__).resolve().parent).parent)
+)
+
+from mlx_sidecar.client import SidecarClient
+
 ROOT = Path(__file__).resolve().parent.parent
-SERVER_ENV = "PERF_SERVER"  # --server: benchmark another copy of server.py (e.g. a patched one)
+SERVER_ENV = "PERF_SERVER"  # --server: benchmark another checkout (e.g. a patched one)
 CORPUS = ROOT / "bench" / "corpus"
 DEFAULT_OUT = ROOT / "bench" / "results" / "perf.json"
 
@@ -201,7 +216,7 @@ def wait_quiet(limit_s: float) -> float | None:
 
 
 # --------------------------------------------------------------------------------------
-# NDJSON client for `python server.py`
+# The sidecar over NDJSON, through the package's client
 # --------------------------------------------------------------------------------------
 
 
@@ -220,48 +235,29 @@ class Answer:
 
 
 class Sidecar:
-    """Runs `python server.py` and sends one command at a time over NDJSON."""
+    """Runs `python server.py` (mlx_sidecar.client) and sends one command at a time."""
 
     def __init__(self, *args: str) -> None:
         self.started = time.perf_counter()
         fd, self._stderr_path = tempfile.mkstemp(prefix="perf-sidecar-", suffix=".log")
-        self.proc = subprocess.Popen(
-            [sys.executable, str(server_path()), *args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=fd,
-            env=sidecar_env(),
-        )
-        os.close(fd)
+        try:
+            self.client = SidecarClient(
+                *args, command=[sys.executable, str(server_path())], env=sidecar_env(), stderr=fd
+            )
+        finally:
+            os.close(fd)
+        self.proc = self.client.proc
         self.ps = psutil.Process(self.proc.pid)
-        self._lines: queue.Queue[bytes] = queue.Queue()
-        self._reader = threading.Thread(target=self._read, args=(self.proc.stdout,), daemon=True)
-        self._reader.start()
 
-    def _read(self, stream: IO[bytes]) -> None:
-        for raw in iter(stream.readline, b""):
-            self._lines.put(raw)
-        self._lines.put(b"")
-
-    def send(self, command: str, **fields: Any) -> None:
-        line = json.dumps({"command": command, **fields}, ensure_ascii=False) + "\n"
-        assert self.proc.stdin is not None
-        self.proc.stdin.write(line.encode("utf-8"))
-        self.proc.stdin.flush()
-
-    def receive(self, timeout: float = COMMAND_TIMEOUT_S) -> dict:
-        """The next response or error line (progress and partial lines are skipped)."""
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                raw = self._lines.get(timeout=max(0.01, deadline - time.monotonic()))
-            except queue.Empty:
-                raise SidecarFailed(f"no answer within {timeout:.0f} s") from None
-            if not raw:
-                raise SidecarFailed(f"the sidecar exited (code {self.proc.poll()}): {self.tail()}")
-            obj = json.loads(raw)
-            if obj.get("type") in ("response", "error"):
-                return obj
+    def final(self, command: str, **fields: Any) -> dict:
+        """Send a command; its response or error line (progress and partial lines skipped)."""
+        try:
+            return self.client.request({"command": command, **fields}, COMMAND_TIMEOUT_S)[1]
+        except TimeoutError:
+            raise SidecarFailed(f"no answer within {COMMAND_TIMEOUT_S:.0f} s") from None
+        except EOFError:
+            code = self.proc.poll()
+            raise SidecarFailed(f"the sidecar exited (code {code}): {self.tail()}") from None
 
     def request(self, command: str, **fields: Any) -> Answer:
         """Send a command and wait for its answer, sampling the sidecar's RSS meanwhile."""
@@ -277,8 +273,7 @@ class Sidecar:
         started = time.perf_counter()
         sampler.start()
         try:
-            self.send(command, **fields)
-            line = self.receive()
+            line = self.final(command, **fields)
         finally:
             wall = time.perf_counter() - started
             done.set()
@@ -309,16 +304,7 @@ class Sidecar:
 
     def close(self) -> None:
         """Ask it to shut down; kill it if it will not. Waits, so its CPU time is counted."""
-        with contextlib.suppress(Exception):
-            self.send("shutdown")
-        with contextlib.suppress(Exception):
-            assert self.proc.stdin is not None
-            self.proc.stdin.close()
-        try:
-            self.proc.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        self.client.close()
         with contextlib.suppress(OSError):
             os.unlink(self._stderr_path)
 
@@ -355,38 +341,60 @@ def run_worker(
     return json.loads(lines[-1])
 
 
-def import_server() -> Any:
-    """Import server.py as a module with its BLAS preload done before mlx.core loads."""
-    sys.path.insert(0, str(server_path().parent))
-    import server
+def load_platform() -> Any:
+    """The sidecar's Platform, with its BLAS preload done before mlx.core loads
+    (MLX_SIDECAR_BLAS picks the library, as for the sidecar)."""
+    from mlx_sidecar.platform import BLAS_ENV, Platform
 
-    server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
-    if server.import_mlx() is None:
-        raise RuntimeError(f"MLX is not usable: {server.RUNTIME.mlx_error}")
-    return server
+    platform = Platform(blas_request=os.environ.get(BLAS_ENV))
+    if not platform.load_mlx():
+        raise RuntimeError(f"MLX is not usable: {platform.mlx_error}")
+    return platform
+
+
+def summary_prompt(model: Any, content: str) -> list[int]:
+    """The token ids of a default summarize prompt on ``content``, as the sidecar builds it."""
+    from mlx_sidecar.answers.summary import summary_length
+    from mlx_sidecar.prompts import SUMMARY_TASK, encode_prompt
+
+    task = SUMMARY_TASK.format(sentences=summary_length(None))
+    return encode_prompt(model.tokenizer, content, task)
+
+
+def cold_generate(model: Any, prompt: list[int], max_tokens: int) -> Any:
+    """One greedy pass of the sidecar's Generator with no prompt cache (a new Generator)."""
+    from mlx_sidecar.context import detached_context
+    from mlx_sidecar.generation import Generator
+
+    return Generator(model).generate(
+        prompt, detached_context(), max_tokens=max_tokens, temperature=0.0
+    )
 
 
 def worker_generation(params: dict) -> dict:
-    """Raw mlx_lm.stream_generate vs the sidecar's generate() on one loaded model and prompt."""
-    server = import_server()
+    """Raw mlx_lm.stream_generate vs the sidecar's Generator on one loaded model and prompt."""
+    platform = load_platform()
     import mlx.core as mx
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
-    loaded = server.load_model(server.bundled_model_path(), "auto")
-    task = server.SUMMARY_TASK.format(sentences=server.summary_length(None))
-    prompt = server.encode_prompt(loaded.tokenizer, params["content"], task)
+    from mlx_sidecar.context import detached_context
+    from mlx_sidecar.generation import Generator, prefill_step_size
+    from mlx_sidecar.models import bundled_model_path, load_model
+
+    model = load_model(bundled_model_path(), "auto")
+    prompt = summary_prompt(model, params["content"])
     max_tokens = params["max_tokens"]
 
     def raw() -> dict:
         last, started = None, time.perf_counter()
         for response in stream_generate(
-            loaded.model,
-            loaded.tokenizer,
+            model.module,
+            model.tokenizer,
             mx.array(prompt),
             max_tokens=max_tokens,
             sampler=make_sampler(temp=0.0),
-            prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx, len(prompt)),
+            prefill_step_size=prefill_step_size(len(prompt)),
         ):
             last = response
         assert last is not None
@@ -398,9 +406,9 @@ def worker_generation(params: dict) -> dict:
         }
 
     def sidecar() -> dict:
-        loaded.cache = None  # cold, like raw: no reuse of the previous pass
+        generator, ctx = Generator(model), detached_context()  # cold, like raw: no reuse
         started = time.perf_counter()
-        g = server.generate(loaded, prompt, max_tokens=max_tokens, temperature=0.0)
+        g = generator.generate(prompt, ctx, max_tokens=max_tokens, temperature=0.0)
         return {
             "prompt_tps": g.prompt_tps,
             "generation_tps": g.generation_tps,
@@ -408,7 +416,7 @@ def worker_generation(params: dict) -> dict:
             "wall_s": time.perf_counter() - started,
         }
 
-    for _ in stream_generate(loaded.model, loaded.tokenizer, mx.array(prompt[:64]), max_tokens=4):
+    for _ in stream_generate(model.module, model.tokenizer, mx.array(prompt[:64]), max_tokens=4):
         pass  # warm-up: first-call allocations and kernel setup
     runs: dict[str, list[dict]] = {"raw": [], "sidecar": []}
     for i in range(params["reps"]):
@@ -418,8 +426,8 @@ def worker_generation(params: dict) -> dict:
     return {
         "prompt_tokens": len(prompt),
         "prompt_ids": prompt,
-        "weights": loaded.weights,
-        "blas": server.RUNTIME.blas,
+        "weights": model.weights,
+        "blas": platform.blas,
         "runs": runs,
         "peak_memory_gb": mx.get_peak_memory() / 1e9,
     }
@@ -510,20 +518,20 @@ def llama_at(llm: Any, ids: list[int], max_tokens: int) -> dict:
 
 
 def worker_lengths(params: dict) -> dict:
-    """The sidecar's generate() on the first N of the same token ids llama.cpp gets."""
-    server = import_server()
-    loaded = server.load_model(server.bundled_model_path(), "auto")
-    task = server.SUMMARY_TASK.format(sentences=server.summary_length(None))
-    ids = server.encode_prompt(loaded.tokenizer, params["content"], task)
+    """The sidecar's Generator on the first N of the same token ids llama.cpp gets."""
+    load_platform()
+    from mlx_sidecar.models import bundled_model_path, load_model
+
+    model = load_model(bundled_model_path(), "auto")
+    ids = summary_prompt(model, params["content"])
     while len(ids) < max(params["lengths"]):
         ids += ids
-    server.generate(loaded, ids[:64], max_tokens=4, temperature=0.0)  # warm-up
+    cold_generate(model, ids[:64], 4)  # warm-up
     at = {}
     for n in params["lengths"]:
         runs = []
-        for _ in range(params["reps"]):
-            loaded.cache = None  # cold: no prefix reuse between runs
-            g = server.generate(loaded, ids[:n], max_tokens=params["max_tokens"], temperature=0.0)
+        for _ in range(params["reps"]):  # cold: no prefix reuse between runs
+            g = cold_generate(model, ids[:n], params["max_tokens"])
             runs.append((g.prompt_tps, g.generation_tps))
         at[str(n)] = {
             "prompt_tps": median([r[0] for r in runs]),
@@ -534,18 +542,20 @@ def worker_lengths(params: dict) -> dict:
 
 def worker_layout(params: dict) -> dict:
     """One weight layout and BLAS (MLX_SIDECAR_BLAS): prefill at several lengths, decode."""
-    server = import_server()
+    platform = load_platform()
     import mlx.core as mx
 
-    loaded = server.load_model(server.bundled_model_path(), params["weights"])
-    ids = server.encode_prompt(loaded.tokenizer, params["content"], "Summarize this document.")
+    from mlx_sidecar.models import bundled_model_path, load_model
+    from mlx_sidecar.prompts import encode_prompt
+
+    model = load_model(bundled_model_path(), params["weights"])
+    ids = encode_prompt(model.tokenizer, params["content"], "Summarize this document.")
     while len(ids) < max(params["lengths"]):
         ids += ids
-    server.generate(loaded, ids[:64], max_tokens=4, temperature=0.0)  # warm-up
-    out: dict = {"weights": loaded.weights, "blas": server.RUNTIME.blas, "prompt_tps": {}}
+    cold_generate(model, ids[:64], 4)  # warm-up
+    out: dict = {"weights": model.weights, "blas": platform.blas, "prompt_tps": {}}
     for n in params["lengths"]:
-        loaded.cache = None
-        g = server.generate(loaded, ids[:n], max_tokens=params["max_tokens"], temperature=0.0)
+        g = cold_generate(model, ids[:n], params["max_tokens"])
         out["prompt_tps"][str(n)] = g.prompt_tps
         if n == params["lengths"][0]:
             out["generation_tps"] = g.generation_tps
@@ -641,6 +651,7 @@ def machine_info() -> dict:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
     return {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),  # UTC
         "cpu": cpu,
         "logical_cores": os.cpu_count(),
         "physical_cores": psutil.cpu_count(logical=False),
@@ -658,8 +669,7 @@ def probe_sidecar() -> dict:
     """What the sidecar reports about this machine (backend, BLAS), from one untimed spawn."""
     try:
         with Sidecar() as s:
-            s.send("check-availability")
-            line = s.receive()
+            line = s.final("check-availability")
     except SidecarFailed as e:
         return {"backend": None, "blas": None, "probe_error": str(e)}
     return {k: line.get(k) for k in ("available", "backend", "blas", "mlx_version", "platform")}
@@ -675,8 +685,7 @@ def bench_spawn(b: Bench) -> None:
             subprocess.run([sys.executable, "-c", "pass"], check=True)
             bare.append(time.perf_counter() - t0)
             with Sidecar() as s:
-                s.send("check-availability")
-                s.receive()
+                s.final("check-availability")
                 answer.append(time.perf_counter() - s.started)
     out.update(
         runs=n,
@@ -800,9 +809,13 @@ def bench_layouts(b: Bench) -> None:
 
 def bundled_gguf() -> Path:
     """The bundled GGUF, located without importing the sidecar (or MLX) here."""
-    code = "import server; print(server.bundled_model_path())"
+    code = "from mlx_sidecar.models import bundled_model_path; print(bundled_model_path())"
     found = subprocess.run(
-        [sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True
+        [sys.executable, "-c", code],
+        cwd=server_path().parent,
+        capture_output=True,
+        text=True,
+        check=True,
     )
     return Path(found.stdout.strip())
 
@@ -1166,7 +1179,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         help="compare with llama.cpp; builds llama-cpp-python into bench/.venv-llama if needed",
     )
     parser.add_argument("--only", help="comma-separated section names to run (default all)")
-    parser.add_argument("--server", type=Path, help="the server.py to run (default: this repo's)")
+    parser.add_argument(
+        "--server", type=Path, help="another checkout's server.py to run (default: this one's)"
+    )
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     parser.add_argument("--params", help=argparse.SUPPRESS)
     return parser.parse_args(argv)

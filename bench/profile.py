@@ -4,8 +4,8 @@
     python bench/profile.py [--context 400] [--prefill 512,2048,4096] [--steps 256,512]
                             [--out bench/results/profile.json] [--llama-python PATH]
 
-Loads the bundled SmolLM2-135M GGUF the way the sidecar does (server.load_model, the BLAS
-preload first; MLX_SIDECAR_BLAS picks the library) and measures, each a median:
+Loads the bundled SmolLM2-135M GGUF the way the sidecar does (mlx_sidecar.models.load_model,
+the BLAS preload first; MLX_SIDECAR_BLAS picks the library) and measures, each a median:
 
   decode (one token after a --context-token prompt): the whole step; graph building in
   Python; per block the norms, q/k/v, RoPE + KV-cache write, SDPA, o_proj, gate+up,
@@ -19,6 +19,7 @@ preload first; MLX_SIDECAR_BLAS picks the library) and measures, each a median:
 
 Pieces are timed one `mx.eval` at a time, so their sum exceeds the whole step by the
 synchronisation cost; compare pieces with each other and the whole with the whole.
+
 With --llama-python (a Python that has llama_cpp, e.g. bench/.venv-llama/bin/python made by
 `bench/perf.py --with-llama-cpp`), llama.cpp's decode and prefill on the same GGUF and the
 same token ids are measured beside them (1 and 2 threads).
@@ -27,6 +28,7 @@ same token ids are measured beside them (1 and 2 threads).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import re
@@ -54,30 +56,33 @@ def median_ms(fn: Callable[[], Any], reps: int = REPS) -> float:
 
 
 def load() -> tuple[Any, Any]:
+    """The sidecar's Platform (BLAS preloaded before mlx.core) and the bundled model."""
     sys.path.insert(0, str(ROOT))
-    import server
+    from mlx_sidecar.platform import BLAS_ENV, Platform
 
-    server.RUNTIME.blas_request = os.environ.get(server.BLAS_ENV)
-    if server.import_mlx() is None:
-        raise SystemExit(f"MLX is not usable: {server.RUNTIME.mlx_error}")
-    return server, server.load_model(server.bundled_model_path(), "auto")
+    platform = Platform(blas_request=os.environ.get(BLAS_ENV))
+    if not platform.load_mlx():
+        raise SystemExit(f"MLX is not usable: {platform.mlx_error}")
+    from mlx_sidecar.models import bundled_model_path, load_model
+
+    return platform, load_model(bundled_model_path(), "auto")
 
 
-def token_ids(loaded: Any, n: int) -> list[int]:
+def token_ids(model: Any, n: int) -> list[int]:
     text = TEXT.read_text(encoding="utf-8") if TEXT.is_file() else "The quick brown fox. " * 4000
-    ids = loaded.tokenizer.encode(text)
+    ids = model.tokenizer.encode(text)
     while len(ids) < n:
         ids += ids
     return ids[:n]
 
 
-def filled_cache(loaded: Any, ids: list[int], step: int) -> list:
+def filled_cache(model: Any, ids: list[int], step: int) -> list:
     import mlx.core as mx
     from mlx_lm.models.cache import make_prompt_cache
 
-    cache = make_prompt_cache(loaded.model)
+    cache = make_prompt_cache(model.module)
     for i in range(0, len(ids), step):
-        loaded.model(mx.array(ids[i : i + step])[None], cache=cache)
+        model.module(mx.array(ids[i : i + step])[None], cache=cache)
         mx.eval([c.state for c in cache])
     return cache
 
@@ -93,16 +98,18 @@ def trim(cache: list, n: int) -> None:
 # --------------------------------------------------------------------------------------
 
 
-def profile_decode(server: Any, loaded: Any, context: int) -> dict:
+def profile_decode(loaded: Any, context: int) -> dict:
     import mlx.core as mx
     from mlx_lm import stream_generate
     from mlx_lm.models.base import create_attention_mask, scaled_dot_product_attention
     from mlx_lm.models.llama import swiglu
     from mlx_lm.sample_utils import make_logits_processors, make_sampler
 
-    model, inner = loaded.model, loaded.model.model
+    from mlx_sidecar.generation import prefill_step_size
+
+    model, inner = loaded.module, loaded.module.model
     ids = token_ids(loaded, context)
-    cache = filled_cache(loaded, ids, server.prefill_step_size(server.RUNTIME.mlx, len(ids)))
+    cache = filled_cache(loaded, ids, prefill_step_size(len(ids)))
     x = mx.array(ids[-1:])[None]
 
     def whole() -> None:
@@ -181,13 +188,13 @@ def profile_decode(server: Any, loaded: Any, context: int) -> dict:
     mx.eval(logits)
     sampler = make_sampler(temp=0.0)
     out["sampling_ms"] = median_ms(lambda: mx.eval(sampler(logits)))
-    out["logits_processors_ms"] = processors_ms(server, loaded, ids, logits)
+    out["logits_processors_ms"] = processors_ms(loaded, ids, logits)
     penalty = make_logits_processors(repetition_penalty=1.15, repetition_context_size=64)[0]
     history = mx.array(ids)
     out["logits_processors_ms"]["repetition_penalty"] = median_ms(
         lambda: mx.eval(penalty(history, logits))
     )
-    out["summary_stop_check_ms"] = stop_check_ms(server)
+    out["summary_stop_check_ms"] = stop_check_ms()
 
     prompt = mx.array(ids)
     for _ in stream_generate(model, loaded.tokenizer, prompt[:64], max_tokens=4):
@@ -199,7 +206,7 @@ def profile_decode(server: Any, loaded: Any, context: int) -> dict:
         prompt,
         max_tokens=64,
         sampler=sampler,
-        prefill_step_size=server.prefill_step_size(server.RUNTIME.mlx, prompt.size),
+        prefill_step_size=prefill_step_size(prompt.size),
     ):
         last = response
     assert last is not None
@@ -209,11 +216,14 @@ def profile_decode(server: Any, loaded: Any, context: int) -> dict:
     return out
 
 
-def processors_ms(server: Any, loaded: Any, ids: list[int], logits: Any) -> dict:
+def processors_ms(loaded: Any, ids: list[int], logits: Any) -> dict:
     """The tags grammar per token: llguidance's mask, then applying it to the logits."""
     import mlx.core as mx
 
-    constrain = server.tags_grammar(loaded, server.DEFAULT_MAX_TAGS, server.DEFAULT_TAG_TOKENS)
+    from mlx_sidecar.commands import DEFAULT_MAX_TAGS, DEFAULT_TAG_TOKENS
+    from mlx_sidecar.grammar import TagGrammar
+
+    constrain = TagGrammar(loaded).processor(DEFAULT_MAX_TAGS, DEFAULT_TAG_TOKENS)
     if constrain is None:
         return {"tags_grammar": None}
     history = mx.array(ids)
@@ -228,10 +238,13 @@ def processors_ms(server: Any, loaded: Any, ids: list[int], logits: Any) -> dict
     return {"tags_grammar": round(statistics.median(times), 3)}
 
 
-def stop_check_ms(server: Any) -> float:
+def stop_check_ms() -> float:
     """The summary's work per token, averaged over a two-sentence answer: PartialStream
     (which runs the segmenter and the repair rules when a sentence may have ended) and
-    the stop check (summary_done)."""
+    the stop check (Summary.done)."""
+    from mlx_sidecar.answers.summary import PartialStream, Summary
+    from mlx_sidecar.repairs import Answer
+
     text = (
         "Sir Walter Elliot of Kellynch Hall is a vain man who never takes up any book but "
         "the Baronetage. His daughter Anne, overlooked by her father and her elder sister, "
@@ -240,12 +253,11 @@ def stop_check_ms(server: Any) -> float:
     pieces = [m.group() for m in re.finditer(r"\S+\s*", text)]  # about a token each
 
     def one_answer() -> None:
-        summary = server.Summary()
-        stream = server.PartialStream(summary, server.Answer(document=text))
-        done = server.summary_done(summary)
+        summary = Summary()
+        stream = PartialStream(summary, Answer(document=text))
         for piece in pieces:
             stream(piece)
-            done("")
+            summary.done()
 
     return median_ms(one_answer, reps=21) / len(pieces)
 
@@ -255,11 +267,11 @@ def stop_check_ms(server: Any) -> float:
 # --------------------------------------------------------------------------------------
 
 
-def profile_prefill(server: Any, loaded: Any, length: int, step: int) -> dict:
+def profile_prefill(loaded: Any, length: int, step: int) -> dict:
     import mlx.core as mx
     from mlx_lm.models.cache import make_prompt_cache
 
-    model = loaded.model
+    model = loaded.module
     ids = token_ids(loaded, length)
 
     def whole() -> None:
@@ -345,9 +357,9 @@ print(json.dumps(res))
 """
 
 
-def profile_llama(python: str, server: Any, loaded: Any, context: int, lengths: list) -> dict:
+def profile_llama(python: str, loaded: Any, context: int, lengths: list) -> dict:
     ids = token_ids(loaded, max([*lengths, context]))
-    params = {"model": str(server.bundled_model_path()), "ids": ids, "context": context}
+    params = {"model": loaded.path, "ids": ids, "context": context}
     params["prefill"] = lengths
     proc = subprocess.run(
         [python, "-c", LLAMA_WORKER, json.dumps(params)],
@@ -361,6 +373,25 @@ def profile_llama(python: str, server: Any, loaded: Any, context: int, lengths: 
 
 
 # --------------------------------------------------------------------------------------
+
+
+def cpu_name() -> str:
+    """The CPU's model name (Linux), else what the platform module says."""
+    import platform
+
+    with contextlib.suppress(OSError), open("/proc/cpuinfo", encoding="utf-8") as f:
+        for line in f:
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    return platform.processor() or platform.machine()
+
+
+def versions() -> dict:
+    """The versions of what the figures depend on (llama_cpp's is in its own entry)."""
+    from mlx_sidecar.platform import package_version
+
+    names = ("mlx", "mlx-lm", "llguidance", "numpy")
+    return {name: package_version(name) for name in names if package_version(name)}
 
 
 def report(r: dict) -> str:
@@ -399,32 +430,32 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--context", type=int, default=400)
     parser.add_argument("--prefill", default="512,2048,4096")
-    parser.add_argument("--steps", default="", help="prefill steps (default: the server's)")
+    parser.add_argument("--steps", default="", help="prefill steps (default: the sidecar's)")
     parser.add_argument("--no-decode", action="store_true")
     parser.add_argument("--llama-python", help="a Python with llama_cpp installed")
     parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
     args = parser.parse_args(argv)
-    server, loaded = load()
+    platform, loaded = load()
+    from mlx_sidecar.generation import prefill_step_size
+
     lengths = [int(x) for x in args.prefill.split(",") if x]
-    steps = [int(x) for x in args.steps.split(",") if x] or [
-        server.prefill_step_size(server.RUNTIME.mlx, max(lengths))
-    ]
+    steps = [int(x) for x in args.steps.split(",") if x] or [prefill_step_size(max(lengths))]
     result: dict = {
+        "date": time.strftime("%Y-%m-%d", time.gmtime()),  # UTC
+        "versions": versions(),
+        "model": loaded.name,
+        "machine": {"cpu": cpu_name(), "logical_cores": os.cpu_count()},
         "loadavg_start": [round(x, 2) for x in os.getloadavg()],
-        "blas": server.RUNTIME.blas,
+        "blas": platform.blas,
         "weights": loaded.weights,
-        "prefill_step_default": {
-            n: server.prefill_step_size(server.RUNTIME.mlx, n) for n in lengths
-        },
+        "prefill_step_default": {n: prefill_step_size(n) for n in lengths},
         "openblas_coretype": os.environ.get("OPENBLAS_CORETYPE"),
     }
     if not args.no_decode:
-        result["decode"] = profile_decode(server, loaded, args.context)
-    result["prefill"] = [profile_prefill(server, loaded, n, s) for n in lengths for s in steps]
+        result["decode"] = profile_decode(loaded, args.context)
+    result["prefill"] = [profile_prefill(loaded, n, s) for n in lengths for s in steps]
     if args.llama_python:
-        result["llama_cpp"] = profile_llama(
-            args.llama_python, server, loaded, args.context, lengths
-        )
+        result["llama_cpp"] = profile_llama(args.llama_python, loaded, args.context, lengths)
     result["loadavg_end"] = [round(x, 2) for x in os.getloadavg()]
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n", encoding="utf-8")

@@ -1,4 +1,5 @@
-"""Tags and summaries over the shipped corpus: a quality table for the README.
+"""Tags and summaries over the shipped corpus (bench/corpus/): generate-tags, then
+summarize, on each text through the sidecar, and a table of how good they are.
 
     python bench/quality.py [--max-chars N] [--only 01,07] [--out bench/results/quality.json]
                             [--before EARLIER.json]
@@ -17,8 +18,8 @@ is_furniture_tag), summary length over document length, special-token or preambl
 leaks, seconds per document, and how faithful the summary is: the share of its names
 and numbers that occur in the document.
 
-Names and numbers are counted as server.facts_of counts them: in each sentence (split by
-the server's segmenter), the capitalized words after its first word, and every number.
+Names and numbers are counted as the sidecar's facts_of counts them: in each sentence
+(split by its segmenter), the capitalized words after its first word, and every number.
 One is found when it occurs in the case-folded document as a whole (a trailing "'s"
 aside): stricter than the server's own check, which also accepts a name whose words
 all occur in the document.
@@ -33,13 +34,17 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from client import ROOT, SidecarClient
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, no install
 
-sys.path.insert(0, str(ROOT))
-import server
+from mlx_sidecar.client import SidecarClient
+from mlx_sidecar.repairs.summaries import facts_of
+from mlx_sidecar.text import split_sentences
 
+ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "bench" / "corpus"
+# A command's answer may take minutes on a long text (the 185k-character novel: ~9 min for
+# tags and summary on 2 cores); the client's default deadline is 10.
+COMMAND_TIMEOUT_S = 3600.0
 LEAKS = re.compile(
     r"<\|im_(?:start|end)\|>|<\|endoftext\|>|</?think>|^(?:here is|here's|sure)", re.I
 )
@@ -92,7 +97,7 @@ def word_in_document(tag: str, doc: str) -> bool:
 
 def facts_found(summary: str, doc: str) -> tuple[int, int]:
     """(names and numbers found in the case-folded document, all of them)."""
-    facts = [f for s in server.split_sentences(summary) for f in server.facts_of(s)]
+    facts = [f for s in split_sentences(summary) for f in facts_of(s)]
     keys = [re.sub(r"['’]s$", "", f.casefold()) for f in facts]
     return sum(k in doc for k in keys), len(keys)
 
@@ -100,8 +105,8 @@ def facts_found(summary: str, doc: str) -> tuple[int, int]:
 def evaluate(client: SidecarClient, entry: dict) -> dict:
     text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
     started = time.perf_counter()
-    tags_line = client.call({"command": "generate-tags", "content": text})
-    summary_line = client.call({"command": "summarize", "content": text})
+    tags_line = client.call({"command": "generate-tags", "content": text}, COMMAND_TIMEOUT_S)
+    summary_line = client.call({"command": "summarize", "content": text}, COMMAND_TIMEOUT_S)
     seconds = time.perf_counter() - started
     folded = text.casefold()
     tags, summary = tags_line["tags"], summary_line["summary"]
@@ -182,8 +187,9 @@ def beside(cells: list[str], before: list[str] | None) -> list[str]:
 
 
 def table(rows: list[dict], before: list[dict] | None = None) -> str:
-    """The README's table; with ``before`` (an earlier run's rows, completed by
-    completed_row), each changed figure is followed by the earlier one."""
+    """The quality table (bench/RESULTS.md shows it without ``before``); with ``before``
+    (an earlier run's rows, completed by completed_row), each changed figure is followed
+    by the earlier one."""
     earlier = {r["file"]: r for r in before or []}
     out = [HEADER]
     for r in rows:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-import server  # noqa: E402
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, no install
 
+from mlx_sidecar.platform import BLAS_ENV, Platform
+
+ROOT = Path(__file__).resolve().parent.parent
 RUNS = (
     ("generate-tags", "grammar, greedy", 0.0, True),
     ("generate-tags", "no grammar, greedy", 0.0, False),
@@ -33,30 +35,43 @@ def main() -> int:
     parser.add_argument("--runs", default="0,1,2,3", help="which of RUNS, comma-separated")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "raw-answers.json"))
     args = parser.parse_args()
+    Platform(blas_request=os.environ.get(BLAS_ENV)).require_mlx()  # BLAS before mlx.core
     from mlx_lm.sample_utils import make_logits_processors
 
-    server.require_mlx()
-    loaded = server.load_model(server.bundled_model_path(), "auto")
+    from mlx_sidecar.context import detached_context
+    from mlx_sidecar.generation import Generator
+    from mlx_sidecar.grammar import TagGrammar
+    from mlx_sidecar.models import bundled_model_path, load_model
+    from mlx_sidecar.prompts import SUMMARY_TASK, TAGS_TASK, encode_prompt
+
+    model = load_model(bundled_model_path(), "auto")
+    generator = Generator(model)  # one: its prompt cache serves a text's every run
+    grammar = TagGrammar(model)
     corpus = ROOT / "bench" / "corpus"
     records = []
     for entry in json.loads((corpus / "MANIFEST.json").read_text(encoding="utf-8")):
         if args.only and not entry["file"].startswith(tuple(args.only.split(","))):
             continue
         text = (corpus / entry["file"]).read_text(encoding="utf-8")[: args.max_chars]
-        tok = loaded.tokenizer
+        tok = model.tokenizer
         runs = [RUNS[int(i)] for i in args.runs.split(",")]
-        for command, decoding, temp, grammar in runs:
+        for command, decoding, temp, constrained in runs:
             if command == "generate-tags":
-                task = server.TAGS_TASK.format(n=5)
-                procs = server.grammar_list(loaded, 5, 100) if grammar else None
+                task = TAGS_TASK.format(n=5)
+                processor = grammar.processor(5, 100) if constrained else None
+                procs = [processor] if processor else None
                 max_tokens = 100
             else:
-                task = server.SUMMARY_TASK.format(sentences="two or three sentences")
+                task = SUMMARY_TASK.format(sentences="two or three sentences")
                 procs = make_logits_processors(repetition_penalty=1.15, repetition_context_size=64)
                 max_tokens = 160
-            prompt = server.encode_prompt(tok, text, task)
-            result = server.generate(
-                loaded, prompt, max_tokens=max_tokens, temperature=temp, logits_processors=procs
+            prompt = encode_prompt(tok, text, task)
+            result = generator.generate(
+                prompt,
+                detached_context(),
+                max_tokens=max_tokens,
+                temperature=temp,
+                logits_processors=procs,
             )
             records.append({"file": entry["file"], "chars": len(text), "command": command,
                             "decoding": decoding, "raw": result.text})  # fmt: skip

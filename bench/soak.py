@@ -19,10 +19,10 @@ import sys
 import time
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # server.py
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, no install
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from conftest import Sidecar
+from conftest import Sidecar  # the package's SidecarClient, every line schema-checked
 from procstats import MIB, open_fds, rss
 from test_faults import soak_commands
 
@@ -38,13 +38,13 @@ def main() -> int:
     try:
         s.ok({"command": "load-model"}, timeout=300)
         for cmd in soak_commands(args.warmup):
-            s.call(cmd)
+            s.answer(cmd)
         pid = s.proc.pid
         rss0, fds0, started = rss(pid), open_fds(pid), time.monotonic()
         print(f"after warm-up: rss {rss0 / MIB:.1f} MiB, fds {fds0}")
         peak = rss0
         for i, cmd in enumerate(soak_commands(args.commands), 1):
-            s.call(cmd)
+            s.answer(cmd)
             if i % args.every == 0 or i == args.commands:
                 now = rss(pid)
                 peak = max(peak, now)
