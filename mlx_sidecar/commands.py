@@ -21,9 +21,11 @@ from .answers.summary import MAX_SENTENCES, Summary
 from .context import RequestContext
 from .downloads import download_model
 from .errors import InvalidParams, LoadFailed, SidecarError, one_line
+from .language import require_language
 from .models import WEIGHT_LAYOUTS, fits_beside, load_model, resolve_model_path
 from .platform import backend_name, package_version
 from .reading import read_document, require_format
+from .repairs import new_tags
 from .session import Loaded, Session
 from .validate import (
     optional_bool,
@@ -33,6 +35,7 @@ from .validate import (
     optional_str,
     require_str,
 )
+from .vocabulary import require_known_tags, require_max_new_tags
 
 log = logging.getLogger(__name__)
 
@@ -109,10 +112,16 @@ def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
     content = require_str(req, "content", non_blank=True)
     fmt = require_format(req)
     limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
+    known_tags = require_known_tags(req)
+    max_new = require_max_new_tags(req, limit, known_tags)
     job = new_job(session, req, ctx, DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit)
+    if known_tags is not None:
+        job.known, job.max_new = session.known_tags(known_tags), max_new
     reading = read_document(content, fmt)
     found = document_tags(job, reading, limit)
     extra = {"summary_prepared": True} if found.summary_prepared else {}
+    if job.known is not None:
+        extra["new_tags"] = new_tags(found.tags, job.known)
     return {
         "tags": found.tags,
         "raw_output_parsed": found.parsed,
@@ -143,6 +152,7 @@ def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: in
     max_tokens = optional_int(req, "max_tokens", default_tokens, 1, MAX_TOKENS_LIMIT)
     temperature = optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
     progress = Progress(ctx, enabled=optional_bool(req, "progress"))
+    language = require_language(req)
     loaded = session.require_loaded()
     return Job(
         loaded.model,
@@ -153,6 +163,7 @@ def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: in
         max_tokens,
         temperature,
         progress,
+        language=language,
     )
 
 

@@ -8,11 +8,13 @@ which works on every backend.
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Callable
 from typing import Any
 
 from .models import Model
+from .vocabulary import KnownTags
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +26,13 @@ CLOSING_WINDOW = 8  # the last tokens of max_tokens go to closing the JSON array
 TAG_PATTERN = (
     r"^(?:[^\s\"\\#<>{}\[\]|*`~/:=()@.,-]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]*$"
 )
+
+
+# A new tag in the grammar of known tags: a JSON string TAG_PATTERN allows, 2-40 characters.
+NEW_TAG = (
+    r'/"(?:[^\s"\\#<>{}\[\]|*`~\/:=()@.,-]|\.[A-Z])[^"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]{1,39}"/'
+)
+GRAMMARS_KEPT = 8  # grammars of known-tag lists kept for reuse (one per list and limits)
 
 
 def tags_schema(limit: int) -> dict:
@@ -49,10 +58,14 @@ class TagGrammar:
         self.model = model
         self._tokenizer: Any = None  # llguidance's LLTokenizer, built on first use
         self._closing: Any = None  # tokens made only of '"' and ']': they end a tags array
+        self._known: dict[tuple, str] = {}  # grammars of known-tag lists, newest last
 
-    def processor(self, limit: int, max_tokens: int) -> Callable | None:
+    def processor(
+        self, limit: int, max_tokens: int, known: KnownTags | None = None, max_new: int = 0
+    ) -> Callable | None:
         """A logits processor for one answer of at most ``limit`` tags in ``max_tokens``
-        tokens; None if llguidance is not installed.
+        tokens; with ``known``, tags from that list and at most ``max_new`` others. None if
+        llguidance is not installed.
 
         In the last CLOSING_WINDOW tokens, a token that closes the string or the array is
         taken as soon as the grammar allows one: a grammar alone keeps the output a prefix
@@ -68,7 +81,10 @@ class TagGrammar:
             return None
         import mlx.core as mx
 
-        grammar = llguidance.LLMatcher.grammar_from_json_schema(tags_schema(limit))
+        if known is None:
+            grammar = llguidance.LLMatcher.grammar_from_json_schema(tags_schema(limit))
+        else:
+            grammar = self.known_tags_grammar(known, limit, max_new)
         matcher = llguidance.LLMatcher(self.tokenizer(), grammar)
         bitmask = allocate_token_bitmask(1, self.tokenizer().vocab_size)
         closing = self.closing_tokens()
@@ -92,6 +108,17 @@ class TagGrammar:
             return mx.where(mx.array(allowed), logits, -mx.inf)
 
         return constrain
+
+    def known_tags_grammar(self, known: KnownTags, limit: int, max_new: int) -> str:
+        """A Lark grammar (llguidance's syntax) of a JSON array of 1..limit tags: known
+        tags first, then at most ``max_new`` new ones. Built once for a list and kept under
+        its digest while the list is unchanged (it takes ~0.1 s at 10,000 tags)."""
+        key = (known.key, limit, max_new)
+        if key not in self._known:
+            self._known[key] = known_tags_grammar(known.tags, limit, max_new)
+            while len(self._known) > GRAMMARS_KEPT:
+                self._known.pop(next(iter(self._known)))
+        return self._known[key]
 
     def tokenizer(self) -> Any:
         """llguidance's tokenizer, from the model's own `tokenizers` backend (serialized
@@ -119,3 +146,27 @@ class TagGrammar:
             mask[[i for token, i in vocab.items() if token and set(token) <= {'"', "]"}]] = True
             self._closing = mask
         return self._closing
+
+
+def known_tags_grammar(tags: list[str], limit: int, max_new: int) -> str:
+    """A JSON array of a known tags and b new ones, a >= 0, 0 <= b <= max_new, 1 <= a + b
+    <= limit, the known ones first; each known tag exactly as the list spells it."""
+    alternatives = []
+    for new in range(min(max_new, limit) + 1):
+        known_more = limit - 1 - new  # known tags after the first one
+        if known_more < 0:
+            break
+        alternatives.append(
+            "KNOWN" + _more("KNOWN", 0, known_more) + (f' (", " NEW){{{new}}}' if new else "")
+        )
+    if max_new:
+        alternatives.append("NEW" + _more("NEW", 0, min(max_new, limit) - 1))
+    literals = " | ".join(
+        json.dumps(json.dumps(t, ensure_ascii=False), ensure_ascii=False) for t in tags
+    )
+    return f'start: "[" ({" | ".join(alternatives)}) "]"\nKNOWN: {literals}\nNEW: {NEW_TAG}\n'
+
+
+def _more(item: str, least: int, most: int) -> str:
+    """ ", item" repeated least..most times, in llguidance's Lark syntax."""
+    return f' (", " {item}){{{least},{most}}}' if most > 0 else ""

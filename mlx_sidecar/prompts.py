@@ -7,6 +7,7 @@ same document therefore share a token prefix, which the prompt cache keeps (gene
 from __future__ import annotations
 
 import datetime
+import json
 import uuid
 from typing import Any
 
@@ -27,6 +28,36 @@ TAGS_TASK = (
 )
 SUMMARY_TASK = "Summarize this document in {sentences}."
 SUBJECT_SUMMARY_TASK = "Summarize this document in {sentences} about {subject}."
+KNOWN_TAGS_TASK = " Prefer these tags where they fit: {candidates}."
+ONLY_KNOWN_TAGS = " Use only tags from that list."
+SOME_NEW_TAGS = " You may add at most {n} other {tags}."
+LANGUAGE_TASK = " Write your answer in {language}."
+
+
+def tags_task(
+    limit: int,
+    language: str | None = None,
+    candidates: list[str] | None = None,
+    max_new: int | None = None,
+) -> str:
+    """What a tags pass asks: up to ``limit`` keywords; with the user's tags, the ones the
+    document mentions as the tags to prefer; in ``language`` (an English name) if given."""
+    task = TAGS_TASK.format(n=limit)
+    if candidates:
+        task += KNOWN_TAGS_TASK.format(candidates=json.dumps(candidates, ensure_ascii=False))
+        if max_new == 0:
+            task += ONLY_KNOWN_TAGS
+        elif max_new is not None:
+            task += SOME_NEW_TAGS.format(n=max_new, tags="tag" if max_new == 1 else "tags")
+    return task + (LANGUAGE_TASK.format(language=language) if language else "")
+
+
+def summary_task(sentences: str, language: str | None = None, subject: str = "") -> str:
+    """What a summary pass asks: ``sentences`` ("two or three sentences"), about
+    ``subject`` if given, in ``language`` if given."""
+    task = SUBJECT_SUMMARY_TASK if subject else SUMMARY_TASK
+    task = task.format(sentences=sentences, subject=subject)
+    return task + (LANGUAGE_TASK.format(language=language) if language else "")
 
 
 def encode_prompt(tokenizer: Any, content: str, task: str) -> list[int]:

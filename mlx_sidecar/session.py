@@ -12,6 +12,9 @@ from .generation import Generator
 from .grammar import TagGrammar
 from .models import Model
 from .platform import Platform, give_memory_back
+from .vocabulary import KnownTags
+
+VOCABULARIES_KEPT = 4  # tag lists kept worked out (an app usually has one)
 
 
 @dataclass
@@ -35,6 +38,16 @@ class Session:
     platform: Platform = field(default_factory=Platform)
     weights_request: str = "auto"  # --weights: auto, quantized, float32
     loaded: Loaded | None = None
+    vocabularies: dict[str, KnownTags] = field(default_factory=dict)  # by the list's digest
+
+    def known_tags(self, tags: list[str]) -> KnownTags:
+        """The user's tag list as KnownTags, worked out once while the list is unchanged
+        (an app sends the same list with every document)."""
+        known = KnownTags.of(tags)
+        kept = self.vocabularies.setdefault(known.key, known)
+        while len(self.vocabularies) > VOCABULARIES_KEPT:
+            self.vocabularies.pop(next(iter(self.vocabularies)))
+        return kept
 
     def require_loaded(self) -> Loaded:
         if self.loaded is None:

@@ -127,7 +127,7 @@ def content_words(text: str) -> list[str]:
     return found
 
 
-class Vocabulary:
+class WordStems:
     """A document's words as stems, to tell whether it supports a word of an answer."""
 
     def __init__(self, document: str) -> None:
@@ -137,7 +137,7 @@ class Vocabulary:
         self.stems = {self.stem(w) for w in set(re.findall(r"[^\W\d_]+", folded))}
 
     def stem(self, word: str) -> str:
-        return _stemmer(SNOWBALL.get(self.language, "english")).stemWord(word.casefold())
+        return stem(word, self.language)
 
     def supports(self, word: str) -> bool:
         if CJK.match(word):
@@ -148,6 +148,12 @@ class Vocabulary:
         """How many of ``text``'s content words the document supports, of how many."""
         words = content_words(text)
         return sum(self.supports(w) for w in words), len(words)
+
+
+def stem(word: str, language: str) -> str:
+    """A word's Snowball stem in ``language`` (an ISO code; English where Snowball has
+    none), case-folded."""
+    return _stemmer(SNOWBALL.get(language, "english")).stemWord(word.casefold())
 
 
 @functools.cache

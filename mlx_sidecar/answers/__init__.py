@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ..prompts import SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
-from ..repairs import keyword_tags, with_title_subject
+from ..repairs import keyword_tags, new_tags, with_known_tags, with_title_subject
+from ..repairs.tags import names_same_thing
 from .job import Job
 from .long_documents import (
     CHUNK_SUMMARY_TOKENS,
@@ -40,7 +40,7 @@ class Tags:
 
 def document_tags(job: Job, reading: Reading, limit: int) -> Tags:
     """Tags for a document of any length; the subject its title names leads them."""
-    chunks = plan_chunks(job, reading.text, TAGS_TASK.format(n=limit))
+    chunks = plan_chunks(job, reading.text, job.tags_task(limit, None))
     job.chunks = job.progress.total = len(chunks)
     if len(chunks) == 1:
         tags, parsed = tags_pass(job, reading.text, limit)
@@ -51,8 +51,29 @@ def document_tags(job: Job, reading: Reading, limit: int) -> Tags:
         tags = merge_chunk_tags([note.tags for note in notes], limit)
         found = Tags(tags, all(n.tags_parsed for n in notes), summary_prepared=True)
     job.progress.finish()
-    found.tags = with_title_subject(found.tags or keyword_tags(reading.text, limit), reading, limit)
+    if job.known is None:
+        found.tags = with_title_subject(
+            found.tags or keyword_tags(reading.text, limit), reading, limit
+        )
+    else:
+        found.tags = settle_known_tags(job, found.tags, reading, limit)
     return found
+
+
+def settle_known_tags(job: Job, tags: list[str], reading: Reading, limit: int) -> list[str]:
+    """The document's tags with the user's list: merged chunk tags in the user's spelling
+    again, no more new tags than allowed, and the subject the title names first when it
+    is a known tag (or a new one is still allowed)."""
+    known, max_new = job.known, job.max_new or 0
+    mentioned = known.candidates(reading.text, limit=None)
+    translated = job.translates(reading.text)
+    tags = with_known_tags(tags, reading.text, limit, known, max_new, mentioned, translated)
+    subject = with_title_subject([], reading, 1)  # [] when the title names nothing
+    if subject and not any(names_same_thing(tag, subject[0]) for tag in tags):
+        spelled = known.spelling(subject[0])
+        if spelled is not None or len(new_tags(tags, known)) < max_new:
+            tags = [spelled or subject[0], *tags][:limit]
+    return tags
 
 
 def document_summary(job: Job, reading: Reading, summary: Summary) -> None:
@@ -61,7 +82,7 @@ def document_summary(job: Job, reading: Reading, summary: Summary) -> None:
     content = reading.text
     asked = summary.limit  # None: the default, "two or three sentences"
     target = summary.limit = sentence_target(summary.max_words, asked)
-    final_task = SUMMARY_TASK.format(sentences=summary_length(summary.max_words, asked))
+    final_task = job.summary_task(summary_length(summary.max_words, asked))
     parts = plan_chunks(job, content, final_task)
     job.chunks = len(parts)
     if len(parts) == 1:

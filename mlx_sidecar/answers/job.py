@@ -9,7 +9,10 @@ from typing import Any
 from ..context import RequestContext
 from ..generation import Generation, Generator
 from ..grammar import TagGrammar
+from ..language import Language
 from ..models import Model
+from ..prompts import summary_task, tags_task
+from ..vocabulary import CANDIDATES_IN_PROMPT, KnownTags
 from .notes import ChunkNotes
 
 
@@ -57,9 +60,27 @@ class Job:
     max_tokens: int
     temperature: float
     progress: Progress
+    language: Language | None = None  # `language`: None is "auto"
+    known: KnownTags | None = None  # `known_tags`
+    max_new: int | None = None  # `max_new_tags` (None without known_tags: all tags are new)
     passes: list[Generation] = field(default_factory=list)
     chunks: int = 1  # pieces the document was read in
     reused: int = 0  # chunk results taken from memory instead of the model
+
+    @property
+    def language_name(self) -> str | None:
+        return self.language.name if self.language else None
+
+    def translates(self, text: str) -> bool:
+        """Whether the answers are asked in another language than ``text``'s."""
+        return self.language is not None and self.language.differs_from(text)
+
+    def tags_task(self, limit: int, mentioned: list[str] | None) -> str:
+        candidates = mentioned[:CANDIDATES_IN_PROMPT] if mentioned is not None else None
+        return tags_task(limit, self.language_name, candidates, self.max_new)
+
+    def summary_task(self, sentences: str, subject: str = "") -> str:
+        return summary_task(sentences, self.language_name, subject)
 
     def run(self, prompt: list[int], max_tokens: int | None = None, **kwargs: Any) -> Generation:
         """One model pass with this command's options (``max_tokens`` may differ)."""

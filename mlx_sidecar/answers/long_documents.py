@@ -19,7 +19,7 @@ from typing import Any
 
 from ..models import Model
 from ..platform import backend_name, device_memory_bytes
-from ..prompts import SUBJECT_SUMMARY_TASK, SUMMARY_TASK, TAGS_TASK, encode_prompt
+from ..prompts import encode_prompt
 from ..repairs import normalize_tags, tag_key
 from ..text import sentence_key, split_sentences
 from ..tokens import count_tokens, encode_text
@@ -41,7 +41,7 @@ MAX_TAGS_LIMIT = 20  # generate-tags' max_tags: chunks leave room for this many 
 CHUNK_TAG_LIMIT = 5
 CHUNK_TAG_TOKENS = 64 + 12 * CHUNK_TAG_LIMIT
 CHUNK_SUMMARY_TOKENS = 160
-CHUNK_SUMMARY_TASK = SUMMARY_TASK.format(sentences="one or two sentences")
+CHUNK_SUMMARY_SENTENCES = "one or two sentences"
 
 
 def plan_chunks(job: Job, content: str, task: str) -> list[str]:
@@ -53,7 +53,7 @@ def plan_chunks(job: Job, content: str, task: str) -> list[str]:
     model = job.model
     if count_tokens(model.tokenizer, content) <= content_budget(model, task, job.max_tokens):
         return [content]
-    widest_task = TAGS_TASK.format(n=MAX_TAGS_LIMIT)
+    widest_task = job.tags_task(MAX_TAGS_LIMIT, job.known.tags if job.known else None)
     widest = content_budget(model, widest_task, max(job.max_tokens, CHUNK_SUMMARY_TOKENS))
     return split_into_chunks(model.tokenizer, content, min(widest, chunk_token_limit(model)))
 
@@ -73,14 +73,17 @@ def read_chunks(
 
 
 def chunk_tags(job: Job, chunk: str, limit: int, max_tokens: int) -> tuple[list[str], bool]:
-    key = ChunkNotes.key("tags", TAGS_TASK.format(n=limit), chunk, max_tokens, job.temperature)
+    """A chunk's tags, kept under the task and the user's tag list (which shape them)."""
+    asked = job.tags_task(limit, None) + (f"\0{job.known.key}" if job.known else "")
+    key = ChunkNotes.key("tags", asked, chunk, max_tokens, job.temperature)
     return _recall_or_learn(job, key, lambda: tags_pass(job, chunk, limit, max_tokens))
 
 
 def chunk_summary(job: Job, chunk: str, max_tokens: int) -> str:
-    key = ChunkNotes.key("summary", CHUNK_SUMMARY_TASK, chunk, max_tokens, job.temperature)
+    task = job.summary_task(CHUNK_SUMMARY_SENTENCES)
+    key = ChunkNotes.key("summary", task, chunk, max_tokens, job.temperature)
     return _recall_or_learn(
-        job, key, lambda: summary_pass(job, chunk, CHUNK_SUMMARY_TASK, 2, max_tokens=max_tokens)
+        job, key, lambda: summary_pass(job, chunk, task, 2, max_tokens=max_tokens)
     )
 
 
@@ -218,7 +221,7 @@ def combine_in_order(
             continue
         subject = main_subject([notes[i] for i in part], subjects)
         subjects.append(subject)
-        task = part_task(want, subject)
+        task = job.summary_task("one sentence" if want == 1 else f"{want} sentences", subject)
         budget = content_budget(job.model, task, job.max_tokens)
         while count_tokens(tokenizer, joined) > budget:  # shrink a part that does not fit
             limit = min(budget, chunk_token_limit(job.model))
@@ -228,13 +231,6 @@ def combine_in_order(
         for sentence in split_sentences(_summary_step(job, joined, task, want)):
             if not summary.add(sentence):
                 return
-
-
-def part_task(sentences: int, subject: str) -> str:
-    length = "one sentence" if sentences == 1 else f"{sentences} sentences"
-    if subject:
-        return SUBJECT_SUMMARY_TASK.format(sentences=length, subject=subject)
-    return SUMMARY_TASK.format(sentences=length)
 
 
 def _summary_step(job: Job, text: str, task: str, target: int) -> str:

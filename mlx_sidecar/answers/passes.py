@@ -6,7 +6,7 @@ import json
 from collections.abc import Callable
 from typing import Any
 
-from ..prompts import TAGS_TASK, encode_prompt
+from ..prompts import encode_prompt
 from ..repairs import answer_for, tags_from_answer
 from ..repairs.answer import THINK_BLOCK
 from ..repairs.loops import LoopGuard
@@ -21,19 +21,23 @@ REPETITION_CONTEXT = 64
 # Summaries say what the document says: every token of the document gets this much more
 # logit, so the model's words come from it. On 14 corpus texts the share of a summary's
 # content words found in its document rose from 76% to 85% at 1.5 (bench/RESULTS.md,
-# "Faithfulness"); tags are held by their grammar and grounding instead.
+# "Faithfulness"); tags are held by their grammar and grounding instead. Not when the
+# answer is asked in another language: the document's tokens are the wrong words then.
 DOCUMENT_BIAS = 1.5
 
 
 def tags_pass(job: Job, text: str, limit: int, max_tokens: int | None = None) -> tuple[list, bool]:
     """Tags of ``text`` under the tags grammar, repaired; and whether the model's raw
-    answer parsed as a JSON list."""
+    answer parsed as a JSON list. With the user's tags, the prompt shows the ones ``text``
+    mentions, and the grammar allows the list's tags and at most ``job.max_new`` others."""
     tokens = max_tokens or job.max_tokens
-    prompt = encode_prompt(job.model.tokenizer, text, TAGS_TASK.format(n=limit))
-    processor = job.grammar.processor(limit, tokens)
+    mentioned = job.known.candidates(text, limit=None) if job.known else None
+    prompt = encode_prompt(job.model.tokenizer, text, job.tags_task(limit, mentioned))
+    processor = job.grammar.processor(limit, tokens, job.known, job.max_new or 0)
     result = job.run(prompt, tokens, logits_processors=[processor] if processor else None)
-    answer = answer_for(job.model.tokenizer, text)
-    return tags_from_answer(result.text, answer, limit), is_json_list(result.text)
+    answer = answer_for(job.model.tokenizer, text, translated=job.translates(text))
+    found = tags_from_answer(result.text, answer, limit, job.known, job.max_new, mentioned)
+    return found, is_json_list(result.text)
 
 
 def summary_pass(
@@ -51,7 +55,8 @@ def summary_pass(
     from mlx_lm.sample_utils import make_logits_processors
 
     summary = into if into is not None else Summary(sentences=target)
-    feed = PartialStream(summary, answer_for(job.model.tokenizer, text))
+    translated = job.translates(text)
+    feed = PartialStream(summary, answer_for(job.model.tokenizer, text, translated))
     guard = LoopGuard()
 
     def heard(piece: str) -> None:
@@ -67,7 +72,7 @@ def summary_pass(
             *make_logits_processors(
                 repetition_penalty=REPETITION_PENALTY, repetition_context_size=REPETITION_CONTEXT
             ),
-            document_bias(job.model.tokenizer, text),
+            *([] if translated else [document_bias(job.model.tokenizer, text)]),
         ],
     )
     feed.finish()

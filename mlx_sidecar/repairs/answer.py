@@ -8,7 +8,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from ..text import Vocabulary
+from ..text import WordStems
 from ..tokens import added_strings
 
 THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
@@ -37,8 +37,9 @@ class Answer:
     leaks: tuple[str, ...] = ()
     document: str = ""
     think: tuple[str, str] = ("<think>", "</think>")
+    translated: bool = False  # asked in another language: its words are not the document's
     _words: frozenset | None = None
-    _vocabulary: Vocabulary | None = None
+    _stems: WordStems | None = None
 
     def words(self) -> frozenset:
         """The document's words, case-folded (for the name-and-number check)."""
@@ -47,11 +48,11 @@ class Answer:
             self._words = frozenset(re.findall(r"\w+", folded))
         return self._words
 
-    def vocabulary(self) -> Vocabulary:
+    def stems(self) -> WordStems:
         """The document's word stems (for the content-word check)."""
-        if self._vocabulary is None:
-            self._vocabulary = Vocabulary(self.document)
-        return self._vocabulary
+        if self._stems is None:
+            self._stems = WordStems(self.document)
+        return self._stems
 
 
 def drop_leaks(text: str, answer: Answer) -> str:
@@ -75,7 +76,7 @@ def drop_markup(text: str, answer: Answer) -> str:
     return re.sub(r"[ \t]+", " ", text)
 
 
-def answer_for(tokenizer: Any, document: str) -> Answer:
+def answer_for(tokenizer: Any, document: str, translated: bool = False) -> Answer:
     """The repair rules' view of a model's tokenizer (mlx-lm's TokenizerWrapper): its
     added strings, special or not, and its thinking markers."""
     start = getattr(tokenizer, "think_start", None) or "<think>"
@@ -86,4 +87,4 @@ def answer_for(tokenizer: Any, document: str) -> Answer:
         key=len,
         reverse=True,
     )
-    return Answer(leaks=tuple(leaks), document=document, think=(start, end))
+    return Answer(leaks=tuple(leaks), document=document, think=(start, end), translated=translated)

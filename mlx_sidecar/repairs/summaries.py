@@ -206,11 +206,11 @@ def starts_as_fragment(sentence: str, answer: Answer) -> bool:
 def mostly_unsupported(sentence: str, answer: Answer) -> bool:
     """A sentence most of whose content words the document never uses (by stem): "The
     license is a non-disclosure agreement", "making the world a little bit happier and
-    more hopeful". Checked when the document is known and the sentence says enough
-    (MIN_SUPPORTED_WORDS content words) to judge."""
-    if not answer.document:
+    more hopeful". Checked when the document is known, the answer is in its language, and
+    the sentence says enough (MIN_SUPPORTED_WORDS content words) to judge."""
+    if not answer.document or answer.translated:
         return False
-    found, total = answer.vocabulary().support(sentence)
+    found, total = answer.stems().support(sentence)
     return total >= MIN_SUPPORTED_WORDS and found < MIN_SUPPORT * total
 
 

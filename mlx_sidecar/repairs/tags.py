@@ -296,8 +296,9 @@ def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
     return tags
 
 
-def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
-    """Keep tags the document supports; top up from keyword extraction to a useful few.
+def ground_tags(tags: list[str], document: str, limit: int, top_up: bool = True) -> list[str]:
+    """Keep tags the document supports; top up from keyword extraction to a useful few
+    (unless ``top_up`` is false).
 
     A 135M model sometimes answers with words from the instruction, a template
     placeholder or a stutter ("typing-typing-typing"); none of those occur in the text.
@@ -321,7 +322,7 @@ def ground_tags(tags: list[str], document: str, limit: int) -> list[str]:
 
     kept = [t for t in tags if supported(t)]
     wanted = min(3, limit)
-    if len(kept) < wanted:
+    if len(kept) < wanted and top_up:
         taken = {w for t in kept for w in t.casefold().split()}
         extra = []
         for keyword in keyword_tags(document, limit):
