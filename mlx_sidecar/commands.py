@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 from . import PROTOCOL_VERSION
 from .answers import document_summary, document_tags
+from .answers.batch import BatchOptions, BatchRun, require_documents, require_tasks
 from .answers.job import Job, Progress
 from .answers.summary import MAX_SENTENCES, Summary
 from .context import RequestContext
@@ -147,6 +148,30 @@ def summarize(session: Session, req: dict, ctx: RequestContext) -> dict:
     return {"summary": summary.text(), **job.stats(), **reading.fields(), **extra}
 
 
+def batch(session: Session, req: dict, ctx: RequestContext) -> dict:
+    """Tags and summaries of many documents, decoded together (answers/batch.py)."""
+    documents = require_documents(req)
+    tasks = require_tasks(req)
+    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
+    known_tags = require_known_tags(req)
+    tag_tokens = DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit
+    options = BatchOptions(
+        tasks=tasks,
+        limit=limit,
+        tag_tokens=optional_int(req, "max_tokens", tag_tokens, 1, MAX_TOKENS_LIMIT),
+        summary_tokens=optional_int(req, "max_tokens", DEFAULT_SUMMARY_TOKENS, 1, MAX_TOKENS_LIMIT),
+        temperature=optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0),
+        fmt=require_format(req),
+        max_words=optional_count(req, "max_words", *MAX_WORDS_RANGE),
+        sentences=optional_count(req, "sentences", 1, MAX_SENTENCES),
+        language=require_language(req),
+        known=session.known_tags(known_tags) if known_tags is not None else None,
+        max_new=require_max_new_tags(req, limit, known_tags),
+        progress=optional_bool(req, "progress"),
+    )
+    return BatchRun(session.require_loaded(), options, ctx).run(documents)
+
+
 def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: int) -> Job:
     """The model work of generate-tags or summarize, with the request's options."""
     max_tokens = optional_int(req, "max_tokens", default_tokens, 1, MAX_TOKENS_LIMIT)
@@ -200,6 +225,7 @@ HANDLERS: dict[str, Handler] = {
     "load-model": load_model_command,
     "generate-tags": generate_tags,
     "summarize": summarize,
+    "batch": batch,
     "download-model": download,
     "model-info": model_info,
     "unload-model": unload_model,

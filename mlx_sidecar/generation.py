@@ -130,6 +130,21 @@ class Generator:
             finish_reason=last.finish_reason if last else None,
         )
 
+    def prefill(self, prompt: list[int], ctx: RequestContext) -> list:
+        """A new KV cache holding ``prompt``, prefilled alone (no padding), in the steps
+        generate uses and checking the context between them; the Generator's own prompt
+        cache is not touched. A batch starts a document's sequences from it."""
+        import mlx.core as mx
+        from mlx_lm.models.cache import make_prompt_cache
+
+        cache = make_prompt_cache(self.model.module)
+        step = prefill_step_size(len(prompt))
+        for start in range(0, len(prompt), step):
+            ctx.check()
+            self.model.module(mx.array(prompt[start : start + step])[None], cache=cache)
+            mx.eval([entry.state for entry in cache])
+        return cache
+
     def _reuse(self, prompt: list[int]) -> tuple[list, int]:
         """A KV cache holding the longest reusable prefix of ``prompt``, and its length.
 

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 
 # The commands that --request-timeout gives a default deadline: the ones that can run for
 # minutes on a long document (the app's own client gives up on them after 60 s).
-DEADLINE_COMMANDS = ("generate-tags", "summarize")
+DEADLINE_COMMANDS = ("generate-tags", "summarize", "batch")
 MAX_TIMEOUT_S = 31_536_000  # a year: longer is no deadline, and overflows the OS's timers
 
 

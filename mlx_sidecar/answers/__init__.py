@@ -51,13 +51,16 @@ def document_tags(job: Job, reading: Reading, limit: int) -> Tags:
         tags = merge_chunk_tags([note.tags for note in notes], limit)
         found = Tags(tags, all(n.tags_parsed for n in notes), summary_prepared=True)
     job.progress.finish()
-    if job.known is None:
-        found.tags = with_title_subject(
-            found.tags or keyword_tags(reading.text, limit), reading, limit
-        )
-    else:
-        found.tags = settle_known_tags(job, found.tags, reading, limit)
+    found.tags = final_tags(job, found.tags, reading, limit)
     return found
+
+
+def final_tags(job: Job, tags: list[str], reading: Reading, limit: int) -> list[str]:
+    """A document's tags once its passes are done: never empty (its keywords stand in),
+    the subject its title names first; with the user's list, settled against it."""
+    if job.known is not None:
+        return settle_known_tags(job, tags, reading, limit)
+    return with_title_subject(tags or keyword_tags(reading.text, limit), reading, limit)
 
 
 def settle_known_tags(job: Job, tags: list[str], reading: Reading, limit: int) -> list[str]:

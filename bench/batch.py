@@ -1,0 +1,166 @@
+"""A library in one command: the batch command against one document at a time.
+
+    python bench/batch.py [--documents 24] [--out bench/results/batch.json]
+
+Documents: --documents short documents of 600-3,000 characters cut from the corpus at a
+paragraph break (e-mails, chat and caption excerpts, README and library-page openings,
+prose), in the order of SOURCES, as a user's saved notes, mails and pages are. Each one
+is asked for its tags and a summary.
+
+One at a time: generate-tags then summarize for each document, as the app does. Batch:
+one batch command with every document. Both in the same server and run, one after the
+other, on the bundled model: documents per minute each, and their ratio; the batch's
+generated tokens per second over its whole run, beside llama.cpp's single-stream decode
+on the same GGUF (bench/results/perf.json); and how many documents got the same tags and
+summary both ways (greedy decoding; batched products may round differently).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))  # the package, no install
+
+from mlx_sidecar.client import SidecarClient  # noqa: E402
+
+CORPUS = ROOT / "bench" / "corpus"
+DEFAULT_OUT = ROOT / "bench" / "results" / "batch.json"
+PERF = ROOT / "bench" / "results" / "perf.json"
+SOURCES = (
+    "36-wine-release-announcement.eml",
+    "07-click-readme.md",
+    "41-ubuntu-irc-support-channel.txt",
+    "01-zen-of-python.txt",
+    "38-ietf-822-mime-version-reply.eml",
+    "08-requests-readme.md",
+    "43-it-accessibility-campus-leaders-captions.vtt",
+    "33-networkx-readme.rst",
+    "37-mhonarc-users-shift-jis-attachment.eml",
+    "14-python-whetting-your-appetite.txt",
+    "40-ubuntu-arm-team-meeting-irc.txt",
+    "02-debian-project-essay.txt",
+    "42-pyhf-scipy-2020-talk-captions.srt",
+    "09-httpx-readme.md",
+    "18-debian-backup.txt",
+    "45-django-5.2-release-notes.txt",
+    "05-pride-and-prejudice-ch1-5.txt",
+    "15-python-ipaddress-howto.txt",
+    "24-debian-user-space-fr.txt",
+    "44-apache-license-2.0.txt",
+    "16-python-sockets-howto.txt",
+    "10-attrs-readme.md",
+    "20-python-sorting-howto.txt",
+    "04-kjv-ecclesiastes.txt",
+)
+MIN_CHARS, MAX_CHARS = 600, 3000
+
+
+def excerpt(text: str, offset: int = 0) -> str:
+    """600-3,000 characters of ``text`` from ``offset``, ending at a paragraph break."""
+    text = text[offset:]
+    cut = text.rfind("\n\n", MIN_CHARS, MAX_CHARS)
+    return text[: cut if cut > 0 else MAX_CHARS].strip()
+
+
+def documents(n: int) -> list[dict]:
+    """n documents: the SOURCES' openings, then their next excerpts when more are asked."""
+    out = []
+    rounds = 0
+    while len(out) < n:
+        for name in SOURCES:
+            text = (CORPUS / name).read_text(encoding="utf-8", errors="replace")
+            piece = excerpt(text, rounds * MAX_CHARS)
+            if len(piece) >= MIN_CHARS and len(out) < n:
+                out.append({"id": f"{name}#{rounds}", "content": piece})
+        rounds += 1
+    return out
+
+
+def one_at_a_time(client: SidecarClient, docs: list[dict]) -> tuple[float, dict]:
+    started, answers = time.perf_counter(), {}
+    for doc in docs:
+        tags = client.call({"command": "generate-tags", "content": doc["content"]}, timeout=1800)
+        summary = client.call({"command": "summarize", "content": doc["content"]}, timeout=1800)
+        answers[doc["id"]] = (tags["tags"], summary["summary"])
+        print(f"one at a time: {doc['id']}", file=sys.stderr)
+    return time.perf_counter() - started, answers
+
+
+def batched(client: SidecarClient, docs: list[dict]) -> tuple[float, dict, dict]:
+    started = time.perf_counter()
+    events, final = client.request({"command": "batch", "documents": docs}, timeout=7200)
+    seconds = time.perf_counter() - started
+    if final["type"] != "response":
+        raise RuntimeError(final)
+    answers = {e["document_id"]: (e["tags"], e["summary"]) for e in events if e["type"] == "result"}
+    return seconds, answers, final
+
+
+def llama_cpp_decode() -> dict | None:
+    """llama.cpp's single-stream decode on the same GGUF from the latest perf run: the
+    best of its thread counts after a 400-token prompt (the length of these documents)."""
+    if not PERF.is_file():
+        return None
+    runs = json.loads(PERF.read_text(encoding="utf-8")).get("llama_cpp", {}).get("by_threads", {})
+    figures = {
+        t: r["at"]["400"]["generation_tps"] for t, r in runs.items() if "400" in r.get("at", {})
+    }
+    if not figures:
+        return None
+    threads = max(figures, key=figures.get)
+    return {
+        "generation_tps": round(figures[threads], 1),
+        "threads": int(threads),
+        "prompt_tokens": 400,
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--documents", type=int, default=24)
+    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    args = parser.parse_args()
+    docs = documents(args.documents)
+    with SidecarClient() as client:
+        client.call({"command": "load-model"}, timeout=600)
+        info = client.call({"command": "check-availability"})
+        client.call({"command": "summarize", "content": docs[0]["content"]})  # warm-up
+        single_s, single = one_at_a_time(client, docs)
+        batch_s, batch, final = batched(client, docs)
+    differ = [d["id"] for d in docs if single[d["id"]] != batch[d["id"]]]
+    llama = llama_cpp_decode()
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M"),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {info['backend']}",
+        "versions": {"mlx": info["mlx_version"], "mlx-lm": info["mlx_lm_version"]},
+        "documents": len(docs),
+        "chars": [len(d["content"]) for d in docs],
+        "one_at_a_time_s": round(single_s, 1),
+        "batch_s": round(batch_s, 1),
+        "one_at_a_time_per_minute": round(60 * len(docs) / single_s, 2),
+        "batch_per_minute": round(60 * len(docs) / batch_s, 2),
+        "speedup": round(single_s / batch_s, 2),
+        "batch": final,
+        "batch_generated_tps": round(final["generation_tokens"] / batch_s, 1),
+        "llama_cpp_decode": llama,
+        "same_answers": len(docs) - len(differ),
+        "differ": differ,
+        "answers": {d["id"]: {"single": single[d["id"]], "batch": batch[d["id"]]} for d in docs},
+    }
+    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    print(
+        f"one at a time {single_s:.1f}s, batch {batch_s:.1f}s: {result['speedup']}x; "
+        f"same answers {result['same_answers']}/{len(docs)}"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

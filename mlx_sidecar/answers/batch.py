@@ -1,0 +1,400 @@
+"""batch: the tags and summaries of many documents in one command, decoded together.
+
+Every generated token reads every weight of the model; mlx-lm's BatchGenerator reads them
+once for many sequences. How a batch runs:
+
+1. Each document is read on its own; one that cannot be (no content, a format error) gets
+   its own result line with `error` and `code`, and the others go on.
+2. A document that fits one pass joins the batch: its prompt prefix (system prompt and
+   document, which its tags and summary prompts share) is prefilled alone, without
+   padding, into a KV cache; its tags and summary sequences then join the BatchGenerator
+   with that cache, each with its own logits processors (the tags grammar; the summary's
+   repetition penalty and document bias), and decode together with the other documents'.
+   When both of a document's sequences are done its result line is written, and the next
+   document is prefilled and joins: continuous batching.
+3. A document longer than one pass runs through the single-document path (the chunks of
+   long_documents.py) after the batched ones, one at a time.
+4. The batch is as wide as the KV cache may be in memory (KV_MEMORY_SHARE of the memory
+   beside the weights, as for one long document) and never wider than MAX_ROWS for the
+   backend. A family whose caches mlx-lm cannot merge runs one document at a time.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..context import RequestContext
+from ..errors import InvalidParams, SidecarError, one_line
+from ..language import Language
+from ..platform import backend_name, device_memory_bytes
+from ..reading import Reading, read_document, require_format
+from ..repairs import new_tags
+from ..tokens import count_tokens
+from ..vocabulary import KnownTags
+from . import document_summary, document_tags, final_tags
+from .job import Job, Progress
+from .long_documents import KV_MEMORY_SHARE, plan_chunks
+from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
+from .summary import Summary, sentence_target, summary_length
+
+if TYPE_CHECKING:  # the session owns the loaded model; a batch only uses it
+    from ..session import Loaded
+
+TASKS = ("tags", "summary")
+# Sequences decoded together at most. CPU: a decode step of the bundled model costs ~60 ms
+# for one sequence and ~140-250 ms for 12-16 (attention over each cache grows with it), so
+# beyond 16 a step grows about as fast as the rows (bench/RESULTS.md, "Batch"). GPU:
+# mlx_lm.server's default decode concurrency.
+MAX_ROWS = {"cpu": 16, "gpu": 32}
+PROMPT_TOKENS = 256  # room for the template and the task around a document
+
+
+@dataclass
+class BatchOptions:
+    """What every document of the batch is asked, from the request's fields."""
+
+    tasks: tuple[str, ...]
+    limit: int  # max_tags
+    tag_tokens: int
+    summary_tokens: int
+    temperature: float
+    fmt: str
+    max_words: int | None = None
+    sentences: int | None = None
+    language: Language | None = None
+    known: KnownTags | None = None
+    max_new: int | None = None
+    progress: bool = False
+
+
+@dataclass
+class Document:
+    """One document of the batch and what became of it."""
+
+    id: Any
+    content: Any
+    format: str | None
+    job: Job | None = None
+    reading: Reading | None = None
+    text: str = ""
+    fields: dict = field(default_factory=dict)  # what was read: format, read_chars
+
+    @property
+    def fields_in(self) -> dict:
+        """The document's own request fields, as the field checks read them."""
+        return {"content": self.content, "format": self.format}
+    asks: dict[str, TagsAsk | SummaryAsk] = field(default_factory=dict)
+    raw: dict[str, list[str]] = field(default_factory=dict)  # answer text pieces by task
+    open_rows: int = 0
+    prompt_tokens: int = 0
+    generation_tokens: int = 0
+
+
+def require_documents(req: dict) -> list[Document]:
+    """`documents`: a non-empty list of objects, each with a unique `id` (a string or a
+    number); a document's `content` and `format` are checked with the document."""
+    value = req.get("documents")
+    if not isinstance(value, list) or not value or not all(isinstance(d, dict) for d in value):
+        raise InvalidParams(
+            "'documents' must be a non-empty list of objects such as "
+            '{"id": 1, "content": "text"}.'
+        )
+    seen: set = set()
+    documents = []
+    for i, item in enumerate(value):
+        doc_id = item.get("id")
+        if isinstance(doc_id, bool) or not isinstance(doc_id, (str, int, float)):
+            raise InvalidParams(f"'documents'[{i}] needs an 'id' that is a string or a number.")
+        key = (isinstance(doc_id, str), doc_id)
+        if key in seen:
+            raise InvalidParams(f"'documents'[{i}] repeats the id {doc_id!r}; ids must be unique.")
+        seen.add(key)
+        documents.append(Document(doc_id, item.get("content"), item.get("format")))
+    return documents
+
+
+def require_tasks(req: dict) -> tuple[str, ...]:
+    """`tasks`: a non-empty subset of TASKS (default both), in TASKS' order."""
+    value = req.get("tasks", list(TASKS))
+    if not isinstance(value, list) or not value or not set(value) <= set(TASKS):
+        raise InvalidParams(
+            f"'tasks' must be a non-empty list of {' and '.join(TASKS)}; got {value!r}."
+        )
+    return tuple(t for t in TASKS if t in value)
+
+
+def batch_width(
+    per_token: int | None, memory: int | None, weights: int, row_tokens: int, max_rows: int
+) -> int:
+    """How many sequences of ``row_tokens`` tokens each fit together: their KV caches take
+    at most KV_MEMORY_SHARE of the memory beside the weights; never more than
+    ``max_rows``, never fewer than one."""
+    if not per_token or memory is None:
+        return max_rows
+    budget = max(0, memory - weights) * KV_MEMORY_SHARE
+    return max(1, min(max_rows, int(budget // (per_token * max(1, row_tokens)))))
+
+
+def can_batch(loaded: Loaded) -> bool:
+    """Whether mlx-lm can merge this model's caches into one batch (what mlx_lm.server
+    checks): KV and rotating caches and linear-attention states can; quantized or chunked
+    caches cannot."""
+    from mlx_lm.models.cache import make_prompt_cache
+
+    return all(hasattr(entry, "merge") for entry in make_prompt_cache(loaded.model.module))
+
+
+class BatchRun:
+    """One batch command's work: documents in, a result line each, counts out."""
+
+    def __init__(self, loaded: Loaded, options: BatchOptions, ctx: RequestContext) -> None:
+        self.loaded, self.options, self.ctx = loaded, options, ctx
+        self.total = 0
+        self.done = 0
+        self.failed = 0
+        self.prompt_tokens = 0
+        self.generation_tokens = 0
+        self.widest = 0  # the most sequences decoded together
+
+    def run(self, documents: list[Document]) -> dict:
+        started = time.perf_counter()
+        self.total = len(documents)
+        readable = [d for d in documents if self.read(d)]
+        batched = can_batch(self.loaded)
+        together = [d for d in readable if batched and self.fits_one_pass(d)]
+        if together:
+            self.decode_together(together)
+        for document in readable:
+            if document not in together:
+                self.one_at_a_time(document)
+        seconds = time.perf_counter() - started
+        return {
+            "documents": self.total,
+            "failed": self.failed,
+            "batched": batched,
+            "widest": self.widest,
+            "prompt_tokens": self.prompt_tokens,
+            "generation_tokens": self.generation_tokens,
+            "seconds": round(seconds, 2),
+            "documents_per_minute": round(60 * self.total / seconds, 2) if seconds else 0.0,
+        }
+
+    # --- Reading -----------------------------------------------------------------------
+
+    def read(self, document: Document) -> bool:
+        """Read one document; a problem with it becomes its own result line."""
+        try:
+            if not isinstance(document.content, str) or not document.content.strip():
+                raise InvalidParams(
+                    "'content' of this document is missing or blank; send some text."
+                )
+            fmt = require_format(document.fields_in) if document.format else self.options.fmt
+            reading = read_document(document.content, fmt)
+        except SidecarError as error:
+            self.fail(document, str(error), error.code)
+            return False
+        except Exception as error:  # a reader bug must not cost the other documents
+            self.fail(
+                document, f"Internal error reading this document: {one_line(error)}", "internal"
+            )
+            return False
+        document.reading, document.text, document.fields = reading, reading.text, reading.fields()
+        document.job = self.job()
+        return True
+
+    def job(self) -> Job:
+        o, loaded = self.options, self.loaded
+        return Job(
+            loaded.model,
+            loaded.generator,
+            loaded.grammar,
+            loaded.notes,
+            self.ctx,
+            o.tag_tokens,
+            o.temperature,
+            Progress(self.ctx),
+            language=o.language,
+            known=o.known,
+            max_new=o.max_new,
+        )
+
+    def fits_one_pass(self, document: Document) -> bool:
+        job = document.job
+        return len(plan_chunks(job, document.text, job.tags_task(self.options.limit, None))) == 1
+
+    # --- One at a time: long documents, and families mlx-lm cannot batch -----------------
+
+    def one_at_a_time(self, document: Document) -> None:
+        job, o = document.job, self.options
+        result: dict = {}
+        if "tags" in o.tasks:
+            found = document_tags(job, document.reading, o.limit)
+            result |= self.tags_fields(found.tags, found.parsed)
+        if "summary" in o.tasks:
+            job.max_tokens = o.summary_tokens
+            summary = Summary(o.max_words, o.sentences)
+            document_summary(job, document.reading, summary)
+            result |= self.summary_fields(summary)
+        stats = job.stats()
+        document.prompt_tokens, document.generation_tokens = (
+            stats["prompt_tokens"],
+            stats["generation_tokens"],
+        )
+        self.finish(document, {**result, "chunks": stats["chunks"]})
+
+    # --- Together ---------------------------------------------------------------------
+
+    def decode_together(self, documents: list[Document]) -> None:
+        """Prefill each document alone, decode every document's sequences together."""
+        from mlx_lm.generate import BatchGenerator
+
+        model = self.loaded.model
+        rows_per_document = len(self.options.tasks)
+        max_rows = MAX_ROWS["cpu" if backend_name() == "cpu" else "gpu"]
+        widest_document = max(self.row_tokens(d) for d in documents)
+        rows = batch_width(
+            model.kv_bytes_per_token,
+            device_memory_bytes(),
+            model.weights_bytes,
+            widest_document,
+            max_rows,
+        )
+        if rows < rows_per_document:  # not even one document's answers together: in turn
+            for document in documents:
+                self.one_at_a_time(document)
+            return
+        generator = BatchGenerator(
+            model.module,
+            stop_tokens=[[token] for token in sorted(model.tokenizer.eos_token_ids)],
+            completion_batch_size=rows,
+            prefill_batch_size=rows,
+        )
+        waiting = deque(documents)
+        running: dict[int, tuple[Document, str, Any]] = {}  # uid -> document, task, detokenizer
+        try:
+            while waiting or running:
+                self.ctx.check()
+                while waiting and len(running) + rows_per_document <= rows:
+                    self.join(generator, waiting.popleft(), running)
+                self.widest = max(self.widest, len(running))
+                for response in generator.next_generated():
+                    self.heard(generator, response, running)
+        finally:
+            generator.close()
+
+    def row_tokens(self, document: Document) -> int:
+        """Tokens one of the document's sequences may hold: its prompt and answer."""
+        tokens = count_tokens(self.loaded.model.tokenizer, document.text)
+        return tokens + max(self.options.tag_tokens, self.options.summary_tokens) + PROMPT_TOKENS
+
+    def join(self, generator: Any, document: Document, running: dict) -> None:
+        """Prefill the document's shared prefix alone and add its sequences to the batch."""
+        from mlx_lm.sample_utils import make_sampler
+        from mlx_lm.utils import common_prefix_len
+
+        o, job = self.options, document.job
+        if "tags" in o.tasks:
+            document.asks["tags"] = ask_tags(job, document.text, o.limit, o.tag_tokens)
+        if "summary" in o.tasks:
+            summary = Summary(o.max_words, o.sentences)
+            target = summary.limit = sentence_target(o.max_words, o.sentences)
+            task = job.summary_task(summary_length(o.max_words, o.sentences))
+            document.asks["summary"] = ask_summary(job, document.text, task, target, summary)
+        prompts = [ask.prompt for ask in document.asks.values()]
+        shared = min(len(p) - 1 for p in prompts)
+        for prompt in prompts[1:]:
+            shared = min(shared, common_prefix_len(prompts[0], prompt))
+        cache = self.loaded.generator.prefill(prompts[0][:shared], self.ctx)
+        tokens = [o.tag_tokens if task == "tags" else o.summary_tokens for task in document.asks]
+        uids = generator.insert(
+            [p[shared:] for p in prompts],
+            max_tokens=tokens,
+            caches=[cache] * len(prompts),
+            samplers=[make_sampler(temp=o.temperature)] * len(prompts),
+            logits_processors=[ask.processors for ask in document.asks.values()],
+        )
+        document.prompt_tokens = sum(len(p) for p in prompts)
+        document.open_rows = len(uids)
+        detokenizer = self.loaded.model.tokenizer
+        for uid, task in zip(uids, document.asks, strict=True):
+            running[uid] = (document, task, detokenizer.detokenizer)
+            document.raw[task] = []
+
+    def heard(self, generator: Any, response: Any, running: dict) -> None:
+        """One token of one sequence: its text goes to its answer; a summary that is done
+        (its sentences, a repeat, a loop) leaves the batch at once."""
+        document, task, detokenizer = running[response.uid]
+        finished = response.finish_reason is not None
+        if response.finish_reason != "stop":  # the stop token is no text
+            document.generation_tokens += 1
+            detokenizer.add_token(response.token)
+        if finished:
+            detokenizer.finalize()
+        piece = detokenizer.last_segment
+        if piece:
+            document.raw[task].append(piece)
+            if task == "summary":
+                document.asks[task].heard(piece)
+        if not finished and task == "summary" and document.asks[task].done():
+            generator.remove([response.uid])
+            finished = True
+        if finished:
+            del running[response.uid]
+            document.open_rows -= 1
+            if document.open_rows == 0:
+                self.finish_together(document)
+
+    def finish_together(self, document: Document) -> None:
+        result: dict = {}
+        if "tags" in document.asks:
+            tags, parsed = document.asks["tags"].read("".join(document.raw["tags"]))
+            tags = final_tags(document.job, tags, document.reading, self.options.limit)
+            result |= self.tags_fields(tags, parsed)
+        if "summary" in document.asks:
+            ask = document.asks["summary"]
+            ask.finish()
+            ask.summary.ensure_one(document.text)
+            result |= self.summary_fields(ask.summary)
+        self.finish(document, {**result, "chunks": 1})
+
+    # --- Lines ------------------------------------------------------------------------
+
+    def tags_fields(self, tags: list[str], parsed: bool) -> dict:
+        fields: dict = {"tags": tags, "raw_output_parsed": parsed}
+        if self.options.known is not None:
+            fields["new_tags"] = new_tags(tags, self.options.known)
+        return fields
+
+    def summary_fields(self, summary: Summary) -> dict:
+        return {"summary": summary.text(), **({"extractive": True} if summary.extractive else {})}
+
+    def finish(self, document: Document, result: dict) -> None:
+        self.prompt_tokens += document.prompt_tokens
+        self.generation_tokens += document.generation_tokens
+        tokens = {
+            "prompt_tokens": document.prompt_tokens,
+            "generation_tokens": document.generation_tokens,
+        }
+        self.emit(document, {**result, **document.fields, **tokens})
+
+    def fail(self, document: Document, message: str, code: str) -> None:
+        self.failed += 1
+        self.emit(document, {"error": message, "code": code})
+
+    def emit(self, document: Document, fields: dict) -> None:
+        self.done += 1
+        self.ctx.emit({"type": "result", "command": "batch", "document_id": document.id, **fields})
+        if self.options.progress:
+            percent = round(100.0 * self.done / self.total, 1)
+            self.ctx.emit(
+                {
+                    "type": "progress",
+                    "command": "batch",
+                    "progress": percent,
+                    "done": self.done,
+                    "total": self.total,
+                }
+            )

@@ -1,0 +1,271 @@
+"""batch: a library's documents in one command, decoded together.
+
+Through the real server on the bundled model: a result line per document as it finishes,
+the same answers as one document at a time, a bad document failing alone, bad batches
+refused, cancel and deadlines mid-batch, long documents through the chunked path; the
+batch width from memory; and a batch on the tiny family folders, the hybrid Qwen3.5 one
+included.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+from conftest import ROOT, Sidecar
+
+from mlx_sidecar.answers.batch import MAX_ROWS, batch_width
+
+CORPUS = ROOT / "bench" / "corpus"
+SHORT = [
+    (CORPUS / "07-click-readme.md").read_text(encoding="utf-8"),
+    (CORPUS / "33-networkx-readme.rst").read_text(encoding="utf-8"),
+    (CORPUS / "01-zen-of-python.txt").read_text(encoding="utf-8"),
+]
+GIB = 1024**3
+TOKENS = 24  # short answers: what is tested is the bookkeeping, not the prose
+
+
+def results_of(events: list[dict]) -> dict:
+    return {e["document_id"]: e for e in events if e["type"] == "result"}
+
+
+def test_every_document_gets_a_result_line_and_the_response_counts_them(loaded):
+    documents = [{"id": i, "content": text} for i, text in enumerate(SHORT)]
+    events, line = loaded.request(
+        {"command": "batch", "documents": documents, "progress": True, "max_tokens": TOKENS}
+    )
+    assert line["type"] == "response" and line["batched"] is True, line
+    assert line["documents"] == 3 and line["failed"] == 0 and line["widest"] >= 2
+    results = results_of(events)
+    assert set(results) == {0, 1, 2}
+    for result in results.values():
+        assert result["tags"] and result["summary"] and result["chunks"] == 1
+        assert result["format"] in ("markdown", "rst", "text") and result["read_chars"] > 0
+    progress = [e for e in events if e["type"] == "progress"]
+    assert [p["done"] for p in progress] == [1, 2, 3] and progress[-1]["progress"] == 100.0
+    # each result line comes before the progress line that counts it
+    kinds = [e["type"] for e in events]
+    assert kinds == ["result", "progress"] * 3
+
+
+def test_a_batch_answers_as_one_document_at_a_time_does(loaded):
+    """Greedy decoding: the same tags and summary either way, except where the rounding
+    of batched products flips a token (bench/RESULTS.md counts those on 24 documents)."""
+    documents = [{"id": i, "content": text} for i, text in enumerate(SHORT)]
+    batch = {"command": "batch", "documents": documents, "max_tokens": TOKENS}
+    results = results_of(loaded.request(batch)[0])
+    same = 0
+    for i, text in enumerate(SHORT):
+        asked = {"content": text, "max_tokens": TOKENS}
+        tags = loaded.ok({"command": "generate-tags", **asked})["tags"]
+        summary = loaded.ok({"command": "summarize", **asked})["summary"]
+        same += (tags, summary) == (results[i]["tags"], results[i]["summary"])
+    assert same >= 2, results
+
+
+def test_a_bad_document_fails_alone_and_the_others_go_on(loaded):
+    documents = [
+        {"id": "ok", "content": SHORT[2]},
+        {"id": "blank", "content": "   "},
+        {"id": "missing"},
+        {"id": "number", "content": 42},
+        {"id": "bad format", "content": "text", "format": "pdf"},
+    ]
+    events, line = loaded.request(
+        {"command": "batch", "documents": documents, "max_tokens": TOKENS}
+    )
+    assert line["type"] == "response" and line["failed"] == 4 and line["documents"] == 5
+    results = results_of(events)
+    assert results["ok"]["tags"] and results["ok"]["summary"]
+    for doc_id in ("blank", "missing", "number", "bad format"):
+        assert results[doc_id]["code"] == "invalid_params" and results[doc_id]["error"]
+        assert "tags" not in results[doc_id]
+
+
+@pytest.mark.parametrize(
+    "fields, words",
+    [
+        ({"documents": []}, "non-empty list"),
+        ({"documents": "text"}, "non-empty list"),
+        ({"documents": ["text"]}, "non-empty list"),
+        ({"documents": [{"content": "a"}]}, "'id'"),
+        ({"documents": [{"id": True, "content": "a"}]}, "'id'"),
+        ({"documents": [{"id": 1, "content": "a"}, {"id": 1, "content": "b"}]}, "unique"),
+        ({"documents": [{"id": 1, "content": "a"}], "tasks": ["tags", "translate"]}, "'tasks'"),
+        ({"documents": [{"id": 1, "content": "a"}], "tasks": []}, "'tasks'"),
+        ({"documents": [{"id": 1, "content": "a"}], "max_tags": 50}, "max_tags"),
+    ],
+)
+def test_a_bad_batch_is_one_invalid_params_error_and_the_loop_goes_on(loaded, fields, words):
+    line = loaded.answer({"command": "batch", **fields})
+    assert line["type"] == "error" and line["code"] == "invalid_params", line
+    assert words in line["error"]
+    assert loaded.ok({"command": "check-availability"})["available"] is True
+
+
+def test_only_the_tasks_asked_are_answered(loaded):
+    events, _ = loaded.request(
+        {
+            "command": "batch",
+            "documents": [{"id": 1, "content": SHORT[2]}],
+            "tasks": ["tags"],
+            "max_tokens": TOKENS,
+        }
+    )
+    result = results_of(events)[1]
+    assert result["tags"] and "summary" not in result
+    events, _ = loaded.request(
+        {
+            "command": "batch",
+            "documents": [{"id": 1, "content": SHORT[2]}],
+            "tasks": ["summary"],
+            "max_tokens": TOKENS,
+        }
+    )
+    result = results_of(events)[1]
+    assert result["summary"] and "tags" not in result
+
+
+def test_the_batch_takes_the_vocabulary_and_language_options(loaded):
+    known = ["Python", "command line", "cooking", "gardening"]
+    documents = [{"id": i, "content": text} for i, text in enumerate(SHORT[:2])]
+    events, line = loaded.request(
+        {
+            "command": "batch",
+            "documents": documents,
+            "known_tags": known,
+            "max_new_tags": 0,
+            "language": "en",
+            "max_tokens": TOKENS,
+        }
+    )
+    assert line["type"] == "response", line
+    for result in results_of(events).values():
+        assert set(result["tags"]) <= set(known) and result["new_tags"] == []
+
+
+def test_cancelling_a_batch_keeps_the_results_written_and_ends_with_cancelled(loaded):
+    documents = [{"id": i, "content": SHORT[i % 3]} for i in range(12)]
+    loaded.send({"command": "batch", "id": "lib", "documents": documents, "max_tokens": TOKENS})
+    first = loaded.read()
+    while first["type"] != "result":  # a result is written: the batch is running
+        first = loaded.read()
+    answer = loaded.ok({"command": "cancel", "request_id": "lib"})
+    cancelled_at = time.monotonic()
+    assert answer["cancelled"] is True
+    results = [first]
+    while (line := loaded.read())["type"] == "result":
+        results.append(line)
+    assert line["type"] == "error" and line["code"] == "cancelled" and line["id"] == "lib"
+    assert time.monotonic() - cancelled_at < 5.0  # a decode step, or a prefill step
+    assert 1 <= len(results) < len(documents)
+    assert loaded.ok({"command": "check-availability"})["available"] is True
+
+
+def test_a_deadline_bounds_the_whole_batch(loaded):
+    one = {"command": "batch", "documents": [{"id": 0, "content": SHORT[0]}], "max_tokens": TOKENS}
+    seconds = loaded.request(one)[1]["seconds"]
+    documents = [{"id": i, "content": SHORT[i % 3]} for i in range(12)]
+    # A deadline of about two documents' time on this machine: then the timeout error.
+    deadline = max(0.5, 2 * seconds)
+    events, line = loaded.request(
+        {"command": "batch", "documents": documents, "timeout_s": deadline, "max_tokens": TOKENS}
+    )
+    assert line["type"] == "error" and line["code"] == "timeout", line
+    assert len(results_of(events)) < len(documents)
+
+
+def test_a_long_document_runs_in_chunks_between_batched_ones(mlx_folder, tmp_path):
+    """A document longer than one pass (here: SmolLM2's weights with a 1,024-token
+    context) goes through the chunked single-document path; short ones are batched."""
+    folder = tmp_path / "short-context"
+    folder.mkdir()
+    for path in mlx_folder.iterdir():
+        if path.name != "config.json":
+            (folder / path.name).symlink_to(path)
+    config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = 1024
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    long_text = (CORPUS / "18-debian-backup.txt").read_text(encoding="utf-8")  # ~2,000 tokens
+    s = Sidecar()
+    try:
+        s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
+        documents = [
+            {"id": "short", "content": SHORT[2]},
+            {"id": "long", "content": long_text},
+            {"id": "short too", "content": SHORT[1]},
+        ]
+        events, line = s.request({"command": "batch", "documents": documents, "max_tokens": TOKENS})
+        assert line["type"] == "response" and line["failed"] == 0, line
+        results = results_of(events)
+        assert (
+            results["long"]["chunks"] >= 2
+            and results["long"]["tags"]
+            and results["long"]["summary"]
+        )
+        assert results["short"]["chunks"] == results["short too"]["chunks"] == 1
+    finally:
+        s.stop()
+
+
+# --- The width: as many sequences as the KV cache may hold in memory ---------------------
+
+# Qwen3-8B-4bit, the app's default model: 36 layers x 8 KV heads x 128 dims x 2 (keys and
+# values) x 2 bytes (bfloat16) = 147,456 bytes a token (its published config.json), and
+# 4.6 GB of weights (the mlx-community folder's safetensors). Apple's recommended working
+# set: 2/3 of memory up to 32 GB, 3/4 above. A document of 2,000 tokens with its answer.
+QWEN3_8B = {"per_token": 147_456, "weights": 4_600_000_000}
+
+
+@pytest.mark.parametrize(
+    "memory_gib, expected",
+    [
+        # (8 GiB x 2/3 - 4.6 GB) / 2 = 0.562 GB for the caches: one 295 MB sequence
+        (8, 1),
+        # (16 GiB x 2/3 - 4.6 GB) / 2 = 3.43 GB: 11 sequences of 295 MB
+        (16, 11),
+        # (64 GiB x 3/4 - 4.6 GB) / 2 = 23.5 GB: 79 sequences, capped at the GPU's 32
+        (64, 32),
+    ],
+)
+def test_the_batch_is_as_wide_as_the_memory_allows(memory_gib, expected):
+    share = 2 / 3 if memory_gib <= 32 else 3 / 4
+    memory = int(memory_gib * GIB * share)
+    rows = batch_width(QWEN3_8B["per_token"], memory, QWEN3_8B["weights"], 2000, MAX_ROWS["gpu"])
+    assert rows == expected
+
+
+def test_without_a_memory_figure_the_backend_limit_holds():
+    assert batch_width(None, None, 0, 2000, MAX_ROWS["cpu"]) == MAX_ROWS["cpu"]
+    assert batch_width(147_456, 10 * GIB, 20 * GIB, 2000, 16) == 1  # never none
+
+
+# --- The model families --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("family", ["qwen3-tied", "qwen3_5", "gemma3_text"])
+def test_a_batch_runs_on_each_kind_of_cache(family, family_folders):
+    """KVCache (Qwen3), the hybrid linear-attention ArraysCache (Qwen3.5) and Gemma 3's
+    sliding-window RotatingKVCache: batched when mlx-lm can merge them, else one at a
+    time, and the response says which."""
+    from mlx_sidecar.answers.batch import can_batch
+    from mlx_sidecar.models import load_model
+    from mlx_sidecar.session import Loaded
+
+    built = family_folders(family)
+    expected = can_batch(Loaded.of(load_model(built.path, "auto")))
+    s = Sidecar()
+    try:
+        s.ok({"command": "load-model", "model_path": str(built.path)}, timeout=300)
+        documents = [{"id": i, "content": SHORT[i]} for i in range(3)]
+        events, line = s.request(
+            {"command": "batch", "documents": documents, "max_tokens": 16}, timeout=600
+        )
+        assert line["type"] == "response" and line["batched"] is expected, line
+        results = results_of(events)
+        assert set(results) == {0, 1, 2}
+        assert all(r["summary"] and isinstance(r["tags"], list) for r in results.values())
+    finally:
+        s.stop()
