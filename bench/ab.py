@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""A/B one CPU lever against a baseline, interleaved in one run (issue 13).
+"""A/B one CPU lever against a baseline, interleaved in one run.
 
     python bench/ab.py --pairs 3 --a 'MLX_SIDECAR_BLAS=/path/libmkl_rt.so.3' --b ''
 

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Performance benchmark for mlx-sidecar (issue 6): one command, one table, one JSON file.
+"""Performance benchmark for mlx-sidecar: one command, one table, one JSON file.
 
     python bench/perf.py [--quick] [--with-llama-cpp] [--out bench/results/perf.json]
                          [--wait-quiet SECONDS]
@@ -90,7 +90,7 @@ LLAMA_CMAKE_ARGS = (
     "-DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF "
     "-DLLAMA_BUILD_SERVER=OFF"
 )
-COMPARE_LENGTHS = (400, 2000)  # prompt lengths of the llama.cpp targets (issue 13)
+COMPARE_LENGTHS = (400, 2000)  # prompt lengths compared with llama.cpp
 TARGET_DECODE_VS_LLAMA = 0.5
 TARGET_PREFILL_VS_LLAMA = 1.0
 TARGET_CHUNK_VS_LLAMA = 1.5  # the 15k chunk's time / llama.cpp's for the same work

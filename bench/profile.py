@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Where the CPU time goes (issue 13): one decode step and prefill, piece by piece.
+"""Where the CPU time goes: one decode step and prefill, piece by piece.
 
     python bench/profile.py [--context 400] [--prefill 512,2048,4096] [--steps 256,512]
                             [--out bench/results/profile.json] [--llama-python PATH]

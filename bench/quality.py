@@ -16,7 +16,8 @@ names it when it holds, case-insensitively and as whole words, one of the names 
 corpus MANIFEST records as the text's `subject`), furniture or version tags (see
 is_furniture_tag), summary length over document length, special-token or preamble
 leaks, seconds per document, and how faithful the summary is: the share of its names
-and numbers that occur in the document.
+and numbers that occur in the document, and the share of its content words the document
+uses (see content_words_found).
 
 Names and numbers are counted as the sidecar's facts_of counts them: in each sentence
 (split by its segmenter), the capitalized words after its first word, and every number.
@@ -37,8 +38,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # the package, no install
 
 from mlx_sidecar.client import SidecarClient
+from mlx_sidecar.reading import read_document
 from mlx_sidecar.repairs.summaries import facts_of
-from mlx_sidecar.text import split_sentences
+from mlx_sidecar.text import WordStems, split_sentences
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "bench" / "corpus"
@@ -102,6 +104,14 @@ def facts_found(summary: str, doc: str) -> tuple[int, int]:
     return sum(k in doc for k in keys), len(keys)
 
 
+def content_words_found(summary: str, document: str) -> tuple[int, int]:
+    """(the summary's content words its document uses, all of them): words of 4+ letters
+    that are not stopwords (each pair of CJK characters in CJK text), compared by Snowball
+    stem in the document's language, against the text the sidecar reads of it
+    (mlx_sidecar.text.WordStems: the same measure the repairs use)."""
+    return WordStems(read_document(document).text).support(summary)
+
+
 def evaluate(client: SidecarClient, entry: dict) -> dict:
     text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
     started = time.perf_counter()
@@ -111,6 +121,7 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
     folded = text.casefold()
     tags, summary = tags_line["tags"], summary_line["summary"]
     found, facts = facts_found(summary, folded)
+    words_found, words = content_words_found(summary, text)
     return {
         "file": entry["file"],
         "kind": entry["kind"],
@@ -127,6 +138,8 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
         **reading_fields(entry, tags, summary_line),
         "facts_found": found,
         "facts": facts,
+        "words_found": words_found,
+        "words": words,
         "extractive": bool(summary_line.get("extractive")),
         "empty_summary": not summary.strip(),
     }
@@ -138,29 +151,45 @@ def share(part: int, whole: int) -> str:
 
 HEADER = (
     "| text | kind | lang | chars | read as | read chars | raw tags parse | tags | tags in doc "
-    "| subject tags | furniture tags | summary/doc | leaks | names/numbers in doc | empty "
-    "| extractive | s/doc |\n"
-    "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+    "| subject tags | furniture tags | summary/doc | leaks | names/numbers in doc "
+    "| content words in doc | empty | extractive | s/doc |\n"
+    "|---|---|---|---:|---|---:|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 )
-COMPARED = slice(6, 16)  # the answer columns; how a text was read and the seconds are not
+COMPARED = slice(6, 17)  # the answer columns; how a text was read and the seconds are not
 
 
 def row_cells(r: dict) -> list[str]:
     read = r.get("read_chars")
     return [
-        r["file"][:28], r["kind"], r["language"], f"{r['chars']:,}", r.get("format", "?"),
-        f"{read:,}" if read is not None else "?", "yes" if r["raw_parsed"] else "no",
-        str(len(r["tags"])), f"{r['tags_in_doc']:.0%}", str(r.get("subject_tags", 0)),
-        str(r.get("furniture_tags", 0)), f"{r['summary_ratio']:.3f}", str(r["leaks"]),
-        share(r["facts_found"], r["facts"]), str(int(r["empty_summary"])),
-        str(int(r["extractive"])), f"{r['seconds']:.1f}",
-    ]  # fmt: skip
+        r["file"][:28],
+        r["kind"],
+        r["language"],
+        f"{r['chars']:,}",
+        r.get("format", "?"),
+        f"{read:,}" if read is not None else "?",
+        "yes" if r["raw_parsed"] else "no",
+        str(len(r["tags"])),
+        f"{r['tags_in_doc']:.0%}",
+        str(r.get("subject_tags", 0)),
+        str(r.get("furniture_tags", 0)),
+        f"{r['summary_ratio']:.3f}",
+        str(r["leaks"]),
+        share(r["facts_found"], r["facts"]),
+        share(r.get("words_found", 0), r.get("words", 0)),
+        str(int(r["empty_summary"])),
+        str(int(r["extractive"])),
+        f"{r['seconds']:.1f}",
+    ]
 
 
 def total_cells(rows: list[dict], label: str) -> list[str]:
     n = len(rows)
     return [
-        f"**{label}**", "", "", f"{sum(r['chars'] for r in rows):,}", "",
+        f"**{label}**",
+        "",
+        "",
+        f"{sum(r['chars'] for r in rows):,}",
+        "",
         f"{sum(r.get('read_chars') or 0 for r in rows):,}",
         f"{sum(r['raw_parsed'] for r in rows) / n:.0%}",
         f"{sum(len(r['tags']) for r in rows) / n:.1f}",
@@ -170,9 +199,11 @@ def total_cells(rows: list[dict], label: str) -> list[str]:
         f"{sorted(r['summary_ratio'] for r in rows)[n // 2]:.3f} (median)",
         str(sum(r["leaks"] for r in rows)),
         share(sum(r["facts_found"] for r in rows), sum(r["facts"] for r in rows)),
-        str(sum(r["empty_summary"] for r in rows)), str(sum(r["extractive"] for r in rows)),
+        share(sum(r.get("words_found", 0) for r in rows), sum(r.get("words", 0) for r in rows)),
+        str(sum(r["empty_summary"] for r in rows)),
+        str(sum(r["extractive"] for r in rows)),
         f"{sum(r['seconds'] for r in rows) / n:.1f}",
-    ]  # fmt: skip
+    ]
 
 
 def beside(cells: list[str], before: list[str] | None) -> list[str]:
@@ -214,15 +245,20 @@ def line(cells: list[str]) -> str:
 def completed_row(row: dict, entry: dict) -> dict:
     """A saved row; the columns an older run predates are computed from its own tags and
     summary (how the text was read stays unknown)."""
-    text = (CORPUS / row["file"]).read_text(encoding="utf-8").casefold()
-    found, facts = facts_found(row["summary"], text)
+    raw = (CORPUS / row["file"]).read_text(encoding="utf-8")
+    found, facts = facts_found(row["summary"], raw.casefold())
+    words_found, words = content_words_found(row["summary"], raw)
     return {
         "subject_tags": sum(names_subject(t, entry.get("subject", [])) for t in row["tags"]),
         "furniture_tags": sum(is_furniture_tag(t) for t in row["tags"]),
-        "facts_found": found, "facts": facts, "extractive": False,
+        "facts_found": found,
+        "facts": facts,
+        "extractive": False,
+        "words_found": words_found,
+        "words": words,
         "empty_summary": not row["summary"].strip(),
         **row,
-    }  # fmt: skip
+    }
 
 
 def main() -> int:

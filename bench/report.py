@@ -669,6 +669,117 @@ def ab_section(records: list[dict]) -> list[str]:
 
 
 # --------------------------------------------------------------------------------------
+# The user's own tags: bench/vocabulary.py
+# --------------------------------------------------------------------------------------
+
+
+@section("vocabulary.json", "Known tags", "vocabulary.py")
+def vocabulary_section(run: dict) -> list[str]:
+    relevance = [
+        [
+            str(setting),
+            f"{r['texts_with_subject_tag']} of {r['texts']} ({r['texts_with_subject_tag'] / r['texts']:.0%})",
+            f"{r['unrelated_tags_chosen']} of {r['tags_chosen']}"
+            + (
+                f" ({r['unrelated_tags_chosen'] / r['tags_chosen']:.0%})"
+                if r["tags_chosen"]
+                else ""
+            ),
+            str(r["texts_with_no_tag"]),
+        ]
+        for setting, r in run["relevance"].items()
+    ]
+    speed = [
+        [
+            r["file"],
+            f"{r['known_tags']:,}",
+            f2(r["no_list"]),
+            f2(r["list_first"]),
+            f2(r["list_again"]),
+            ratio(r["list_first"], r["no_list"]),
+        ]
+        for r in run["speed"]
+    ]
+    grammar = [
+        [
+            f"{r['known_tags']:,}",
+            f2(r["build_ms"]),
+            f"{r['mask_ms_median']:.3f}",
+            f"{r['mask_ms_max']:.3f}",
+        ]
+        for r in run["grammar"]
+    ]
+    return [
+        recorded(
+            run.get("date"), run.get("machine"), run.get("versions"), f"{run['seconds']:,.0f} s"
+        ),
+        method("vocabulary.py", "Relevance:"),
+        table(
+            (
+                "max_new_tags",
+                "texts with a subject tag",
+                "unrelated tags chosen",
+                "texts with no tag",
+            ),
+            relevance,
+            "lrrr",
+        ),
+        method("vocabulary.py", "Speed:"),
+        table(
+            ("text", "known tags", "no list, s", "with the list, s", "again, s", "first / no list"),
+            speed,
+            "lrrrrr",
+        ),
+        method("vocabulary.py", "Grammar:"),
+        table(("known tags", "build, ms", "mask, ms (median)", "mask, ms (max)"), grammar, "rrrr"),
+    ]
+
+
+# --------------------------------------------------------------------------------------
+# A library in one command: bench/batch.py
+# --------------------------------------------------------------------------------------
+
+
+@section("batch.json", "Batch", "batch.py")
+def batch_section(run: dict) -> list[str]:
+    batch = run["batch"]
+    llama = run.get("llama_cpp_decode")
+    rows = [
+        [
+            "one at a time (generate-tags, then summarize)",
+            f1(run["one_at_a_time_s"]),
+            f2(run["one_at_a_time_per_minute"]),
+            "",
+        ],
+        [
+            f"one batch command (at most {batch['widest']} sequences together)",
+            f1(run["batch_s"]),
+            f2(run["batch_per_minute"]),
+            f"{run['speedup']:.2f}x",
+        ],
+    ]
+    chars = run["chars"]
+    lines = [
+        recorded(run.get("date"), run.get("machine"), run.get("versions")),
+        method("batch.py", "Documents:", "One at a time:"),
+        f"{run['documents']} documents of {min(chars):,} to {max(chars):,} characters.",
+        table(("run", "seconds", "documents per minute", "speedup"), rows, "lrrr"),
+        f"Same tags and summary both ways: {run['same_answers']} of {run['documents']} documents"
+        + (f" (differing: {', '.join(run['differ'])})." if run["differ"] else "."),
+        f"The batch generated {batch['generation_tokens']:,} tokens in {f1(run['batch_s'])} s: "
+        f"{f1(run['batch_generated_tps'])} tokens per second over its whole run, prefill included"
+        + (
+            f"; llama.cpp's single-stream decode on the same GGUF, after a {llama['prompt_tokens']}-token "
+            f"prompt with {llama['threads']} threads, is {f1(llama['generation_tps'])} tok/s "
+            "(bench/results/perf.json)."
+            if llama
+            else "."
+        ),
+    ]
+    return lines
+
+
+# --------------------------------------------------------------------------------------
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -17,7 +17,7 @@ from collections.abc import Callable
 from . import PROTOCOL_VERSION
 from .answers import document_summary, document_tags
 from .answers.batch import BatchOptions, BatchRun, require_documents, require_tasks
-from .answers.job import Job, Progress
+from .answers.job import Job, Loaded, Progress
 from .answers.summary import MAX_SENTENCES, Summary
 from .context import RequestContext
 from .downloads import download_model
@@ -27,7 +27,7 @@ from .models import WEIGHT_LAYOUTS, fits_beside, load_model, resolve_model_path
 from .platform import backend_name, package_version
 from .reading import read_document, require_format
 from .repairs import new_tags
-from .session import Loaded, Session
+from .session import Session
 from .validate import (
     optional_bool,
     optional_count,
@@ -180,10 +180,7 @@ def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: in
     language = require_language(req)
     loaded = session.require_loaded()
     return Job(
-        loaded.model,
-        loaded.generator,
-        loaded.grammar,
-        loaded.notes,
+        loaded,
         ctx,
         max_tokens,
         temperature,

@@ -252,7 +252,7 @@ def test_a_batch_runs_on_each_kind_of_cache(family, family_folders):
     time, and the response says which."""
     from mlx_sidecar.answers.batch import can_batch
     from mlx_sidecar.models import load_model
-    from mlx_sidecar.session import Loaded
+    from mlx_sidecar.answers.job import Loaded
 
     built = family_folders(family)
     expected = can_batch(Loaded.of(load_model(built.path, "auto")))

@@ -24,7 +24,7 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..context import RequestContext
 from ..errors import InvalidParams, SidecarError, one_line
@@ -35,13 +35,10 @@ from ..repairs import new_tags
 from ..tokens import count_tokens
 from ..vocabulary import KnownTags
 from . import document_summary, document_tags, final_tags
-from .job import Job, Progress
+from .job import Job, Loaded, Progress
 from .long_documents import KV_MEMORY_SHARE, plan_chunks
 from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
 from .summary import Summary, sentence_target, summary_length
-
-if TYPE_CHECKING:  # the session owns the loaded model; a batch only uses it
-    from ..session import Loaded
 
 TASKS = ("tags", "summary")
 # Sequences decoded together at most. CPU: a decode step of the bundled model costs ~60 ms
@@ -86,6 +83,7 @@ class Document:
     def fields_in(self) -> dict:
         """The document's own request fields, as the field checks read them."""
         return {"content": self.content, "format": self.format}
+
     asks: dict[str, TagsAsk | SummaryAsk] = field(default_factory=dict)
     raw: dict[str, list[str]] = field(default_factory=dict)  # answer text pieces by task
     open_rows: int = 0
@@ -208,10 +206,7 @@ class BatchRun:
     def job(self) -> Job:
         o, loaded = self.options, self.loaded
         return Job(
-            loaded.model,
-            loaded.generator,
-            loaded.grammar,
-            loaded.notes,
+            loaded,
             self.ctx,
             o.tag_tokens,
             o.temperature,

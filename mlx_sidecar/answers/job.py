@@ -1,5 +1,5 @@
-"""One tags or summary command's work: the model, the request's context, its options, its
-progress lines, and the passes it ran (whose counts its response reports)."""
+"""One tags or summary command's work: the loaded model, the request's context, its
+options, its progress lines, and the passes it ran (whose counts its response reports)."""
 
 from __future__ import annotations
 
@@ -49,13 +49,25 @@ class Progress:
 
 
 @dataclass
-class Job:
-    """A command's model work, pass by pass."""
+class Loaded:
+    """A loaded model and everything kept for it while it stays loaded: its Generator
+    (which holds the prompt cache), its tags grammar and the remembered chunk results."""
 
     model: Model
     generator: Generator
     grammar: TagGrammar
-    notes: ChunkNotes
+    notes: ChunkNotes = field(default_factory=ChunkNotes)
+
+    @classmethod
+    def of(cls, model: Model) -> Loaded:
+        return cls(model, Generator(model), TagGrammar(model))
+
+
+@dataclass
+class Job:
+    """A command's model work, pass by pass."""
+
+    loaded: Loaded
     ctx: RequestContext
     max_tokens: int
     temperature: float
@@ -66,6 +78,22 @@ class Job:
     passes: list[Generation] = field(default_factory=list)
     chunks: int = 1  # pieces the document was read in
     reused: int = 0  # chunk results taken from memory instead of the model
+
+    @property
+    def model(self) -> Model:
+        return self.loaded.model
+
+    @property
+    def generator(self) -> Generator:
+        return self.loaded.generator
+
+    @property
+    def grammar(self) -> TagGrammar:
+        return self.loaded.grammar
+
+    @property
+    def notes(self) -> ChunkNotes:
+        return self.loaded.notes
 
     @property
     def language_name(self) -> str | None:
