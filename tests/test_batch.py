@@ -147,7 +147,7 @@ def test_the_batch_takes_the_vocabulary_and_language_options(loaded):
 
 
 def test_cancelling_a_batch_keeps_the_results_written_and_ends_with_cancelled(loaded):
-    documents = [{"id": i, "content": SHORT[i % 3]} for i in range(12)]
+    documents = [{"id": i, "content": SHORT[i % 3]} for i in range(6)]
     loaded.send({"command": "batch", "id": "lib", "documents": documents, "max_tokens": TOKENS})
     first = loaded.read()
     while first["type"] != "result":  # a result is written: the batch is running
@@ -188,7 +188,8 @@ def test_a_long_document_runs_in_chunks_between_batched_ones(mlx_folder, tmp_pat
     config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
     config["max_position_embeddings"] = 1024
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    long_text = (CORPUS / "18-debian-backup.txt").read_text(encoding="utf-8")  # ~2,000 tokens
+    # ~1,150 tokens: over the 1,024-token context, two chunks
+    long_text = (CORPUS / "18-debian-backup.txt").read_text(encoding="utf-8")[:5000]
     s = Sidecar()
     try:
         s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
@@ -251,8 +252,8 @@ def test_a_batch_runs_on_each_kind_of_cache(family, family_folders):
     sliding-window RotatingKVCache: batched when mlx-lm can merge them, else one at a
     time, and the response says which."""
     from mlx_sidecar.answers.batch import can_batch
-    from mlx_sidecar.models import load_model
     from mlx_sidecar.answers.job import Loaded
+    from mlx_sidecar.models import load_model
 
     built = family_folders(family)
     expected = can_batch(Loaded.of(load_model(built.path, "auto")))
