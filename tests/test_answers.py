@@ -391,8 +391,81 @@ def test_a_bad_summary_sentence_is_dropped(file: str, sentence: str, rule: str) 
     assert dropping[:1] == [rule]
 
 
+# Answers SmolLM2 gave on documents nobody on the project wrote (e-mails, release notes, a
+# license, HTML from other generators), as a review collected them, each with what a
+# person accepts instead: the text that must remain ("" when nothing may), or for tags
+# the tags that must go.
+REVIEWED_SUMMARIES: list[tuple[str, str, str]] = [
+    (  # a preamble about the summary itself, in the model's own words
+        "The above is a summary of the document, so I'll just rephrase it for you: The "
+        "document contains the release notes of Git 2.45.",
+        "Git 2.45 was released with new features and bug fixes; the release notes list them.",
+        "The document contains the release notes of Git 2.45.",
+    ),
+    (
+        "This document contains a lot of information that can be easily summarized in one "
+        "sentence: Git 2.45 fixes bugs.",
+        "Git 2.45 fixes bugs in git rebase and git clone.",
+        "Git 2.45 fixes bugs.",
+    ),
+    (  # praise of the document instead of its content
+        "This document provides a comprehensive overview of the Apache License.",
+        "Apache License, Version 2.0. Terms and conditions for use, reproduction and distribution.",
+        "This document provides an overview of the Apache License.",
+    ),
+    (
+        "The document is a clear and concise summary of the release.",
+        "The release fixes the vulnerabilities of all supported platforms.",
+        "",
+    ),
+    (  # a loop ("微信群微信群…", "年年年…") is no answer
+        "微信群微信群微信群微信群微信群微信群微信群微信群微信群",
+        "微信群是一个聊天应用。",
+        "",
+    ),
+    (  # a lowercase fragment after a period: the rest of a cut sentence
+        "Rebasing rewrites history. the topic branch without first creating a new one.",
+        "Rebasing rewrites history; the topic branch is rebuilt without creating a new one.",
+        "Rebasing rewrites history.",
+    ),
+    (  # a claim the document does not make
+        "The license is a non-disclosure agreement about making the world a little bit "
+        "happier and more hopeful.",
+        "Apache License, Version 2.0. Licensor grants a copyright license to reproduce the Work.",
+        "",
+    ),
+]
+
+
+@pytest.mark.parametrize(("said", "document", "accepted"), REVIEWED_SUMMARIES)
+def test_a_reviewed_bad_summary_is_repaired(said: str, document: str, accepted: str) -> None:
+    answer = repairs.Answer(document=document)
+    assert summaries.clean_summary(said, answer, sentences=3) == accepted
+
+
+REVIEWED_TAGS: list[tuple[list[str], str, list[str]]] = [
+    (  # the task's own words as a tag
+        ["dateutil", "list of up to 5 keywords", "year", "Easter"],
+        "dateutil computes the date of Easter for any year, and parses dates.",
+        ["list of up to 5 keywords"],
+    ),
+    (  # a loop inside a tag
+        ["适合自己适合自己适合自己", "微信", "聊天"],
+        "微信是一个聊天应用，适合自己使用。",
+        ["适合自己适合自己适合自己"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("said", "document", "gone"), REVIEWED_TAGS)
+def test_a_reviewed_bad_tag_is_dropped_and_the_good_ones_stay(said, document, gone) -> None:
+    tags = repairs.ground_tags(repairs.normalize_tags(said, 5), document, 5)
+    assert not set(tags) & set(gone)
+    assert [t for t in said if t not in gone] == [t for t in tags if t in said]
+
+
 def test_enough_bad_answers() -> None:
-    cases = BAD_TAG_OUTPUTS + BAD_TAGS + BAD_SUMMARIES + BAD_SENTENCES
+    cases = BAD_TAG_OUTPUTS + BAD_TAGS + BAD_SUMMARIES + BAD_SENTENCES + REVIEWED_SUMMARIES
     assert len(cases) >= 40
 
 

@@ -55,6 +55,7 @@ META_WORDS = frozenset(
     "rewrite rewritten here ideas idea list lists".split()
 )
 META_MIN_WORDS = 2  # a meta sentence has at least this many content words, all meta
+SELF_NOUNS = frozenset("document documents text article page summary summaries doc".split())
 PRAISE_WORDS = (
     r"comprehensive|detailed|concise|clear|brief|thorough|in-depth|informative|excellent"
     r"|great|useful|helpful|well-written|well-structured|insightful|succinct|complete"
@@ -178,8 +179,14 @@ def echoes_instruction(sentence: str, answer: Answer) -> bool:
 def talks_about_itself(sentence: str, answer: Answer) -> bool:
     """A sentence about the summary or the document with nothing of what the document
     says: "The doc is organized into sections with clear descriptions that can help you
-    navigate the document easily." Every content word is one of META_WORDS."""
-    return is_meta(sentence)
+    navigate the document easily." (every content word one of META_WORDS), or "The
+    document is a summary of the release." (one word of content, the document named)."""
+    if is_meta(sentence):
+        return True
+    words = content_words(sentence)
+    content = [w for w in words if w not in META_WORDS]
+    names_itself = any(w in SELF_NOUNS for w in words)
+    return names_itself and len(words) - len(content) >= META_MIN_WORDS and len(content) <= 1
 
 
 def opens_about_itself(sentence: str, answer: Answer) -> bool:
