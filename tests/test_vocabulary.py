@@ -225,3 +225,36 @@ def test_bad_vocabulary_fields_through_the_server_name_the_field_and_the_loop_go
 def test_a_summary_in_another_language_is_asked_for_and_never_empty(loaded):
     line = loaded.ok({"command": "summarize", "content": HTTPX, "language": "fr", "sentences": 1})
     assert line["summary"].strip()
+
+
+def test_a_long_document_asks_every_chunk_in_the_language(mlx_folder, tmp_path):
+    """The language is part of every chunk's task: a long document summarized in French
+    reads every chunk again (nothing asked in English is reused), and asked in French
+    again, reuses every chunk."""
+    import json
+
+    from conftest import Sidecar
+
+    folder = tmp_path / "short-context"
+    folder.mkdir()
+    for path in mlx_folder.iterdir():
+        if path.name != "config.json":
+            (folder / path.name).symlink_to(path)
+    config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = 1024  # ~1,150 tokens: two chunks
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    long_text = (ROOT / "bench" / "corpus" / "18-debian-backup.txt").read_text(encoding="utf-8")[
+        :5000
+    ]
+    ask = {"command": "summarize", "content": long_text, "max_tokens": 24, "sentences": 1}
+    s = Sidecar()
+    try:
+        s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
+        english = s.ok(ask)
+        french = s.ok({**ask, "language": "fr"})
+        again = s.ok({**ask, "language": "French"})
+        assert english["chunks"] == french["chunks"] >= 2
+        assert "reused_chunks" not in french  # every chunk asked anew, in French
+        assert again["reused_chunks"] >= 2 * again["chunks"]  # and remembered in French
+    finally:
+        s.stop()
