@@ -83,8 +83,8 @@ def load_model_command(session: Session, req: dict, ctx: RequestContext) -> dict
         session.unload()
     try:
         model = load_model(path, weights)
-    except SidecarError:
-        raise
+    except (SidecarError, MemoryError):
+        raise  # MemoryError is answered out_of_memory by the loop
     except Exception as e:
         log.exception("loading %s failed", path)
         raise LoadFailed(f"Could not load {path}: {one_line(e)}") from e
@@ -119,6 +119,7 @@ def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
     if known_tags is not None:
         job.known, job.max_new = session.known_tags(known_tags), max_new
     reading = read_document(content, fmt)
+    ctx.check()  # reading a big document takes seconds; a cancel in them ends it here
     found = document_tags(job, reading, limit)
     extra = {"summary_prepared": True} if found.summary_prepared else {}
     if job.known is not None:
@@ -140,6 +141,7 @@ def summarize(session: Session, req: dict, ctx: RequestContext) -> dict:
     stream = optional_bool(req, "stream")
     job = new_job(session, req, ctx, DEFAULT_SUMMARY_TOKENS)
     reading = read_document(content, fmt)
+    ctx.check()
     summary = Summary(max_words, sentences, partial_lines(ctx) if stream else None)
     document_summary(job, reading, summary)
     extra = {"extractive": True} if summary.extractive else {}

@@ -114,11 +114,12 @@ class Inbox:
         )
 
     def put(self, ctx: RequestContext, timeout: float | None) -> None:
-        """Queue a command (reader thread), starting the clock of its deadline."""
-        if timeout is not None:
-            ctx.start_deadline(timeout, self.expire)
+        """Queue a command (reader thread), then start the clock of its deadline: a deadline
+        that passes at once must find the command queued to take it out."""
         with self._cond:
             self._waiting.append(ctx)
+            if timeout is not None:
+                ctx.start_deadline(timeout, self.expire)
             self._cond.notify()
 
     def deadline_of(self, req: Request) -> float | None:
@@ -224,16 +225,9 @@ def read_commands(session: Session, stdin: IO[bytes], inbox: Inbox, max_line: in
     (unknown ones included), and `cancel`, are answered here at once."""
     try:
         for raw in read_lines(stdin, max_line):
-            if isinstance(raw, LineTooLong):
-                message = (
-                    f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
-                    "send less per command or raise --max-line-bytes."
-                )
-                req = Request(error=SidecarError(message, "line_too_long"))
-            elif not raw or raw.isspace():  # not raw.strip(): that would copy a 32 MiB line
-                continue
-            else:
-                req = parse_request(raw)  # empties raw: the line's memory is given back here
+            if not isinstance(raw, LineTooLong) and (not raw or raw.isspace()):
+                continue  # not raw.strip(): that would copy a 32 MiB line
+            req = request_from(raw, max_line)
             timeout = inbox.deadline_of(req) if req.error is None else None
             ctx = inbox.context(req)
             if answered_by_reader(req):
@@ -251,6 +245,27 @@ def read_commands(session: Session, stdin: IO[bytes], inbox: Inbox, max_line: in
         log.exception("reading commands failed")
     finally:
         inbox.close()
+
+
+def request_from(raw: bytearray | LineTooLong, max_line: int) -> Request:
+    """The request a line holds; a line too long, or too big to parse in the memory left,
+    becomes a request whose error is its answer."""
+    short_of_memory = SidecarError(
+        "Out of memory while reading the command; send a shorter document.", "out_of_memory"
+    )
+    if isinstance(raw, LineTooLong) and raw.out_of_memory:
+        return Request(error=short_of_memory)
+    if isinstance(raw, LineTooLong):
+        message = (
+            f"The line is {raw.size} bytes, over the {max_line}-byte limit; "
+            "send less per command or raise --max-line-bytes."
+        )
+        return Request(error=SidecarError(message, "line_too_long"))
+    try:
+        return parse_request(raw)  # empties raw: the line's memory is given back here
+    except MemoryError:
+        raw.clear()
+        return Request(error=short_of_memory)
 
 
 def answered_by_reader(req: Request) -> bool:

@@ -105,8 +105,11 @@ class ProtocolWriter:
 
 
 class LineTooLong(Exception):
-    def __init__(self, size: int) -> None:
+    """A line that was skipped unread: over the limit, or too big for the memory left."""
+
+    def __init__(self, size: int, out_of_memory: bool = False) -> None:
         self.size = size
+        self.out_of_memory = out_of_memory
 
 
 def read_lines(
@@ -115,18 +118,24 @@ def read_lines(
     """Yield raw lines (without the newline) from a binary stream until EOF.
 
     A line is gathered in ``chunk``-sized reads into one buffer, so it costs about its own
-    size in memory. A line longer than ``limit`` bytes is dropped once ``limit`` bytes are
-    in, the rest is skipped in ``chunk``-sized reads, and ``LineTooLong`` is yielded.
+    size in memory. A line longer than ``limit`` bytes, or one the memory left cannot hold,
+    is dropped, the rest of it skipped in ``chunk``-sized reads, and ``LineTooLong`` yielded.
     """
     while True:
         line = bytearray()
-        while len(line) <= limit:
-            piece = stream.readline(min(chunk, limit + 1 - len(line)))
-            if not piece:
-                break
-            line += piece
-            if piece.endswith(b"\n"):
-                break
+        piece = b""
+        try:
+            while len(line) <= limit:
+                piece = stream.readline(min(chunk, limit + 1 - len(line)))
+                line += piece
+                if not piece or piece.endswith(b"\n"):
+                    break
+        except MemoryError:
+            size = len(line) + len(piece)
+            del line
+            rest = 0 if piece.endswith(b"\n") else skip_rest_of_line(stream, chunk)
+            yield LineTooLong(size + rest, out_of_memory=True)
+            continue
         if not line:
             return
         if len(line) <= limit or line.endswith(b"\n"):
@@ -138,12 +147,17 @@ def read_lines(
             continue
         size = len(line)
         del line
-        while True:
-            rest = stream.readline(chunk)
-            size += len(rest)
-            if not rest or rest.endswith(b"\n"):
-                break
-        yield LineTooLong(size)
+        yield LineTooLong(size + skip_rest_of_line(stream, chunk))
+
+
+def skip_rest_of_line(stream: IO[bytes], chunk: int) -> int:
+    """Read up to the next newline (or EOF) without keeping it; the bytes skipped."""
+    size = 0
+    while True:
+        rest = stream.readline(chunk)
+        size += len(rest)
+        if not rest or rest.endswith(b"\n"):
+            return size
 
 
 def take_over_stdin() -> IO[bytes]:

@@ -12,6 +12,7 @@ import sys
 import time
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import DOCUMENT, FINAL_TYPES, SERVER, Sidecar
 from procstats import MIB, open_fds, rss
@@ -199,6 +200,62 @@ def test_an_answer_that_is_not_valid_json_becomes_an_internal_error(monkeypatch)
     loop.serve(Session(), line, wire.ProtocolWriter(out))
     (line,) = (json.loads(x) for x in out.getvalue().splitlines())
     assert line["type"] == "error" and line["code"] == "internal" and line["id"] == 7
+
+
+# --- Out of memory -------------------------------------------------------------------
+
+BIG_MIB = 100  # the document that cannot be read in the memory left
+
+
+def held_to(s: Sidecar, headroom: int) -> None:
+    """Hold a running server to ``headroom`` bytes of address space more than it has now
+    (RLIMIT_AS, set from outside with prlimit): past it, allocations fail."""
+    process = psutil.Process(s.proc.pid)
+    limit = process.memory_info().vms + headroom
+    process.rlimit(psutil.RLIMIT_AS, (limit, limit))
+
+
+def big_document() -> str:
+    return "All work and no play makes Jack a dull boy. " * (BIG_MIB * MIB // 44)
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit is Linux's")
+def test_a_command_that_runs_out_of_memory_answers_out_of_memory_and_the_next_one_works():
+    """A 100 MiB document with 280 MiB of address space to spare: the reader parses its
+    line (about twice its size) but reading the document (about four times) runs out, in
+    Python, so the loop answers out_of_memory, frees it all and serves the next command.
+    (With more room the document reaches the tokenizer, whose Rust allocator aborts the
+    process when it runs out: no out_of_memory line can come from there.)"""
+    s = Sidecar("--max-line-bytes", str(4 * BIG_MIB * MIB))
+    try:
+        s.ok({"command": "load-model"}, timeout=300)
+        s.ok({"command": "summarize", "content": DOCUMENT, "max_tokens": 4})  # buffers exist
+        held_to(s, int(2.8 * BIG_MIB * MIB))
+        line = s.answer(
+            {"command": "summarize", "content": big_document(), "max_tokens": 4, "id": "big"},
+            timeout=300,
+        )
+        assert line["type"] == "error" and line["code"] == "out_of_memory", line
+        assert line["command"] == "summarize" and line["id"] == "big"
+        after = s.ok({"command": "summarize", "content": DOCUMENT, "max_tokens": 8}, timeout=120)
+        assert after["summary"] and after["prompt_tokens"] > 50
+        assert s.ok({"command": "check-availability"})["model_loaded"] is True
+        assert "Traceback" not in s.stderr()
+    finally:
+        s.stop()
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="prlimit is Linux's")
+def test_a_line_too_big_to_parse_in_the_memory_left_answers_out_of_memory():
+    s = Sidecar("--max-line-bytes", str(4 * BIG_MIB * MIB))
+    try:
+        s.ok({"command": "check-availability"})
+        held_to(s, int(1.5 * BIG_MIB * MIB))  # the line fits, its decoded text does not
+        line = s.answer({"command": "summarize", "content": big_document()}, timeout=120)
+        assert line["code"] == "out_of_memory", line
+        assert s.ok({"command": "check-availability"})["available"] is True
+    finally:
+        s.stop()
 
 
 # --- Missing, truncated and corrupt models -------------------------------------------

@@ -85,6 +85,8 @@ def read(path: Path) -> tuple[dict, dict]:
         raise problem
     try:
         tensors, meta = mx.load(str(path), return_metadata=True)
+    except MemoryError:
+        raise
     except Exception as e:  # MLX names truncation ("extends past the end of the file")
         raise LoadFailed(f"{path} is truncated or corrupt ({one_line(e)}).") from None
     return tensors, meta

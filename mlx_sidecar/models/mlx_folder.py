@@ -17,6 +17,8 @@ def load(path: Path, weights: str) -> Model:
     try:
         module, config = mlx_load_model(path, lazy=True, trust_remote_code=False)
         tokenizer = load_tokenizer(path, eos_token_ids=config.get("eos_token_id"))
+    except MemoryError:
+        raise
     except Exception as e:
         raise LoadFailed(f"Could not load the MLX model in {path}: {one_line(e)}") from e
     params = get_total_parameters(module)
