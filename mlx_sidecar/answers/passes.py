@@ -15,7 +15,7 @@ from ..tokens import encode_text
 from .job import Job
 from .summary import PartialStream, Summary
 
-# Summaries: a mild repetition penalty (mlx-lm's logits processor) keeps a 135M model
+# Summaries: a mild repetition penalty (as mlx-lm's, over prompt and answer) keeps a 135M model
 # from looping on one sentence; 1.15 over the last 64 tokens measured best on the corpus.
 REPETITION_PENALTY = 1.15
 REPETITION_CONTEXT = 64
@@ -96,18 +96,15 @@ def ask_summary(
     """A summary answer: a mild repetition penalty, the document's own tokens favoured
     (unless it is asked in another language); its clean sentences go into ``into`` (a new
     Summary of ``target`` sentences if none)."""
-    from mlx_lm.sample_utils import make_logits_processors
-
     summary = into if into is not None else Summary(sentences=target)
     translated = job.translates(text)
+    prompt = encode_prompt(job.model.tokenizer, text, task)
     processors = [
-        *make_logits_processors(
-            repetition_penalty=REPETITION_PENALTY, repetition_context_size=REPETITION_CONTEXT
-        ),
+        RepetitionPenalty(prompt),
         *([] if translated else [document_bias(job.model.tokenizer, text)]),
     ]
     feed = PartialStream(summary, answer_for(job.model.tokenizer, text, translated))
-    return SummaryAsk(encode_prompt(job.model.tokenizer, text, task), processors, summary, feed)
+    return SummaryAsk(prompt, processors, summary, feed)
 
 
 def summary_pass(
@@ -130,6 +127,41 @@ def summary_pass(
         logits_processors=ask.processors,
     )
     return ask.finish()
+
+
+class RepetitionPenalty:
+    """mlx-lm's repetition penalty over the last ``context`` tokens of prompt and answer.
+
+    mlx-lm's own processor sees the tokens its generator was handed: after a cached prefix,
+    or in a batch row, that is a shorter tail of the prompt, so the same document would get
+    another answer alone than in a batch. This one holds the prompt's tail itself and adds
+    each token as it is sampled: at every call after the first, the context's last token
+    is the one sampled at the step before (in stream_generate and in BatchGenerator).
+    """
+
+    def __init__(
+        self,
+        prompt: list[int],
+        penalty: float = REPETITION_PENALTY,
+        context: int = REPETITION_CONTEXT,
+    ) -> None:
+        import mlx.core as mx
+
+        self.penalty = penalty
+        self.context = context
+        self.recent = mx.array(prompt[-context:], dtype=mx.int32)
+        self.calls = 0
+
+    def __call__(self, tokens: Any, logits: Any) -> Any:
+        import mlx.core as mx
+
+        if self.calls:
+            sampled = tokens.reshape(-1)[-1:].astype(mx.int32)
+            self.recent = mx.concatenate([self.recent, sampled])[-self.context :]
+        self.calls += 1
+        seen = logits[:, self.recent]
+        logits[:, self.recent] = mx.where(seen < 0, seen * self.penalty, seen / self.penalty)
+        return logits
 
 
 def document_bias(tokenizer: Any, text: str, bias: float = DOCUMENT_BIAS) -> Callable:
