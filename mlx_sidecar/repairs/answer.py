@@ -13,6 +13,10 @@ from ..tokens import added_strings
 
 THINK_BLOCK = re.compile(r"<think>.*?(?:</think>|$)", re.DOTALL | re.IGNORECASE)
 
+# A special token the model spells itself, or stops half-way through: '<|im_end|>' written
+# '<im_end|>' or '<|im_end>', or the answer ending on '<|im_en' or a lone '<'.
+SPECIAL_TOKEN_SHAPE = re.compile(r"<\|[\w.-]*\|?>|<[\w.-]*\|>|<\|[\w.-]*$|<$")
+
 LIST_ITEM = re.compile(r"^\s*(?:[-*•]\s+|\d+[.)]\s+|#{1,6}\s+|>\s*)")
 ANSWER_MARKUP = (
     (re.compile(r"<!--.*?-->", re.DOTALL), " "),  # an HTML comment
@@ -65,6 +69,15 @@ def drop_leaks(text: str, answer: Answer) -> str:
         text = re.sub(re.escape(start) + r".*?(?:" + re.escape(end) + "|$)", " ", text, flags=re.S)
     for leak in answer.leaks:
         text = text.replace(leak, " ")
+    return SPECIAL_TOKEN_SHAPE.sub(" ", drop_cut_leak(text.rstrip(), answer.leaks))
+
+
+def drop_cut_leak(text: str, leaks: tuple[str, ...]) -> str:
+    """The start of an added string the answer stopped in ('... the end.<tool_ca')."""
+    for leak in leaks:
+        for size in range(len(leak) - 1, 1, -1):
+            if text.endswith(leak[:size]):
+                return text[:-size]
     return text
 
 
