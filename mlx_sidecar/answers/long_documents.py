@@ -204,7 +204,7 @@ def combine_in_order(
     One combining pass over all partial summaries favoured the last parts (a 135M model
     reads the end of its prompt best) and dropped the beginning; a sentence per third
     keeps the beginning, middle and end in the summary. Each sentence is asked to be
-    about its part's subject (see main_subject): asked only for "one sentence", SmolLM2
+    about its part's subjects (see part_subjects): asked only for "one sentence", SmolLM2
     called a third about chess "a popular board game", which a reader searching for chess
     never finds.
     """
@@ -219,8 +219,9 @@ def combine_in_order(
         if not joined:
             job.progress.step()
             continue
-        subject = main_subject([notes[i] for i in part], subjects)
-        subjects.append(subject)
+        named = part_subjects([notes[i] for i in part], subjects)
+        subjects.extend(named)
+        subject = " and ".join(named)
         task = job.summary_task("one sentence" if want == 1 else f"{want} sentences", subject)
         budget = content_budget(job.model, task, job.max_tokens)
         while count_tokens(tokenizer, joined) > budget:  # shrink a part that does not fit
@@ -238,6 +239,18 @@ def _summary_step(job: Job, text: str, task: str, target: int) -> str:
     result = summary_pass(job, text, task, target)
     job.progress.step()
     return result
+
+
+def part_subjects(notes: list[ChunkNote], taken: list[str]) -> list[str]:
+    """The subjects of a part's first and last chunk, each once: a part that runs from a
+    chunk about chess to one about honeybees is asked about both (asked only about the
+    one its text names more, SmolLM2 left the other out)."""
+    named: list[str] = []
+    for note in notes[:1] + notes[1:][-1:]:
+        subject = main_subject([note], taken)
+        if subject and subject.casefold() not in {n.casefold() for n in named}:
+            named.append(subject)
+    return named
 
 
 def main_subject(notes: list[ChunkNote], taken: list[str]) -> str:
