@@ -125,3 +125,23 @@ def family_folders(tmp_path_factory: pytest.TempPathFactory) -> Any:
         return built[name]
 
     return get
+
+
+LONG_TEXT = (ROOT / "bench" / "corpus" / "18-debian-backup.txt").read_text(encoding="utf-8")[
+    :5000
+]  # ~1,150-1,300 tokens: two chunks in a 1,024-token context
+
+
+@pytest.fixture(scope="session")
+def short_context_folder(family_folders, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The tiny Mistral folder with a 1,024-token context: LONG_TEXT is read in two
+    chunks there, on any backend, in seconds (random weights: bookkeeping, not prose)."""
+    source = family_folders("mistral").path
+    folder = tmp_path_factory.mktemp("short-context")
+    for path in source.iterdir():
+        if path.name != "config.json":
+            (folder / path.name).symlink_to(path)
+    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
+    config["max_position_embeddings"] = 1024
+    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
+    return folder

@@ -9,11 +9,10 @@ included.
 
 from __future__ import annotations
 
-import json
 import time
 
 import pytest
-from conftest import ROOT, Sidecar
+from conftest import LONG_TEXT, ROOT, Sidecar
 
 from mlx_sidecar.answers.batch import MAX_ROWS, batch_width
 
@@ -147,8 +146,10 @@ def test_the_batch_takes_the_vocabulary_and_language_options(loaded):
 
 
 def test_cancelling_a_batch_keeps_the_results_written_and_ends_with_cancelled(loaded):
-    documents = [{"id": i, "content": SHORT[i % 3]} for i in range(6)]
-    loaded.send({"command": "batch", "id": "lib", "documents": documents, "max_tokens": TOKENS})
+    # Answers of up to 120 tokens end at different steps (a sentence, the tags' closing
+    # bracket), so documents finish one after another and the cancel falls between them.
+    documents = [{"id": i, "content": text} for i, text in enumerate(SHORT)]
+    loaded.send({"command": "batch", "id": "lib", "documents": documents, "max_tokens": 120})
     first = loaded.read()
     while first["type"] != "result":  # a result is written: the batch is running
         first = loaded.read()
@@ -177,25 +178,15 @@ def test_a_deadline_bounds_the_whole_batch(loaded):
     assert len(results_of(events)) < len(documents)
 
 
-def test_a_long_document_runs_in_chunks_between_batched_ones(mlx_folder, tmp_path):
-    """A document longer than one pass (here: SmolLM2's weights with a 1,024-token
-    context) goes through the chunked single-document path; short ones are batched."""
-    folder = tmp_path / "short-context"
-    folder.mkdir()
-    for path in mlx_folder.iterdir():
-        if path.name != "config.json":
-            (folder / path.name).symlink_to(path)
-    config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
-    config["max_position_embeddings"] = 1024
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    # ~1,150 tokens: over the 1,024-token context, two chunks
-    long_text = (CORPUS / "18-debian-backup.txt").read_text(encoding="utf-8")[:5000]
+def test_a_long_document_runs_in_chunks_between_batched_ones(short_context_folder):
+    """A document longer than one pass (here: a tiny model with a 1,024-token context)
+    goes through the chunked single-document path; short ones are batched."""
     s = Sidecar()
     try:
-        s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
+        s.ok({"command": "load-model", "model_path": str(short_context_folder)}, timeout=300)
         documents = [
             {"id": "short", "content": SHORT[2]},
-            {"id": "long", "content": long_text},
+            {"id": "long", "content": LONG_TEXT},
             {"id": "short too", "content": SHORT[1]},
         ]
         events, line = s.request({"command": "batch", "documents": documents, "max_tokens": TOKENS})

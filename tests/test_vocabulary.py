@@ -227,29 +227,16 @@ def test_a_summary_in_another_language_is_asked_for_and_never_empty(loaded):
     assert line["summary"].strip()
 
 
-def test_a_long_document_asks_every_chunk_in_the_language(mlx_folder, tmp_path):
+def test_a_long_document_asks_every_chunk_in_the_language(short_context_folder):
     """The language is part of every chunk's task: a long document summarized in French
     reads every chunk again (nothing asked in English is reused), and asked in French
     again, reuses every chunk."""
-    import json
+    from conftest import LONG_TEXT, Sidecar
 
-    from conftest import Sidecar
-
-    folder = tmp_path / "short-context"
-    folder.mkdir()
-    for path in mlx_folder.iterdir():
-        if path.name != "config.json":
-            (folder / path.name).symlink_to(path)
-    config = json.loads((mlx_folder / "config.json").read_text(encoding="utf-8"))
-    config["max_position_embeddings"] = 1024  # ~1,150 tokens: two chunks
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    long_text = (ROOT / "bench" / "corpus" / "18-debian-backup.txt").read_text(encoding="utf-8")[
-        :5000
-    ]
-    ask = {"command": "summarize", "content": long_text, "max_tokens": 24, "sentences": 1}
+    ask = {"command": "summarize", "content": LONG_TEXT, "max_tokens": 24, "sentences": 1}
     s = Sidecar()
     try:
-        s.ok({"command": "load-model", "model_path": str(folder)}, timeout=300)
+        s.ok({"command": "load-model", "model_path": str(short_context_folder)}, timeout=300)
         english = s.ok(ask)
         french = s.ok({**ask, "language": "fr"})
         again = s.ok({**ask, "language": "French"})
