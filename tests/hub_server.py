@@ -113,6 +113,12 @@ class FakeHub:
       as RemoteProtocolError (huggingface_hub retries with Range); with `cut_reset` it
       is an RST, reported as ReadError (huggingface_hub raises it).
     - `required_token`: the Bearer token gated repos want (None: any token passes).
+    - `fail_status` (with `fail_message`, sent as X-Error-Message, and no X-Error-Code):
+      answer every API request (`fail_on="api"`) or every file request (`fail_on="file"`)
+      with that HTTP status instead, as the Hub does for a refused token (401, "Invalid
+      credentials in Authorization header"), a forbidden resource (403) or an outage (5xx).
+    Paths are listed exactly as registered: a repo may list "../evil.json" or
+    "a/../../b.json", as a hostile or broken Hub could, to test that a client refuses them.
     Counters: `bytes_sent` (file body bytes, resettable) and `requests`, a log of
     (method, path with query, {"Range", "Authorization"} when sent).
     """
@@ -123,6 +129,9 @@ class FakeHub:
         self.cut_once: bool = False
         self.cut_reset: bool = False
         self.required_token: str | None = None
+        self.fail_status: int | None = None
+        self.fail_message: str = ""
+        self.fail_on: str = "api"  # "api" or "file"
         self.bytes_sent: int = 0
         self.requests: list[tuple[str, str, dict[str, str]]] = []
         self._repos: dict[str, _Repo] = {}
@@ -223,6 +232,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.hub.requests.append((self.command, self.path, wanted))
         url = urlsplit(self.path)
         try:
+            self._maybe_fail(url.path)
             if m := RESOLVE_PATH.match(url.path):
                 self._serve_file(*(unquote(m[k]) for k in ("repo", "rev", "path")))
             elif (m := API_PATH.match(url.path)) and self.command == "GET":
@@ -236,7 +246,9 @@ class _Handler(BaseHTTPRequestHandler):
             else:
                 self._send(200, {"Content-Length": "0"})
         except _HubError as e:
-            headers = {"X-Error-Code": e.code, "X-Error-Message": e.message}
+            headers = {"X-Error-Message": e.message}
+            if e.code:
+                headers["X-Error-Code"] = e.code
             if e.commit:
                 headers["X-Repo-Commit"] = e.commit
             self._send_json({"error": e.message}, e.status, headers)
@@ -245,6 +257,13 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_HEAD(self) -> None:
         self.do_GET()
+
+    def _maybe_fail(self, path: str) -> None:
+        """The error every request of the kind `fail_on` gets while `fail_status` is set."""
+        status = self.hub.fail_status
+        kind = "file" if RESOLVE_PATH.match(path) else "api" if API_PATH.match(path) else None
+        if status is not None and kind == self.hub.fail_on:
+            raise _HubError(status, "", self.hub.fail_message or f"HTTP {status}")
 
     def _info(self, repo_id: str, revision: str) -> dict[str, Any]:
         repo, sha, files = self.hub._resolve(repo_id, revision)

@@ -79,7 +79,8 @@ def hub(big: bytes):
 
 @pytest.fixture(autouse=True)
 def fresh_hub(hub: FakeHub) -> None:
-    hub.throttle_bps = hub.cut_after_bytes = hub.required_token = None
+    hub.throttle_bps = hub.cut_after_bytes = hub.required_token = hub.fail_status = None
+    hub.fail_message, hub.fail_on = "", "api"
     hub.cut_once = hub.cut_reset = False
     hub.bytes_sent = 0
     hub.requests.clear()
@@ -321,7 +322,57 @@ def test_hub_errors_have_a_code_and_the_loop_goes_on(server, tmp_path, fields, c
     line = server.answer(download(dest=tmp_path / "m", **fields))
     assert line["type"] == "error" and line["code"] == code, line
     assert words in line["error"]
-    assert server.ok({"command": "check-availability"})
+    assert server.ok({"command": "check-availability"})["available"] is True
+
+
+@pytest.mark.parametrize(
+    ("status", "message", "code"),
+    [
+        (401, "Invalid credentials in Authorization header", "unauthorized"),
+        (403, "Forbidden: this token cannot read the repository", "unauthorized"),
+        (500, "Internal Error", "hub_error"),
+        (502, "Bad Gateway", "hub_error"),
+    ],
+)
+def test_an_http_error_from_the_hub_has_its_code_and_touches_nothing(
+    server, hub, tmp_path, status, message, code
+):
+    hub.fail_status, hub.fail_message = status, message
+    dest = tmp_path / "m"
+    line = server.answer(download("org/small", dest))
+    assert line["type"] == "error" and line["code"] == code, line
+    assert f"HTTP {status}" in line["error"] and "org/small" in line["error"]
+    assert not dest.exists()  # refused before anything was written
+    hub.fail_status = None
+    assert server.ok(download("org/small", dest))["mlx_ready"] is True  # the loop goes on
+
+
+def test_a_server_error_on_a_file_is_a_hub_error_and_the_retry_finishes(server, hub, tmp_path):
+    hub.fail_status, hub.fail_on = 500, "file"
+    dest = tmp_path / "m"
+    line = server.answer(download("org/small", dest))
+    assert line["code"] == "hub_error" and "HTTP 500" in line["error"], line
+    assert (dest / MARKER).exists() and not (dest / "model.safetensors").exists()
+    hub.fail_status = None
+    assert server.ok(download("org/small", dest))["mlx_ready"] is True
+    assert files_under(dest) == {*SMALL_FILES, "model.safetensors"}
+
+
+@pytest.mark.parametrize("unsafe", ["../evil.json", "a/../../evil.json"])
+def test_a_listed_path_that_climbs_out_of_the_folder_is_refused_and_nothing_is_written(
+    server, hub, tmp_path, unsafe
+):
+    """A hostile or broken Hub lists a file whose path leaves the destination."""
+    repo = {"config.json": b"{}", "model.safetensors": b"weights", unsafe: b'{"evil": true}'}
+    hub.add_repo("org/climbing", repo)
+    outside = tmp_path / "outside"
+    dest = outside / "inside" / "model"
+    dest.parent.mkdir(parents=True)
+    line = server.answer(download("org/climbing", dest))
+    assert line["type"] == "error" and line["code"] == "hub_error", line
+    assert "unsafe" in line["error"] and unsafe in line["error"]
+    assert files_under(tmp_path) == set(), files_under(tmp_path)  # not even a marker
+    assert not [path for _, path, _ in hub.requests if "/resolve/" in path]  # no file fetched
 
 
 def test_an_unreachable_hub_is_a_network_error(tmp_path):
@@ -333,7 +384,7 @@ def test_an_unreachable_hub_is_a_network_error(tmp_path):
         line = s.answer(download("org/small", tmp_path / "m"))
         assert line["code"] == "network_error" and f"127.0.0.1:{port}" in line["error"]
         assert not (tmp_path / "m").exists()
-        assert s.ok({"command": "check-availability"})
+        assert s.ok({"command": "check-availability"})["available"] is True
     finally:
         s.stop()
 
@@ -410,6 +461,7 @@ def test_offline_mode_uses_a_complete_folder_and_refuses_to_download(server, hub
     try:
         line = s.ok(download("org/small", complete))
         assert line["mlx_ready"] is True and "config.json" in line["files"]
+        assert line["commit"] is None  # nothing could be asked of the Hub
         refused = s.answer(download("org/small", tmp_path / "empty"))
         assert refused["code"] == "offline" and "HF_HUB_OFFLINE" in refused["error"]
     finally:

@@ -224,10 +224,17 @@ def test_json_nested_200000_deep_gets_an_error_and_the_loop_continues(fuzzed, li
 
 
 def test_the_server_still_loads_and_generates_after_the_fuzz(fuzzed):
-    """Runs after the fuzz tests of this module, on the same process."""
+    """On the process the fuzz tests above used (when the module runs whole)."""
     fuzzed.ok({"command": "load-model"}, timeout=300)
     line = fuzzed.ok({"command": "generate-tags", "content": DOCUMENT, "max_tokens": 8})
     assert line["tags"]
+
+
+@pytest.fixture(scope="module")
+def fuzzed_with_model(fuzzed):
+    """The fuzzed server with the bundled model loaded (whatever the fuzz sent before)."""
+    fuzzed.ok({"command": "load-model"}, timeout=300)
+    return fuzzed
 
 
 SPECIAL_TEXT = (
@@ -246,12 +253,14 @@ SPECIAL_TEXT = (
 
 @settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(SPECIAL_TEXT, st.sampled_from(["generate-tags", "summarize"]), st.booleans())
-def test_random_content_reaches_the_model_and_gets_an_answer(fuzzed, content, command, stream):
-    """With the model loaded (previous test): any text is just text to tag or summarize."""
+def test_random_content_reaches_the_model_and_gets_an_answer(
+    fuzzed_with_model, content, command, stream
+):
+    """Any text is just text to tag or summarize."""
     req = {"command": command, "content": content, "max_tokens": 1, "stream": stream}
     if command == "generate-tags":
         del req["stream"]
-    line = fuzzed.ok(req, timeout=120)
+    line = fuzzed_with_model.ok(req, timeout=120)
     assert ("tags" in line) if command == "generate-tags" else ("summary" in line)
 
 

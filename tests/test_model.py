@@ -69,6 +69,62 @@ def test_greedy_tags_repeat_exactly(loaded):
 def test_max_tags_limits_the_count(loaded):
     tags = loaded.ok({"command": "generate-tags", "content": DOCUMENT, "max_tags": 2})["tags"]
     assert 1 <= len(tags) <= 2
+    one = loaded.ok({"command": "generate-tags", "content": DOCUMENT, "max_tags": 1})["tags"]
+    assert len(one) == 1  # 1 to max_tags: never none, never more
+
+
+def test_max_tags_of_20_is_accepted_and_21_is_not(loaded):
+    # A document naming more than 20 things: room for the model and the keywords to use.
+    crowded = " ".join(
+        f"{name} is a {kind}."
+        for name, kind in [
+            ("Python", "programming language"),
+            ("Rust", "systems language"),
+            ("Kubernetes", "container orchestrator"),
+            ("PostgreSQL", "relational database"),
+            ("Redis", "key-value store"),
+            ("Nginx", "web server"),
+            ("Linux", "kernel"),
+            ("Git", "version control system"),
+            ("Docker", "container runtime"),
+            ("Kafka", "event streaming platform"),
+            ("Terraform", "provisioning tool"),
+            ("Ansible", "configuration manager"),
+            ("Prometheus", "monitoring system"),
+            ("Grafana", "dashboard tool"),
+            ("Elasticsearch", "search engine"),
+            ("RabbitMQ", "message broker"),
+            ("Jenkins", "build server"),
+            ("Vim", "text editor"),
+            ("SQLite", "embedded database"),
+            ("Bash", "shell"),
+            ("Emacs", "extensible editor"),
+            ("Haskell", "functional language"),
+        ]
+    )
+    line = loaded.ok({"command": "generate-tags", "content": crowded, "max_tags": 20})
+    assert 1 <= len(line["tags"]) <= 20 and line["raw_output_parsed"] is True
+    refused = loaded.answer({"command": "generate-tags", "content": crowded, "max_tags": 21})
+    assert refused["code"] == "invalid_params" and "max_tags" in refused["error"]
+
+
+def test_a_temperature_above_zero_samples_an_answer(loaded):
+    tags = loaded.ok({"command": "generate-tags", "content": DOCUMENT, "temperature": 0.9})
+    assert tags["tags"] and all(isinstance(t, str) and t.strip() == t for t in tags["tags"])
+    summary = loaded.ok(
+        {"command": "summarize", "content": DOCUMENT, "temperature": 1.3, "max_tokens": 40}
+    )
+    assert summary["summary"] and not any(s in summary["summary"] for s in SPECIALS)
+    for bad in (-0.1, 2.5):
+        line = loaded.answer({"command": "summarize", "content": DOCUMENT, "temperature": bad})
+        assert line["code"] == "invalid_params" and "temperature" in line["error"]
+
+
+@pytest.mark.parametrize("max_words", [5, 40])
+def test_a_summary_has_at_most_max_words_words(loaded, max_words):
+    line = loaded.ok({"command": "summarize", "content": DOCUMENT, "max_words": max_words})
+    words = line["summary"].split()
+    assert 1 <= len(words) <= max_words, line["summary"]
 
 
 def test_a_one_word_document_still_gets_a_tag(loaded):

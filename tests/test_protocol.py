@@ -9,7 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, SERVER, Sidecar
+from conftest import DOCUMENT, ROOT, SERVER, Sidecar
 
 SEED_ERROR_KEYS = {"type", "command", "error"}
 
@@ -50,7 +50,7 @@ def test_invalid_json_gets_an_error_and_the_loop_continues(sidecar):
 def test_non_utf8_bytes_get_an_error_line_and_the_loop_continues(sidecar):
     line = sidecar.answer(b'{"command": "\xff\xfe"}')
     assert line["code"] == "invalid_json" and "UTF-8" in line["error"]
-    assert sidecar.ok({"command": "check-availability"})
+    assert sidecar.ok({"command": "check-availability"})["available"] is True
 
 
 def test_nan_and_infinity_literals_are_rejected(sidecar):
@@ -97,11 +97,19 @@ def test_missing_or_blank_content_is_invalid_params_before_the_model_is_needed(s
         {"command": "generate-tags", "content": "x", "max_tags": 0},
         {"command": "generate-tags", "content": "x", "max_tags": "5"},
         {"command": "summarize", "content": "x", "temperature": -1},
+        {"command": "summarize", "content": "x", "temperature": 2.01},
+        {"command": "generate-tags", "content": "x", "temperature": 5},
         {"command": "summarize", "content": "x", "max_tokens": 10**9},
         {"command": "summarize", "content": "x", "stream": "yes"},
+        {"command": "summarize", "content": "x", "max_words": 4},
+        {"command": "summarize", "content": "x", "max_words": 2001},
+        {"command": "summarize", "content": "x", "max_words": "ten"},
+        {"command": "generate-tags", "content": "x", "max_tags": 21},
     ):
         line = sidecar.answer(req)
         assert line["code"] == "invalid_params", (req, line)
+        named = [k for k in req if k not in ("command", "content")]
+        assert all(f"'{k}'" in line["error"] for k in named), (req, line)
 
 
 def test_blank_lines_are_ignored(sidecar):
@@ -169,6 +177,28 @@ def test_help_explains_the_protocol():
         assert word in out, word
 
 
+def test_blas_off_loads_no_blas_and_the_server_works():
+    s = Sidecar("--blas", "off")
+    try:
+        line = s.ok({"command": "check-availability"})
+        assert line["available"] is True and line["blas"] is None
+        assert "BLAS" not in s.stderr()
+    finally:
+        s.stop()
+
+
+def test_a_blas_path_that_cannot_be_loaded_is_a_warning_and_the_server_still_works(tmp_path):
+    missing = tmp_path / "libnoblas.so"
+    s = Sidecar("--blas", str(missing))
+    try:
+        line = s.ok({"command": "check-availability"})
+        assert line["available"] is True and line["blas"] is None
+        if sys.platform.startswith("linux"):  # the preload is Linux-only
+            assert f"could not use BLAS library {missing}" in s.stderr()
+    finally:
+        s.stop()
+
+
 def test_a_bad_request_timeout_in_the_environment_is_refused_at_start():
     proc = subprocess.run(
         [sys.executable, str(SERVER)],
@@ -181,14 +211,31 @@ def test_a_bad_request_timeout_in_the_environment_is_refused_at_start():
     assert proc.stdout == b""
 
 
-def test_stdout_carries_only_protocol_lines_over_a_whole_session(sidecar):
-    """Runs last in this module: every byte the shared server wrote was a JSON line."""
-    sidecar.ok({"command": "check-availability"})
-    for raw in sidecar.raw_lines:
+def test_stdout_carries_only_protocol_lines_over_a_whole_session():
+    """Every byte a server writes, over a session of good, bad and odd lines and a failed
+    load (which wakes mlx-lm, transformers and their warnings), is a JSON line."""
+    s = Sidecar("--log-level", "DEBUG")
+    try:
+        for line in (
+            {"command": "check-availability", "id": 1},
+            b'{"command": "check-availability"',
+            b"\xff\xfe",
+            {"command": "make-coffee"},
+            {"command": "load-model", "model_path": str(ROOT / "README.md")},
+            {"command": "summarize", "content": "x"},
+            {"command": "cancel", "request_id": 99},
+        ):
+            s.send(b"   ")  # blank: no answer
+            s.answer(line)
+        s.ok({"command": "shutdown"})
+        assert s.proc.wait(timeout=30) == 0
+    finally:
+        s.stop()
+    assert len(s.raw_lines) == 8  # one line per non-blank line
+    for raw in s.raw_lines:
         assert raw.endswith(b"\n")
-        obj = json.loads(raw)
-        assert obj["type"] in ("response", "error", "progress", "partial")
-    assert len(sidecar.raw_lines) == len(sidecar.lines)
+        assert json.loads(raw)["type"] in ("response", "error", "progress", "partial")
+    assert len(s.raw_lines) == len(s.lines)
 
 
 # --- Entry points: the app spawns server.py by path; apps may ship the bundle ---------
@@ -243,6 +290,37 @@ def test_the_one_file_bundle_answers_from_another_folder(tmp_path):
     elsewhere = tmp_path / "elsewhere"
     elsewhere.mkdir()
     smoke([sys.executable, str(tmp_path / "b.pyz")], cwd=elsewhere)
+
+
+def test_the_demo_runs_to_completion_and_prints_the_answer_to_each_command(tmp_path):
+    """examples/demo.py: load the bundled model, tag and summarize a file, shut down. A
+    short file keeps it quick; run from another folder, as its docstring promises."""
+    text = tmp_path / "apollo.txt"
+    text.write_text(DOCUMENT, encoding="utf-8")
+    demo = subprocess.run(
+        [sys.executable, str(ROOT / "examples" / "demo.py"), str(text)],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        timeout=600,
+    )
+    assert demo.returncode == 0, demo.stderr[-2000:]
+    out = demo.stdout.splitlines()
+    sent = [json.loads(x[3:]) for x in out if x.startswith(">> ")]
+    answers = [json.loads(x) for x in out if x.startswith("{")]
+    assert [c["command"] for c in sent] == [
+        "check-availability",
+        "load-model",
+        "generate-tags",
+        "summarize",
+        "shutdown",
+    ]
+    finals = [a for a in answers if a["type"] in ("response", "error")]
+    assert [a["id"] for a in finals] == [c["id"] for c in sent]  # one answer each, in order
+    assert all(a["type"] == "response" for a in finals), finals
+    by_command = {a["command"]: a for a in finals}
+    assert by_command["generate-tags"]["tags"] and by_command["summarize"]["summary"]
+    assert len(out) == len(sent) + len(answers)  # nothing else on its stdout
 
 
 def test_the_installed_console_script_serves(tmp_path):

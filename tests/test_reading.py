@@ -401,7 +401,8 @@ def test_an_unknown_format_gets_an_error_line_and_the_loop_continues(loaded):
     line = loaded.answer({"command": "summarize", "content": "Terns.", "format": "pdf"})
     assert line["type"] == "error" and line["code"] == "invalid_params"
     assert "format" in line["error"]
-    assert loaded.ok({"command": "model-info"})
+    after = loaded.ok({"command": "summarize", "content": "Terns are seabirds.", "max_tokens": 8})
+    assert after["summary"] and after["format"] == "text"  # the loop continues
 
 
 def test_a_library_page_gets_tags_and_a_summary_about_its_module(loaded):

@@ -150,11 +150,9 @@ def test_every_error_code_the_server_uses_is_documented_in_the_schema():
     assert used <= documented, used - documented
 
 
-def readme_json_examples() -> list[dict]:
-    readme = ROOT / "README.md"
-    if not readme.exists():
-        pytest.skip("no README.md in this checkout")
-    blocks = re.findall(r"```json\n(.*?)```", readme.read_text(encoding="utf-8"), re.DOTALL)
+def json_examples(page: str) -> list[dict]:
+    """Every JSON line of the ```json blocks of a page of the documentation."""
+    blocks = re.findall(r"```json\n(.*?)```", (ROOT / page).read_text(encoding="utf-8"), re.DOTALL)
     examples = []
     for block in blocks:
         for line in block.strip().splitlines():
@@ -163,8 +161,9 @@ def readme_json_examples() -> list[dict]:
     return examples
 
 
-def test_every_json_example_in_the_readme_is_a_valid_request_or_server_line():
-    examples = readme_json_examples()
+@pytest.mark.parametrize("page", ["README.md", "docs/protocol.md"])
+def test_every_json_example_in_the_docs_is_a_valid_request_or_server_line(page):
+    examples = json_examples(page)
     assert examples
     for example in examples:
         ok = REQUEST.is_valid(example) if "type" not in example else SERVER_LINE.is_valid(example)
