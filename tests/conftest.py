@@ -17,6 +17,11 @@ import pytest
 from mlx_sidecar.client import FINAL_TYPES, SERVER, SidecarClient
 
 ROOT = Path(__file__).resolve().parent.parent
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    # Several test files run at once (scripts/test.sh): one BLAS thread per process, so a
+    # worker's timed steps do not wait on another worker's matmuls for a core.
+    for variable in ("MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        os.environ.setdefault(variable, "1")
 SCHEMA_PATH = ROOT / "protocol.schema.json"
 __all__ = ["FINAL_TYPES", "SERVER", "Sidecar"]
 
