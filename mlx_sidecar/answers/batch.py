@@ -41,11 +41,12 @@ from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
 from .summary import Summary, sentence_target, summary_length
 
 TASKS = ("tags", "summary")
-# Sequences decoded together at most. CPU: a decode step of the bundled model costs ~60 ms
-# for one sequence and ~140-250 ms for 12-16 (attention over each cache grows with it), so
-# beyond 16 a step grows about as fast as the rows (bench/RESULTS.md, "Batch"). GPU:
-# mlx_lm.server's default decode concurrency.
-MAX_ROWS = {"cpu": 16, "gpu": 32}
+# Sequences decoded together at most (a document's tags and summary are two). CPU: a
+# decode step of the bundled model costs ~60 ms for one sequence and ~140-250 ms for 12-16
+# (attention over each cache grows with it); 24 documents of 600-3,000 characters ran in
+# 140 s at 16 rows, 135 s at 32 and 152 s at 48 (one run each), so 32. GPU: mlx_lm.server's
+# default decode concurrency.
+MAX_ROWS = {"cpu": 32, "gpu": 32}
 PROMPT_TOKENS = 256  # room for the template and the task around a document
 
 
