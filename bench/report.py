@@ -178,12 +178,20 @@ def quality_section(rows: list[dict]) -> list[str]:
 
     manifest = json.loads((quality.CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
     by_file = {e["file"]: e for e in manifest}
+    left_out = sorted(set(by_file) - {r["file"] for r in rows})
     rows = [quality.completed_row(r, by_file[r["file"]]) for r in rows]
     return [
         recorded(None, None, None, "the file holds only the rows, one per text"),
         method("quality.py", "Tags and summaries over", "For each text:"),
         quality.table(rows),
-        "Each text's tags and summary are in `bench/results/quality.json`.",
+        "Each text's tags and summary are in `bench/results/quality.json`."
+        + (
+            f" Corpus texts not in this run ({len(left_out)}): "
+            + ", ".join(f"`{f}`" for f in left_out)
+            + "."
+            if left_out
+            else ""
+        ),
     ]
 
 
