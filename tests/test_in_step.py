@@ -67,20 +67,25 @@ def test_cancel_during_prefill_ends_the_command_within_a_step_and_keeps_the_kv_c
     print(f"\ncancel mid-prefill: {latency:.2f} s; retry reused {again['cached_tokens']} tokens")
 
 
-def test_cancel_during_decode_ends_the_command_within_a_step(loaded, pace):
-    # Five sentences: more decoding is left after the first partial line.
-    loaded.send(
+def start_decoding(server: Sidecar, request_id: str) -> None:
+    """Send a streamed summary of five sentences and return once its first partial line
+    shows it decoding, with more decoding left."""
+    server.send(
         {
             "command": "summarize",
-            "id": "d",
+            "id": request_id,
             "content": fresh(PROSE[:3000]),
             "stream": True,
             "sentences": 5,
             "max_tokens": 400,
         }
     )
-    while (line := loaded.read())["type"] != "partial":  # proof that it is decoding
+    while (line := server.read())["type"] != "partial":
         assert line["type"] == "progress", line
+
+
+def test_cancel_during_decode_ends_the_command_within_a_step(loaded, pace):
+    start_decoding(loaded, "d")
     latency, seen, final = cancel_and_time(loaded, "d")
     assert final["code"] == "cancelled" and final["command"] == "summarize"
     assert seen[-1] is final  # no partial line after the error
@@ -317,18 +322,7 @@ def test_shutdown_mid_command_cancels_it_and_the_queued_ones_answers_and_exits_z
     s = Sidecar()
     try:
         s.ok({"command": "load-model"}, timeout=300)
-        s.send(
-            {
-                "command": "summarize",
-                "id": "running",
-                "content": fresh(PROSE[:3000]),
-                "stream": True,
-                "sentences": 5,
-                "max_tokens": 400,
-            }
-        )
-        while (line := s.read())["type"] != "partial":  # proof that it is running
-            assert line["type"] == "progress", line
+        start_decoding(s, "running")
         s.send({"command": "generate-tags", "id": "queued-1", "content": DOCUMENT})
         s.send({"command": "model-info", "id": "queued-2"})
         started = time.monotonic()
