@@ -23,9 +23,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 PY_PAGES = [
-    "tomllib", "fnmatch", "hmac", "heapq", "json", "glob", "sched", "copy", "colorsys",
-    "textwrap", "functools",
-]  # fmt: skip
+    "tomllib",
+    "fnmatch",
+    "hmac",
+    "heapq",
+    "json",
+    "glob",
+    "sched",
+    "copy",
+    "colorsys",
+    "textwrap",
+    "functools",
+]
 HANDBOOK_PAGES = [
     "sect.backup",
     "sect.apt-get",
@@ -33,10 +42,23 @@ HANDBOOK_PAGES = [
     "sect.virtual-private-network",
 ]
 FURNITURE = [
-    "head", "script", "style", "nav", "[role=navigation]", ".sphinxsidebar", ".footer",
-    ".related", "#navigation", ".docnav", "#banner", ".breadcrumbs", ".mobile-nav", "#title",
-    "footer", "header",
-]  # fmt: skip
+    "head",
+    "script",
+    "style",
+    "nav",
+    "[role=navigation]",
+    ".sphinxsidebar",
+    ".footer",
+    ".related",
+    "#navigation",
+    ".docnav",
+    "#banner",
+    ".breadcrumbs",
+    ".mobile-nav",
+    "#title",
+    "footer",
+    "header",
+]
 WORD = re.compile(r"[^\W\d_]{4,}")
 
 

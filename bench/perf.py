@@ -746,9 +746,13 @@ def bench_generation(b: Bench) -> None:
             lengths = [*COMPARE_LENGTHS, b.chunk_tokens]
             side = run_worker(
                 "lengths",
-                {"content": b.chunk, "lengths": lengths, "max_tokens": b.decode_tokens,
-                 "reps": 1 if b.quick else 2},
-            )  # fmt: skip
+                {
+                    "content": b.chunk,
+                    "lengths": lengths,
+                    "max_tokens": b.decode_tokens,
+                    "reps": 1 if b.quick else 2,
+                },
+            )
             lc["sidecar_at"] = side["at"]
             lc.update(
                 run_worker(
@@ -783,11 +787,15 @@ def bench_generation(b: Bench) -> None:
 # The slow layouts (10-17 tok/s prefill) get the short prompt only: minutes, not a quarter hour.
 LAYOUTS = (
     ("float32, BLAS as chosen", "float32", None, (400, 1500, 4000)),
-    ("float32, Debian OpenBLAS", "float32", "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
-     (400, 1500, 4000)),
+    (
+        "float32, Debian OpenBLAS",
+        "float32",
+        "/usr/lib/x86_64-linux-gnu/libopenblas.so.0",
+        (400, 1500, 4000),
+    ),
     ("float32, reference BLAS (off)", "float32", "off", (400,)),
     ("quantized", "quantized", None, (400,)),
-)  # fmt: skip
+)
 
 
 def bench_layouts(b: Bench) -> None:
@@ -798,8 +806,12 @@ def bench_layouts(b: Bench) -> None:
             if blas and blas.startswith("/") and not Path(blas).exists():
                 out[name] = {"skipped": f"{blas} is not installed"}
                 continue
-            params = {"content": b.chunk, "weights": weights, "lengths": list(lengths),
-                      "max_tokens": b.decode_tokens}  # fmt: skip
+            params = {
+                "content": b.chunk,
+                "weights": weights,
+                "lengths": list(lengths),
+                "max_tokens": b.decode_tokens,
+            }
             env = {"MLX_SIDECAR_BLAS": blas} if blas else None
             try:
                 out[name] = run_worker("layout", params, env=env)

@@ -294,11 +294,16 @@ def profile_prefill(loaded: Any, length: int, step: int) -> dict:
         mx.eval(x, f)
         parts["linear_ms"] += n_layers * median_ms(
             lambda x=x, f=f: mx.eval(
-                a.q_proj(x), a.k_proj(x), a.v_proj(x), a.o_proj(x),
-                m.gate_proj(x), m.up_proj(x), m.down_proj(f),
+                a.q_proj(x),
+                a.k_proj(x),
+                a.v_proj(x),
+                a.o_proj(x),
+                m.gate_proj(x),
+                m.up_proj(x),
+                m.down_proj(f),
             ),
             3,
-        )  # fmt: skip
+        )
         head = a.q_proj.weight.shape[0] // a.n_heads
         keys = start + rows
         q = mx.random.normal((1, a.n_heads, rows, head))

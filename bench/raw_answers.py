@@ -73,8 +73,15 @@ def main() -> int:
                 temperature=temp,
                 logits_processors=procs,
             )
-            records.append({"file": entry["file"], "chars": len(text), "command": command,
-                            "decoding": decoding, "raw": result.text})  # fmt: skip
+            records.append(
+                {
+                    "file": entry["file"],
+                    "chars": len(text),
+                    "command": command,
+                    "decoding": decoding,
+                    "raw": result.text,
+                }
+            )
             print(entry["file"], command, decoding, repr(result.text[:120]), file=sys.stderr)
             Path(args.out).write_text(
                 json.dumps(records, ensure_ascii=False, indent=1) + "\n", encoding="utf-8"
