@@ -112,10 +112,8 @@ def unload_model(session: Session, req: dict, ctx: RequestContext) -> dict:
 def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
     content = require_str(req, "content", non_blank=True)
     fmt = require_format(req)
-    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
-    known_tags = require_known_tags(req)
-    max_new = require_max_new_tags(req, limit, known_tags)
-    job = new_job(session, req, ctx, DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit)
+    limit, known_tags, max_new = tag_options(req)
+    job = new_job(session, req, ctx, tag_tokens(limit))
     if known_tags is not None:
         job.known, job.max_new = session.known_tags(known_tags), max_new
     reading = read_document(content, fmt)
@@ -136,8 +134,7 @@ def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
 def summarize(session: Session, req: dict, ctx: RequestContext) -> dict:
     content = require_str(req, "content", non_blank=True)
     fmt = require_format(req)
-    max_words = optional_count(req, "max_words", *MAX_WORDS_RANGE)
-    sentences = optional_count(req, "sentences", 1, MAX_SENTENCES)
+    max_words, sentences = summary_length_options(req)
     stream = optional_bool(req, "stream")
     job = new_job(session, req, ctx, DEFAULT_SUMMARY_TOKENS)
     reading = read_document(content, fmt)
@@ -154,21 +151,24 @@ def batch(session: Session, req: dict, ctx: RequestContext) -> dict:
     """Tags and summaries of many documents, decoded together (answers/batch.py)."""
     documents = require_documents(req)
     tasks = require_tasks(req)
-    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
-    known_tags = require_known_tags(req)
-    tag_tokens = DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit
+    limit, known_tags, max_new = tag_options(req)
+    tokens_for_tags = max_tokens_option(req, tag_tokens(limit))
+    tokens_for_summary = max_tokens_option(req, DEFAULT_SUMMARY_TOKENS)
+    temperature = temperature_option(req)
+    fmt = require_format(req)
+    max_words, sentences = summary_length_options(req)
     options = BatchOptions(
         tasks=tasks,
         limit=limit,
-        tag_tokens=optional_int(req, "max_tokens", tag_tokens, 1, MAX_TOKENS_LIMIT),
-        summary_tokens=optional_int(req, "max_tokens", DEFAULT_SUMMARY_TOKENS, 1, MAX_TOKENS_LIMIT),
-        temperature=optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0),
-        fmt=require_format(req),
-        max_words=optional_count(req, "max_words", *MAX_WORDS_RANGE),
-        sentences=optional_count(req, "sentences", 1, MAX_SENTENCES),
+        tag_tokens=tokens_for_tags,
+        summary_tokens=tokens_for_summary,
+        temperature=temperature,
+        fmt=fmt,
+        max_words=max_words,
+        sentences=sentences,
         language=require_language(req),
         known=session.known_tags(known_tags) if known_tags is not None else None,
-        max_new=require_max_new_tags(req, limit, known_tags),
+        max_new=max_new,
         progress=optional_bool(req, "progress"),
     )
     return BatchRun(session.require_loaded(), options, ctx).run(documents)
@@ -176,8 +176,8 @@ def batch(session: Session, req: dict, ctx: RequestContext) -> dict:
 
 def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: int) -> Job:
     """The model work of generate-tags or summarize, with the request's options."""
-    max_tokens = optional_int(req, "max_tokens", default_tokens, 1, MAX_TOKENS_LIMIT)
-    temperature = optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
+    max_tokens = max_tokens_option(req, default_tokens)
+    temperature = temperature_option(req)
     progress = Progress(ctx, enabled=optional_bool(req, "progress"))
     language = require_language(req)
     loaded = session.require_loaded()
@@ -189,6 +189,32 @@ def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: in
         progress,
         language=language,
     )
+
+
+def tag_options(req: dict) -> tuple[int, list[str] | None, int | None]:
+    """`max_tags`, `known_tags` and `max_new_tags`, as generate-tags and batch take them."""
+    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
+    known_tags = require_known_tags(req)
+    return limit, known_tags, require_max_new_tags(req, limit, known_tags)
+
+
+def tag_tokens(limit: int) -> int:
+    """The default answer length for ``limit`` tags."""
+    return DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit
+
+
+def summary_length_options(req: dict) -> tuple[int | None, int | None]:
+    """`max_words` and `sentences`, as summarize and batch take them."""
+    max_words = optional_count(req, "max_words", *MAX_WORDS_RANGE)
+    return max_words, optional_count(req, "sentences", 1, MAX_SENTENCES)
+
+
+def max_tokens_option(req: dict, default: int) -> int:
+    return optional_int(req, "max_tokens", default, 1, MAX_TOKENS_LIMIT)
+
+
+def temperature_option(req: dict) -> float:
+    return optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
 
 
 def partial_lines(ctx: RequestContext) -> Callable[[str], None]:
