@@ -36,7 +36,7 @@ from ..tokens import count_tokens
 from ..vocabulary import KnownTags
 from . import document_summary, document_tags, final_tags
 from .job import Job, Loaded, Progress
-from .long_documents import KV_MEMORY_SHARE, plan_chunks
+from .long_documents import kv_budget_bytes, plan_chunks
 from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
 from .summary import Summary, sentence_target, summary_length
 
@@ -79,17 +79,16 @@ class Document:
     reading: Reading | None = None
     text: str = ""
     fields: dict = field(default_factory=dict)  # what was read: format, read_chars
-
-    @property
-    def fields_in(self) -> dict:
-        """The document's own request fields, as the field checks read them."""
-        return {"content": self.content, "format": self.format}
-
     asks: dict[str, TagsAsk | SummaryAsk] = field(default_factory=dict)
     raw: dict[str, list[str]] = field(default_factory=dict)  # answer text pieces by task
     open_rows: int = 0
     prompt_tokens: int = 0
     generation_tokens: int = 0
+
+    @property
+    def fields_in(self) -> dict:
+        """The document's own request fields, as the field checks read them."""
+        return {"content": self.content, "format": self.format}
 
 
 def require_documents(req: dict) -> list[Document]:
@@ -129,11 +128,11 @@ def batch_width(
     per_token: int | None, memory: int | None, weights: int, row_tokens: int, max_rows: int
 ) -> int:
     """How many sequences of ``row_tokens`` tokens each fit together: their KV caches take
-    at most KV_MEMORY_SHARE of the memory beside the weights; never more than
+    at most kv_budget_bytes (as one long document's pass does); never more than
     ``max_rows``, never fewer than one."""
     if not per_token or memory is None:
         return max_rows
-    budget = max(0, memory - weights) * KV_MEMORY_SHARE
+    budget = kv_budget_bytes(memory, weights)
     return max(1, min(max_rows, int(budget // (per_token * max(1, row_tokens)))))
 
 

@@ -115,10 +115,15 @@ def memory_token_limit(model: Model) -> int:
     return kv_token_limit(model.kv_bytes_per_token, memory, model.weights_bytes, context)
 
 
+def kv_budget_bytes(memory: int, weights: int) -> float:
+    """What KV caches may take: KV_MEMORY_SHARE of the memory left beside the weights."""
+    return max(0, memory - weights) * KV_MEMORY_SHARE
+
+
 def kv_token_limit(per_token: int, memory: int, weights: int, context: int) -> int:
-    """Tokens whose KV cache fits KV_MEMORY_SHARE of the memory left beside the weights;
-    the whole context when it fits, never under MIN_CHUNK_TOKENS."""
-    budget = max(0, memory - weights) * KV_MEMORY_SHARE
+    """Tokens whose KV cache fits kv_budget_bytes; the whole context when it fits, never
+    under MIN_CHUNK_TOKENS."""
+    budget = kv_budget_bytes(memory, weights)
     return max(MIN_CHUNK_TOKENS, min(context, int(budget // per_token)))
 
 
