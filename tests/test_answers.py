@@ -230,11 +230,11 @@ def test_added_tokens_special_or_not_and_thinking_never_reach_an_answer() -> Non
 
 # --- Bad answers SmolLM2 really gave: repaired or dropped ----------------------------
 #
-# bench/raw_answers.py ran the bundled model on the first characters of each corpus
-# text (the record says how many) and kept its raw output; each case below names the
-# record: corpus file, command and decoding.
+# bench/raw_answers.py (removed; it is in commit cbfa0eb) ran the bundled model on the first
+# characters of each corpus text (the record says how many) and kept its raw output; each
+# case below names the record: corpus file, command and decoding.
 
-RAW_ANSWERS = ROOT / "bench" / "results" / "raw-answers.json"
+RAW_ANSWERS = ROOT / "tests" / "fixtures" / "raw-answers.json"
 
 
 def raw_record(file: str, command: str, decoding: str) -> tuple[str, str]:
