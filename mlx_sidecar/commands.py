@@ -23,7 +23,8 @@ from .context import RequestContext
 from .downloads import download_model
 from .errors import InvalidParams, LoadFailed, SidecarError, one_line
 from .language import require_language
-from .models import WEIGHT_LAYOUTS, fits_beside, load_model, resolve_model_path
+from .models import WEIGHT_LAYOUTS, load_model, resolve_model_path
+from .models.memory import fits_beside
 from .platform import backend_name, package_version
 from .reading import read_document, require_format
 from .repairs import new_tags

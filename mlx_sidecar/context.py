@@ -32,6 +32,18 @@ class RequestContext:
     def command(self) -> str | None:
         return self.request.command
 
+    def progress(self, **fields: object) -> None:
+        """A `progress` line of this command."""
+        self.emit({"type": "progress", "command": self.command, **fields})
+
+    def partial(self, text: str) -> None:
+        """A `partial` line: the next piece of a streamed answer."""
+        self.emit({"type": "partial", "command": self.command, "text": text})
+
+    def result(self, **fields: object) -> None:
+        """A `result` line: one item of a command that answers many (batch)."""
+        self.emit({"type": "result", "command": self.command, **fields})
+
     def check(self) -> None:
         """Raise Stopped if the command was asked to end; called where work can stop."""
         if self.stop_reason is not None:

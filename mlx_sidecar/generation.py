@@ -1,18 +1,21 @@
 """Generation: one ``Generator.generate`` over mlx-lm's ``stream_generate``.
 
-Tags and summary of the same document share a token prefix (prompts.py), and the
-Generator keeps the KV cache of its last prompt (mlx-lm's prompt cache) for the next one:
-the second command over a document only prefills its task.
+Tags and summary of the same document share a token prefix (prompts.py), and so do the
+turns of a conversation; the Generator keeps the KV caches of its last few prompts
+(PromptCaches, as mlx_lm.server's LRU prompt cache does), so the second command over a
+document prefills only its task and a conversation's next turn only that turn.
 """
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from .context import RequestContext
 from .models import Model
-from .platform import backend_name
+from .platform import backend_name, device_memory_bytes
 
 # Prefill runs in steps of tokens; a cancel or a deadline lands between steps. On the
 # mlx[cpu] build attention over long score rows dominates, so a step's cost grows with
@@ -25,12 +28,71 @@ MIN_PREFILL_STEP = 32
 GPU_PREFILL_STEP = 2048
 
 
+# Prompt caches kept (mlx_lm.server keeps an LRU of them too): a chat's conversation, the
+# document the app tags and summarizes, and a few more; the oldest goes first past either
+# bound. PROMPT_CACHE_SHARE of the memory beside the weights may hold them (the bundled
+# model: 46 KB a token, so 1,000 tokens is 46 MB; Qwen3-8B: 144 KB a token).
+PROMPT_CACHES_KEPT = 4
+PROMPT_CACHE_SHARE = 0.25
+PROMPT_CACHE_BYTES_NO_MEMORY_FIGURE = 1 << 30
+MOSTLY_REUSED = 0.5  # a cache this much of which serves the next prompt is taken, not copied
+
+
 @dataclass
 class PromptCache:
-    """The KV cache of the last prompt (and its answer) with the tokens it holds."""
+    """A KV cache (mlx-lm's per-layer entries) with the tokens it holds."""
 
     entries: list
     tokens: list = field(default_factory=list)
+
+    def nbytes(self) -> int:
+        return sum(int(getattr(entry, "nbytes", 0) or 0) for entry in self.entries)
+
+
+@dataclass
+class PromptCaches:
+    """The KV caches of the last few prompts (and their answers), newest last.
+
+    ``take`` hands out a cache holding the longest prefix of a prompt that any kept one
+    holds: the cache itself when most of it serves (it is trimmed back to the prefix), a
+    trimmed copy when only a small part of a longer one does (so a conversation's cache
+    survives a generate-tags of another document). ``keep`` puts a cache back after its
+    pass; the oldest go past PROMPT_CACHES_KEPT or ``max_bytes``.
+    """
+
+    max_bytes: int
+    kept: list[PromptCache] = field(default_factory=list)
+
+    def take(self, module: Any, prompt: list[int]) -> PromptCache:
+        from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
+        from mlx_lm.utils import common_prefix_len
+
+        best, best_len = None, 0
+        for held in self.kept:
+            shared = min(common_prefix_len(held.tokens, prompt), len(prompt) - 1)
+            trimmable = shared == len(held.tokens) or can_trim_prompt_cache(held.entries)
+            if trimmable and shared > best_len:
+                best, best_len = held, shared
+        if best is None:
+            return PromptCache(make_prompt_cache(module))
+        if best_len >= MOSTLY_REUSED * len(best.tokens):
+            self.kept.remove(best)
+            cache = best
+        else:
+            cache = PromptCache(copy.deepcopy(best.entries), list(best.tokens))
+        trim_prompt_cache(cache.entries, len(cache.tokens) - best_len)
+        cache.tokens = cache.tokens[:best_len]
+        return cache
+
+    def keep(self, cache: PromptCache) -> None:
+        self.kept.append(cache)
+        while len(self.kept) > PROMPT_CACHES_KEPT or (
+            len(self.kept) > 1 and sum(c.nbytes() for c in self.kept) > self.max_bytes
+        ):
+            self.kept.pop(0)
+
+    def tokens(self) -> int:
+        return sum(len(c.tokens) for c in self.kept)
 
 
 @dataclass
@@ -63,14 +125,14 @@ def prefill_step_size(prompt_tokens: int) -> int:
 
 
 class Generator:
-    """Runs passes of one model and keeps the KV cache of the last prompt for the next."""
+    """Runs passes of one model and keeps the KV caches of its last prompts for the next."""
 
     def __init__(self, model: Model) -> None:
         self.model = model
-        self.cache: PromptCache | None = None
+        self.caches = PromptCaches(prompt_cache_bytes(model))
 
     def cached_tokens(self) -> int:
-        return len(self.cache.tokens) if self.cache else 0
+        return self.caches.tokens()
 
     def generate(
         self,
@@ -93,8 +155,8 @@ class Generator:
         from mlx_lm import stream_generate
         from mlx_lm.sample_utils import make_sampler
 
-        entries, cached = self._reuse(prompt)
-        self.cache.tokens = list(prompt[:cached])  # what the cache holds until this pass ends
+        cache = self.caches.take(self.model.module, prompt)
+        cached = len(cache.tokens)
         pieces, generated, last = [], [], None
         try:
             for last in stream_generate(
@@ -104,7 +166,7 @@ class Generator:
                 max_tokens=max_tokens,
                 sampler=make_sampler(temp=temperature),
                 logits_processors=logits_processors,
-                prompt_cache=entries,
+                prompt_cache=cache.entries,
                 prefill_step_size=prefill_step_size(len(prompt)),
                 prompt_progress_callback=lambda done, total: ctx.check(),
             ):
@@ -118,8 +180,9 @@ class Generator:
                 if should_stop is not None and last.finish_reason is None and should_stop():
                     last.finish_reason = "stop"
                     break
-        finally:
-            self.cache.tokens = (prompt + generated)[: cache_offset(entries)]
+        finally:  # what the cache really holds, however the pass ended
+            cache.tokens = (prompt + generated)[: cache_offset(cache.entries)]
+            self.caches.keep(cache)
         return Generation(
             text="".join(pieces),
             prompt_tokens=len(prompt),
@@ -145,25 +208,14 @@ class Generator:
             mx.eval([entry.state for entry in cache])
         return cache
 
-    def _reuse(self, prompt: list[int]) -> tuple[list, int]:
-        """A KV cache holding the longest reusable prefix of ``prompt``, and its length.
 
-        At least one prompt token is always left to prefill: the model needs it to produce
-        the first logits. A cache that cannot be trimmed back to a prefix (the ArraysCache
-        of linear-attention layers: Qwen3.5, Mamba, LFM2) is replaced by a fresh one.
-        """
-        from mlx_lm.models.cache import can_trim_prompt_cache, make_prompt_cache, trim_prompt_cache
-        from mlx_lm.utils import common_prefix_len
-
-        held = self.cache
-        if held is not None and can_trim_prompt_cache(held.entries):
-            keep = min(common_prefix_len(held.tokens, prompt), len(prompt) - 1)
-            if keep > 0:
-                trim_prompt_cache(held.entries, len(held.tokens) - keep)
-                held.tokens = held.tokens[:keep]
-                return held.entries, keep
-        self.cache = PromptCache(entries=make_prompt_cache(self.model.module))
-        return self.cache.entries, 0
+def prompt_cache_bytes(model: Model) -> int:
+    """What the kept prompt caches may take: PROMPT_CACHE_SHARE of the memory beside the
+    weights (a fixed GiB where the device's memory is not known)."""
+    memory = device_memory_bytes()
+    if memory is None:
+        return PROMPT_CACHE_BYTES_NO_MEMORY_FIGURE
+    return int(max(0, memory - model.weights_bytes) * PROMPT_CACHE_SHARE)
 
 
 def cache_offset(entries: list) -> int:

@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable
 from typing import Any
 
+from .errors import InvalidParams
 from .models import Model
 from .vocabulary import KnownTags
 
@@ -59,10 +59,11 @@ class TagGrammar:
         self._tokenizer: Any = None  # llguidance's LLTokenizer, built on first use
         self._closing: Any = None  # tokens made only of '"' and ']': they end a tags array
         self._known: dict[tuple, str] = {}  # grammars of known-tag lists, newest last
+        self._schemas: dict[str, str] = {}  # grammars of JSON Schemas, newest last
 
     def processor(
         self, limit: int, max_tokens: int, known: KnownTags | None = None, max_new: int = 0
-    ) -> Callable | None:
+    ) -> Constraint | None:
         """A logits processor for one answer of at most ``limit`` tags in ``max_tokens``
         tokens; with ``known``, tags from that list and at most ``max_new`` others. None if
         llguidance is not installed.
@@ -74,40 +75,31 @@ class TagGrammar:
         """
         try:
             import llguidance
-            import numpy as np
-            from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
         except ImportError:
             log.warning("llguidance is not installed; tags are generated unconstrained")
             return None
-        import mlx.core as mx
-
         if known is None:
             grammar = llguidance.LLMatcher.grammar_from_json_schema(tags_schema(limit))
         else:
             grammar = self.known_tags_grammar(known, limit, max_new)
-        matcher = llguidance.LLMatcher(self.tokenizer(), grammar)
-        bitmask = allocate_token_bitmask(1, self.tokenizer().vocab_size)
-        closing = self.closing_tokens()
-        prompt_length: list[int] = []  # set at the first call
+        return self.constraint(grammar, max_tokens, self.closing_tokens())
 
-        def constrain(tokens: Any, logits: Any) -> Any:
-            if not prompt_length:
-                prompt_length.append(tokens.size)
-            else:
-                matcher.consume_token(int(tokens[-1].item()))
-            fill_next_token_bitmask(matcher, bitmask)
-            vocab = logits.shape[-1]
-            allowed = np.unpackbits(bitmask.view(np.uint8), bitorder="little")[:vocab]
-            allowed = np.pad(allowed, (0, vocab - allowed.size)).astype(bool)
-            if max_tokens - (tokens.size - prompt_length[0]) <= CLOSING_WINDOW:
-                closers = np.zeros_like(allowed)
-                n = min(allowed.size, closing.size)
-                closers[:n] = closing[:n]
-                if (allowed & closers).any():
-                    allowed &= closers
-            return mx.where(mx.array(allowed), logits, -mx.inf)
+    def schema_processor(self, schema: dict, max_tokens: int) -> Constraint:
+        """A logits processor holding an answer to the JSON Schema ``schema`` (chat's
+        `format`, extract's `schema`); its grammar is compiled once per schema content."""
+        key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        if key not in self._schemas:
+            self._schemas[key] = schema_grammar(schema)
+            while len(self._schemas) > GRAMMARS_KEPT:
+                self._schemas.pop(next(iter(self._schemas)))
+        return self.constraint(self._schemas[key], max_tokens, self.closing_tokens())
 
-        return constrain
+    def constraint(self, grammar: str, max_tokens: int, closing: Any) -> Constraint:
+        import llguidance
+
+        tokenizer = self.tokenizer()
+        matcher = llguidance.LLMatcher(tokenizer, grammar)
+        return Constraint(matcher, tokenizer.vocab_size, max_tokens, closing)
 
     def known_tags_grammar(self, known: KnownTags, limit: int, max_new: int) -> str:
         """A Lark grammar (llguidance's syntax) of a JSON array of 1..limit tags: known
@@ -137,15 +129,73 @@ class TagGrammar:
         return self._tokenizer
 
     def closing_tokens(self) -> Any:
-        """A mask of the vocabulary's tokens made only of '"' and ']' (built once)."""
+        """A mask of the vocabulary's tokens made only of '"', ']' and '}' (built once)."""
         import numpy as np
 
         if self._closing is None:
             vocab = self.model.tokenizer.get_vocab()
             mask = np.zeros(max(vocab.values()) + 1, dtype=bool)
-            mask[[i for token, i in vocab.items() if token and set(token) <= {'"', "]"}]] = True
+            mask[[i for token, i in vocab.items() if token and set(token) <= {'"', "]", "}"}]] = (
+                True
+            )
             self._closing = mask
         return self._closing
+
+
+class Constraint:
+    """A logits processor that holds one answer to a grammar (llguidance's matcher).
+
+    Near the end of ``max_tokens`` (CLOSING_WINDOW tokens), a token made only of '"', ']'
+    and '}' is taken as soon as the grammar allows one, so a JSON answer closes before it
+    runs out of tokens where it can.
+    """
+
+    def __init__(self, matcher: Any, vocab_size: int, max_tokens: int, closing: Any) -> None:
+        from llguidance.numpy import allocate_token_bitmask
+
+        self.matcher, self.max_tokens, self.closing = matcher, max_tokens, closing
+        self.bitmask = allocate_token_bitmask(1, vocab_size)
+        self.prompt_length: int | None = None  # set at the first call
+
+    def __call__(self, tokens: Any, logits: Any) -> Any:
+        import mlx.core as mx
+        import numpy as np
+        from llguidance.numpy import fill_next_token_bitmask
+
+        if self.prompt_length is None:
+            self.prompt_length = tokens.size
+        else:
+            self.matcher.consume_token(int(tokens[-1].item()))
+        fill_next_token_bitmask(self.matcher, self.bitmask)
+        vocab = logits.shape[-1]
+        allowed = np.unpackbits(self.bitmask.view(np.uint8), bitorder="little")[:vocab]
+        allowed = np.pad(allowed, (0, vocab - allowed.size)).astype(bool)
+        if self.max_tokens - (tokens.size - self.prompt_length) <= CLOSING_WINDOW:
+            closers = np.zeros_like(allowed)
+            n = min(allowed.size, self.closing.size)
+            closers[:n] = self.closing[:n]
+            if (allowed & closers).any():
+                allowed &= closers
+        return mx.where(mx.array(allowed), logits, -mx.inf)
+
+
+def schema_grammar(schema: dict) -> str:
+    """llguidance's grammar for a JSON Schema, compact (no free whitespace: a small model
+    filled answers with endless newlines, ollama #18567); InvalidParams naming what
+    llguidance cannot take."""
+    import llguidance
+
+    grammar = llguidance.LLMatcher.grammar_from_json_schema(
+        schema, defaults={"whitespace_flexible": False}
+    )
+    problem = llguidance.LLMatcher.validate_grammar(grammar)
+    if problem:
+        raise InvalidParams(f"The JSON Schema cannot be used: {one_line_of(problem)}.")
+    return grammar
+
+
+def one_line_of(text: str) -> str:
+    return " ".join(str(text).split())[:300]
 
 
 def known_tags_grammar(tags: list[str], limit: int, max_new: int) -> str:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime
 import json
+import re
 import uuid
 from typing import Any
 
@@ -61,46 +62,71 @@ def summary_task(sentences: str, language: str | None = None, subject: str = "")
 
 
 def encode_prompt(tokenizer: Any, content: str, task: str) -> list[int]:
-    """Token ids of the chat prompt for ``task`` on ``content``.
-
-    The template is rendered with a random sentinel in place of the document, then the
-    document is tokenized with special tokens disabled: a document containing
-    "<|im_end|>" stays text and cannot close the user turn or forge an assistant turn.
-    """
-    sentinel = f"\ue000{uuid.uuid4().hex}\ue000"
+    """Token ids of the chat prompt for ``task`` on ``content``: the system prompt, then
+    the document (as literal text, see encode_messages), then the task."""
+    sentinel = new_sentinel()
     messages = [
         {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": DOCUMENT_OPEN + sentinel + DOCUMENT_CLOSE + task},
     ]
-    rendered = render_chat(tokenizer, messages)
-    head, found, tail = rendered.partition(sentinel)
-    if not found or sentinel in tail:
-        raise SidecarError("The model's chat template dropped or repeated the document.")
-    return (
-        encode_text(tokenizer, head)
-        + encode_text(tokenizer, content, literal=True)
-        + encode_text(tokenizer, tail)
-    )
+    return encode_messages(tokenizer, messages, {sentinel: content})
 
 
-def render_chat(tokenizer: Any, messages: list) -> str:
+def encode_messages(
+    tokenizer: Any, messages: list[dict], literals: dict[str, str], *, answer_started: bool = False
+) -> list[int]:
+    """Token ids of a chat prompt whose messages hold sentinels (``literals``' keys).
+
+    The template is rendered with the sentinels, then each sentinel's text is tokenized
+    with special tokens disabled: a document or a message containing "<|im_end|>" stays
+    text and cannot close its turn or forge another one. With ``answer_started`` the last
+    message is the assistant's answer so far, which the model continues.
+    """
+    rendered = render_chat(tokenizer, messages, answer_started=answer_started)
+    pattern = "(" + "|".join(re.escape(s) for s in literals) + ")"
+    pieces = re.split(pattern, rendered) if literals else [rendered]
+    if sorted(p for p in pieces if p in literals) != sorted(literals):
+        raise SidecarError("The model's chat template dropped or repeated a message.")
+    ids: list[int] = []
+    for piece in pieces:
+        ids += (
+            encode_text(tokenizer, literals[piece], literal=True)
+            if piece in literals
+            else (encode_text(tokenizer, piece))
+        )
+    return ids
+
+
+def new_sentinel() -> str:
+    """A string no document holds, to stand for one in a rendered template."""
+    return f"\ue000{uuid.uuid4().hex}\ue000"
+
+
+def render_chat(tokenizer: Any, messages: list, *, answer_started: bool = False) -> str:
     """The chat template as text; thinking models are asked not to think, and templates
-    that read the date see TEMPLATE_DATE."""
+    that read the date see TEMPLATE_DATE. ``answer_started``: the last message is an
+    assistant answer to continue, so no new turn is opened after it."""
     if not getattr(tokenizer, "has_chat_template", False):
         turns = "\n\n".join(m["content"] for m in messages)
-        return turns + "\n\nAnswer:\n"
+        return turns if answer_started else turns + "\n\nAnswer:\n"
     try:
-        return _apply_template(tokenizer, messages)
+        return _apply_template(tokenizer, messages, answer_started)
     except Exception:  # templates without a system role
-        merged = [{"role": "user", "content": "\n\n".join(m["content"] for m in messages)}]
-        return _apply_template(tokenizer, merged)
+        if messages[0]["role"] != "system" or answer_started:
+            raise
+        merged = {
+            "role": "user",
+            "content": messages[0]["content"] + "\n\n" + messages[1]["content"],
+        }
+        return _apply_template(tokenizer, [merged, *messages[2:]], answer_started)
 
 
-def _apply_template(tokenizer: Any, messages: list) -> str:
+def _apply_template(tokenizer: Any, messages: list, answer_started: bool = False) -> str:
     return tokenizer.apply_chat_template(
         messages,
         tokenize=False,
-        add_generation_prompt=True,
+        add_generation_prompt=not answer_started,
+        continue_final_message=answer_started,
         enable_thinking=False,
         # Template variables shadow the renderer's strftime_now global.
         strftime_now=TEMPLATE_DATE.strftime,

@@ -13,7 +13,7 @@ from __future__ import annotations
 import pytest
 
 from mlx_sidecar import models, platform
-from mlx_sidecar.answers import long_documents
+from mlx_sidecar.models import memory
 
 # The config.json files of Qwen/Qwen3-8B and meta-llama/Llama-3.2-3B-Instruct as published
 # on the Hugging Face Hub, whole (the Llama one as also quoted in the LLM-Prof repository's
@@ -94,8 +94,8 @@ MACS = {"8GB": 8 * GIB * 2 // 3, "16GB": 16 * GIB * 2 // 3, "64GB": 64 * GIB * 3
 
 def limit(model: str, mac: str) -> int:
     config = CONFIGS[model]
-    per_token = models.kv_bytes_per_token(config, 2)
-    return long_documents.kv_token_limit(
+    per_token = memory.kv_bytes_per_token(config, 2)
+    return memory.kv_token_limit(
         per_token, MACS[mac], int(WEIGHTS[model]), config["max_position_embeddings"]
     )
 
@@ -142,14 +142,14 @@ def cached_bytes_per_token_measured(config: dict, tokens: int = 5) -> float:
 @pytest.mark.parametrize("model", list(CONFIGS))
 def test_kv_bytes_per_token_is_what_mlx_lm_caches_for_the_real_config(model: str) -> None:
     config = CONFIGS[model]
-    assert models.kv_bytes_per_token(config, 2) == cached_bytes_per_token_by_mlx_lm(config)
+    assert memory.kv_bytes_per_token(config, 2) == cached_bytes_per_token_by_mlx_lm(config)
 
 
 def test_the_whole_context_of_each_is_the_size_the_docs_table_states() -> None:
     # docs/protocol.md: "40,960 tokens = 5.6 GiB", "131,072 tokens = 14 GiB"
     for model, gib in (("qwen3-8b", 5.6), ("llama-3.2-3b", 14.0)):
         config = CONFIGS[model]
-        whole = models.kv_bytes_per_token(config, 2) * config["max_position_embeddings"]
+        whole = memory.kv_bytes_per_token(config, 2) * config["max_position_embeddings"]
         assert round(whole / GIB, 1) == gib, (model, whole / GIB)
 
 
@@ -179,11 +179,11 @@ def test_layers_whose_cache_does_not_grow_are_not_counted(name: str) -> None:
     from families import FAMILIES
 
     config = GPT_OSS_TINY if name == "gpt_oss" else FAMILIES[name].config
-    assert models.kv_bytes_per_token(config, 4) == cached_bytes_per_token_measured(config)
+    assert memory.kv_bytes_per_token(config, 4) == cached_bytes_per_token_measured(config)
 
 
 def test_a_config_without_attention_sizes_has_no_figure() -> None:
-    assert models.kv_bytes_per_token({"model_type": "mystery"}, 2) is None
+    assert memory.kv_bytes_per_token({"model_type": "mystery"}, 2) is None
 
 
 @pytest.mark.parametrize("model", list(CONFIGS))
@@ -192,9 +192,9 @@ def test_one_pass_keeps_its_kv_cache_inside_the_memory_share(model: str, mac: st
     tokens = limit(model, mac)
     context = CONFIGS[model]["max_position_embeddings"]
     per_token = cached_bytes_per_token_by_mlx_lm(CONFIGS[model])
-    assert long_documents.MIN_CHUNK_TOKENS <= tokens <= context
+    assert memory.MIN_CHUNK_TOKENS <= tokens <= context
     if tokens < context:
-        room = (MACS[mac] - WEIGHTS[model]) * long_documents.KV_MEMORY_SHARE
+        room = (MACS[mac] - WEIGHTS[model]) * memory.KV_MEMORY_SHARE
         assert tokens * per_token <= room < (tokens + 1) * per_token
 
 
@@ -233,10 +233,7 @@ def test_more_memory_never_means_shorter_chunks() -> None:
 
 
 def test_weights_that_fill_memory_still_leave_a_minimum_chunk() -> None:
-    assert (
-        long_documents.kv_token_limit(147_456, 8 * GIB, 9 * GIB, 40_960)
-        == long_documents.MIN_CHUNK_TOKENS
-    )
+    assert memory.kv_token_limit(147_456, 8 * GIB, 9 * GIB, 40_960) == memory.MIN_CHUNK_TOKENS
 
 
 def held_model(weights_bytes: int) -> models.Model:
@@ -261,16 +258,16 @@ def test_a_new_models_size_is_its_weights_on_disk_or_their_float32_copy(
 ) -> None:
     folder = family_folders("phi3").path
     on_disk = sum(f.stat().st_size for f in folder.glob("*.safetensors"))
-    assert models.expected_weights_bytes(folder, "quantized") == on_disk
+    assert memory.expected_weights_bytes(folder, "quantized") == on_disk
     # 4-bit weights with a scale and bias per 64: 4.5 bits a weight, 32 as float32.
-    assert models.expected_weights_bytes(folder, "float32") == int(on_disk * 32 / 4.5)
+    assert memory.expected_weights_bytes(folder, "float32") == int(on_disk * 32 / 4.5)
 
 
 def test_a_model_that_does_not_fit_beside_the_loaded_one_frees_it_first(
     family_folders: object,
 ) -> None:
     folder = family_folders("phi3").path
-    memory = platform.device_memory_bytes()
-    assert memory is not None and memory > 0
-    assert models.fits_beside(held_model(0), folder, "quantized")
-    assert not models.fits_beside(held_model(memory), folder, "quantized")
+    device = platform.device_memory_bytes()
+    assert device is not None and device > 0
+    assert memory.fits_beside(held_model(0), folder, "quantized")
+    assert not memory.fits_beside(held_model(device), folder, "quantized")

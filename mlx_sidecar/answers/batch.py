@@ -29,6 +29,7 @@ from typing import Any
 from ..context import RequestContext
 from ..errors import InvalidParams, SidecarError, one_line
 from ..language import Language
+from ..models.memory import kv_budget_bytes
 from ..platform import backend_name, device_memory_bytes
 from ..reading import Reading, read_document, require_format
 from ..repairs import new_tags
@@ -36,7 +37,7 @@ from ..tokens import count_tokens
 from ..vocabulary import KnownTags
 from . import document_summary, document_tags, final_tags
 from .job import Job, Loaded, Progress
-from .long_documents import kv_budget_bytes, plan_chunks
+from .long_documents import plan_chunks
 from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
 from .summary import Summary, sentence_target, summary_length
 

@@ -18,7 +18,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..models import Model
-from ..platform import backend_name, device_memory_bytes
+from ..models.memory import memory_token_limit
+from ..platform import backend_name
 from ..prompts import encode_prompt
 from ..repairs import normalize_tags, tag_key
 from ..text import sentence_key, split_sentences
@@ -31,10 +32,6 @@ from .summary import Summary
 # Long documents on CPU are read in chunks of this many tokens: attention over long
 # prompts dominates there (bench/RESULTS.md: prefill 296 tok/s at 400 tokens, 90 at 3,645).
 CPU_CHUNK_TOKENS = 2048
-# Share of the memory left beside the weights that one pass's KV cache may take. The rest
-# is headroom for activations of a prefill step, MLX's buffer cache and the app itself.
-KV_MEMORY_SHARE = 0.5
-MIN_CHUNK_TOKENS = 512  # below this a chunk has too little text for tags or a summary
 MAX_TAGS_LIMIT = 20  # generate-tags' max_tags: chunks leave room for this many tags
 # What each chunk is asked: the defaults of generate-tags (5 tags in 64 + 12 a tag
 # tokens) and summarize (160 tokens), so that either command's chunk results serve both.
@@ -104,27 +101,6 @@ def content_budget(model: Model, task: str, max_tokens: int) -> int:
     context = model.context_length or 4096
     tokens = min(context, memory_token_limit(model))
     return max(256, tokens - overhead - max_tokens - 16)
-
-
-def memory_token_limit(model: Model) -> int:
-    """The most tokens one pass may hold in its KV cache on this device (see kv_token_limit)."""
-    context = model.context_length or 4096
-    memory = device_memory_bytes()
-    if memory is None or not model.kv_bytes_per_token:
-        return context
-    return kv_token_limit(model.kv_bytes_per_token, memory, model.weights_bytes, context)
-
-
-def kv_budget_bytes(memory: int, weights: int) -> float:
-    """What KV caches may take: KV_MEMORY_SHARE of the memory left beside the weights."""
-    return max(0, memory - weights) * KV_MEMORY_SHARE
-
-
-def kv_token_limit(per_token: int, memory: int, weights: int, context: int) -> int:
-    """Tokens whose KV cache fits kv_budget_bytes; the whole context when it fits, never
-    under MIN_CHUNK_TOKENS."""
-    budget = kv_budget_bytes(memory, weights)
-    return max(MIN_CHUNK_TOKENS, min(context, int(budget // per_token)))
 
 
 def chunk_token_limit(model: Model) -> int:

@@ -19,7 +19,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LoadFailed, one_line
-from . import Model, choose_layout, is_dense, kv_bytes_per_token, kv_element_bytes
+from . import Model, choose_layout, is_dense
+from .memory import kv_bytes_per_token, kv_element_bytes
 
 GROUP_SIZE = 32  # every GGUF block type MLX reads holds 32 weights
 ARCHITECTURES = ("llama",)

@@ -7,7 +7,8 @@ from typing import Any
 
 from ..errors import LoadFailed, one_line
 from ..platform import backend_name
-from . import Model, choose_layout, is_dense, kv_bytes_per_token, kv_element_bytes, text_config
+from . import Model, choose_layout, is_dense, text_config
+from .memory import kv_bytes_per_token, kv_element_bytes
 
 
 def load(path: Path, weights: str) -> Model:

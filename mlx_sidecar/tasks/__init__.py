@@ -1,0 +1,41 @@
+"""Tasks: what the model is asked to do with a document or a conversation.
+
+A task (tags, summary, chat, extract) is one object per request, made from the request's
+fields by its ``parse`` at the protocol boundary, and it owns everything about its answer:
+its options, defaults and limits; its prompt; its logits processors (grammar, penalties);
+its streaming and stop rule; reading its raw output; its final repair. The schedulers in
+answers/ (one pass, a long document's chunks, a batch) run any task's ``Ask`` without
+knowing which task it is:
+
+    ask = task.ask(job, text)          # prompt, max_tokens, processors
+    ... generate, calling ask.heard(piece) per piece, stopping when ask.done() ...
+    result = ask.read(text, finish_reason)
+
+A new task is one module here (its options, its Ask, its response fields), a line in
+commands.HANDLERS and its entries in protocol.schema.json.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+
+@dataclass
+class Ask:
+    """One answer asked of the model: what a scheduler needs to run it."""
+
+    prompt: list[int]
+    max_tokens: int
+    processors: list = field(default_factory=list)
+
+    def heard(self, piece: str) -> None:
+        """A piece of the answer as it is generated (streaming, loop guards)."""
+
+    def done(self) -> bool:
+        """Whether the answer is complete before the model says so (a stop rule)."""
+        return False
+
+    def read(self, text: str, finish_reason: str | None) -> Any:
+        """The task's result from the model's whole answer."""
+        return text
