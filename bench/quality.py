@@ -265,6 +265,7 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-chars", type=int, default=None, help="skip longer texts")
     parser.add_argument("--only", default="", help="comma-separated file prefixes, e.g. 01,07")
+    parser.add_argument("--half", choices=["tuning", "held-out"], help="only this corpus half")
     parser.add_argument("--out", default=str(ROOT / "bench" / "results" / "quality.json"))
     parser.add_argument("--show", action="store_true", help="print each text's tags and summary")
     parser.add_argument("--table", help="print the table of a saved run (its JSON) and exit")
@@ -286,6 +287,7 @@ def main() -> int:
         e
         for e in manifest
         if (not only or any(e["file"].startswith(p) for p in only))
+        and (args.half is None or e["half"] == args.half)
         and (args.max_chars is None or e["chars"] <= args.max_chars)
     ]
     rows = []
