@@ -2,7 +2,8 @@
 
 "auto" (the default) asks for nothing, so a model answers in the document's language
 where it can. Any ISO 639-1 code ("de") or its English name ("German"), as Babel's CLDR
-data names the 184 of them, asks for the answers in that language.
+data names the 184 of them, asks for the answers in that language. The document's own
+language is identified by text.identify_language (fastText's model).
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ import functools
 from dataclasses import dataclass
 
 from .errors import InvalidParams
-from .text import guess_language
+from .text import identify_language, same_language
 from .validate import json_type
 
 AUTO = "auto"
@@ -24,8 +25,10 @@ class Language:
 
     def differs_from(self, document: str) -> bool:
         """Whether answering in this language translates the document (then the answer's
-        words cannot be found in it)."""
-        return guess_language(document) != self.code
+        words cannot be found in it): its language is identified, and it is another one. A
+        document too short to tell is held to its words like any other."""
+        found = identify_language(document)
+        return found is not None and not same_language(found, self.code)
 
 
 @functools.cache
