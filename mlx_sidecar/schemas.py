@@ -69,6 +69,7 @@ ROOT_ONLY = ("$schema",)
 HINTS = {
     "anyOf": 'for a nullable field use a type list such as ["string", "null"]',
     "oneOf": 'for a nullable field use a type list such as ["string", "null"]',
+    "allOf": "write the field's keywords in one schema",
     "format": "a date is a string; say its format in 'description'",
     "pattern": "say the form in 'description'",
     "$ref": "write the nested object in place",

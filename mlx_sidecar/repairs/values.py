@@ -25,7 +25,7 @@ stays in the answer and the caller decides.
   2007年11月9日, with month names (full and abbreviated) of English, French, German, Spanish,
   Italian, Portuguese and Dutch from babel, and of any language passed in ``languages``.
   Numeric day/month orders count either way (09/11/2007 is 9 November and 11 September);
-  a two-digit year is 19xx or 20xx. A month (2007-11, "November 2007") is found when the
+  a two-digit year is 19xx or 20xx; a weekday is not compared. A month (2007-11, "November 2007") is found when the
   document names that month or a day in it. A time in the value (2007-11-09T10:12) must
   also stand in the document (10:12, 10:12 am); its time zone is not compared.
 - Numbers: a value that is a number (a JSON number, or a string such as "1234.50",
