@@ -42,6 +42,13 @@ def grammar_error(schema: dict) -> str:
     return llguidance.LLMatcher.validate_grammar(grammar)
 
 
+def accepted(schema: dict) -> dict:
+    """The checked schema, after llguidance has accepted it too."""
+    normalized = check_extract_schema(schema)
+    assert grammar_error(normalized) == ""
+    return normalized
+
+
 # --- The schema subset ------------------------------------------------------------------
 
 ACCEPTED = {
@@ -232,14 +239,15 @@ def test_the_largest_enum_is_accepted_and_one_choice_more_is_not() -> None:
 def test_a_schema_past_the_byte_limit_is_refused_with_its_size() -> None:
     description = "x" * (SCHEMA_MAX_BYTES // 2)
     schema = obj({"a": {"type": "string", "description": description}})
-    check_extract_schema(schema)
+    assert grammar_error(check_extract_schema(schema)) == ""
     schema["properties"]["b"] = {"type": "string", "description": description}
     with pytest.raises(InvalidParams, match=f"the limit is {SCHEMA_MAX_BYTES:,}"):
         check_extract_schema(schema)
 
 
 def test_a_least_length_past_what_an_answer_can_hold_is_refused() -> None:
-    check_extract_schema(obj({"a": {"type": "string", "minLength": MIN_LENGTH_MAX}}))
+    longest = obj({"a": {"type": "string", "minLength": MIN_LENGTH_MAX}})
+    assert grammar_error(check_extract_schema(longest)) == ""
     with pytest.raises(InvalidParams, match="'minLength' is 1001; the limit is 1000"):
         check_extract_schema(obj({"a": {"type": "string", "minLength": MIN_LENGTH_MAX + 1}}))
 
@@ -256,11 +264,11 @@ def test_a_schema_key_ignores_keyword_order_but_not_property_order_or_descriptio
     assert schema_key(a) == schema_key(same)
     assert schema_key(a) != schema_key(swapped)
     assert schema_key(a) != schema_key(described)
-    assert schema_key(check_extract_schema(a)) == schema_key(check_extract_schema(same))
+    assert schema_key(accepted(a)) == schema_key(accepted(same))
 
 
 def test_a_field_question_is_its_description_else_its_title_else_its_name_as_words() -> None:
-    schema = check_extract_schema(
+    schema = accepted(
         obj(
             {
                 "date": {"type": "string", "description": "When was the letter written?"},
@@ -406,7 +414,7 @@ def test_choices_booleans_nulls_and_empty_strings_are_never_named() -> None:
 
 
 def test_array_items_and_nested_fields_are_named_one_by_one() -> None:
-    schema = check_extract_schema(
+    schema = accepted(
         obj(
             {
                 "sender": obj({"name": {"type": "string"}, "city": {"type": "string"}}),
@@ -431,7 +439,7 @@ def test_the_value_stays_in_the_answer() -> None:
 
 # --- Chunk answers of a long document ---------------------------------------------------
 
-LETTER_SCHEMA = check_extract_schema(
+LETTER_SCHEMA = accepted(
     obj(
         {
             "correspondent": {"type": ["string", "null"]},
@@ -541,9 +549,7 @@ def test_a_field_only_some_chunks_give_is_kept_and_one_none_gives_stays_out() ->
 
 
 def test_repeats_within_one_chunk_come_back_where_min_items_needs_them() -> None:
-    schema = check_extract_schema(
-        obj({"pair": {"type": "array", "items": {"type": "string"}, "minItems": 2}})
-    )
+    schema = accepted(obj({"pair": {"type": "array", "items": {"type": "string"}, "minItems": 2}}))
     result = merge_chunk_answers([{"pair": ["Python", "python"]}], schema, E_MAIL)
     jsonschema.validate(result, schema)
     assert result == {"pair": ["Python", "python"]}
