@@ -7,4 +7,4 @@ stdin and stdout. docs/architecture.md maps the modules; docs/protocol.md is the
 __version__ = "0.2.0"
 # 1.0 is the original protocol; later versions only add fields, opt-in lines and
 # commands (1.1: progress, streaming, download-model; 1.2: cancel, timeout_s).
-PROTOCOL_VERSION = "1.2"
+PROTOCOL_VERSION = "1.3"

@@ -1,10 +1,15 @@
-"""The commands: ``HANDLERS`` maps each command name to one short function.
+"""The commands: ``HANDLERS`` maps each command name to a ``Command``.
 
-A handler takes the session, the request's fields and its context, and returns the
-response's fields (after any progress lines it emits through ``ctx.emit``). It raises
-SidecarError for what the user can act on; only the loop writes error lines. To add a
-command: a function here, its entry in HANDLERS, its request and response in
-protocol.schema.json, and a section in docs/protocol.md.
+A command's ``parse`` checks the request's fields once and returns its options (the
+request's fields as they are, for commands with nothing to check); its handler takes the
+session, those options and the request's context, and returns the response's fields
+(after any progress or partial lines it writes through the context). It raises
+SidecarError for what the user can act on; only the loop writes error lines. What the loop
+needs to know of a command is declared with it: whether it needs a loaded model, whether
+--request-timeout gives it a deadline, whether it is answered at once by the reader. To
+add a command: a handler here (and a task module in tasks/ if the model answers it), its
+line in HANDLERS, its request and response in protocol.schema.json, and a section in
+docs/protocol.md.
 """
 
 from __future__ import annotations
@@ -13,11 +18,14 @@ import logging
 import platform
 import sys
 from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
 
 from . import PROTOCOL_VERSION
 from .answers import document_summary, document_tags
 from .answers.batch import BatchOptions, BatchRun, require_documents, require_tasks
 from .answers.job import Job, Loaded, Progress
+from .answers.passes import run_ask
 from .answers.summary import MAX_SENTENCES, Summary
 from .context import RequestContext
 from .downloads import download_model
@@ -29,10 +37,11 @@ from .platform import backend_name, package_version
 from .reading import read_document, require_format
 from .repairs import new_tags
 from .session import Session
+from .tasks.chat import ChatOptions, chat_ask, chat_fields
+from .tasks.options import max_tokens_option, temperature_option
 from .validate import (
     optional_bool,
     optional_count,
-    optional_float,
     optional_int,
     optional_str,
     require_str,
@@ -46,11 +55,20 @@ MAX_TAGS_LIMIT = 20
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
 TOKENS_PER_TAG = 12  # room for each tag beyond the five
 DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
-MAX_TOKENS_LIMIT = 4096
-DEFAULT_TEMPERATURE = 0.0  # greedy: the same document gives the same tags and summary
 MAX_WORDS_RANGE = (5, 2000)
 
-Handler = Callable[[Session, dict, RequestContext], dict]
+Handler = Callable[[Session, Any, RequestContext], dict]
+
+
+@dataclass(frozen=True)
+class Command:
+    """A command's handler and how the loop treats it."""
+
+    handler: Handler
+    parse: Callable[[dict], Any] = dict  # the request's fields -> the handler's options
+    needs_model: bool = False  # no_model (after its fields are checked) when none is loaded
+    takes_deadline: bool = False  # --request-timeout bounds it (it can run for minutes)
+    immediate: bool = False  # answered by the reader thread, even while another one runs
 
 
 def check_availability(session: Session, req: dict, ctx: RequestContext) -> dict:
@@ -210,14 +228,6 @@ def summary_length_options(req: dict) -> tuple[int | None, int | None]:
     return max_words, optional_count(req, "sentences", 1, MAX_SENTENCES)
 
 
-def max_tokens_option(req: dict, default: int) -> int:
-    return optional_int(req, "max_tokens", default, 1, MAX_TOKENS_LIMIT)
-
-
-def temperature_option(req: dict) -> float:
-    return optional_float(req, "temperature", DEFAULT_TEMPERATURE, 0.0, 2.0)
-
-
 def partial_lines(ctx: RequestContext) -> Callable[[str], None]:
     """`stream: true` on summarize: each sentence as a `partial` line as it is ready."""
     return lambda text: ctx.emit({"type": "partial", "command": "summarize", "text": text})
@@ -246,16 +256,37 @@ def cancel(session: Session, req: dict, ctx: RequestContext) -> dict:
     return {"cancelled": ctx.cancel_others is not None and ctx.cancel_others(request_id)}
 
 
-HANDLERS: dict[str, Handler] = {
-    "check-availability": check_availability,
-    "load-model": load_model_command,
-    "generate-tags": generate_tags,
-    "summarize": summarize,
-    "batch": batch,
-    "download-model": download,
-    "model-info": model_info,
-    "unload-model": unload_model,
-    "shutdown": shutdown,
-    "cancel": cancel,
+def chat(session: Session, options: ChatOptions, ctx: RequestContext) -> dict:
+    """A conversation answered in the model's chat template (tasks/chat.py)."""
+    loaded = session.require_loaded()
+    ask = chat_ask(loaded.model, loaded.grammar, options, ctx)
+    job = Job(loaded, ctx, options.max_tokens, options.temperature, Progress(ctx))
+    answer = run_ask(job, ask)
+    return {**chat_fields(answer), **job.passes[0].stats()}
+
+
+def audio_unsupported(session: Session, req: dict, ctx: RequestContext) -> dict:
+    """The app's audio commands (generate-transcript, copilot-analyze) need a model that
+    hears; this sidecar runs text models only, and says so."""
+    raise SidecarError(
+        f"'{ctx.command}' needs an audio model; this sidecar runs text models only, so "
+        "transcripts and audio analysis are not available here.",
+        "unsupported",
+    )
+
+
+HANDLERS: dict[str, Command] = {
+    "check-availability": Command(check_availability),
+    "load-model": Command(load_model_command),
+    "generate-tags": Command(generate_tags, needs_model=True, takes_deadline=True),
+    "summarize": Command(summarize, needs_model=True, takes_deadline=True),
+    "chat": Command(chat, ChatOptions.parse, needs_model=True, takes_deadline=True),
+    "batch": Command(batch, needs_model=True, takes_deadline=True),
+    "download-model": Command(download),
+    "model-info": Command(model_info, needs_model=True),
+    "unload-model": Command(unload_model, needs_model=True),
+    "shutdown": Command(shutdown),
+    "cancel": Command(cancel, immediate=True),
+    "generate-transcript": Command(audio_unsupported),
+    "copilot-analyze": Command(audio_unsupported),
 }
-IMMEDIATE_COMMANDS = ("cancel",)  # answered by the reader thread, even while a command runs

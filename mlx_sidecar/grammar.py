@@ -99,7 +99,7 @@ class TagGrammar:
 
         tokenizer = self.tokenizer()
         matcher = llguidance.LLMatcher(tokenizer, grammar)
-        return Constraint(matcher, tokenizer.vocab_size, max_tokens, closing)
+        return Constraint(matcher, tokenizer, max_tokens, closing)
 
     def known_tags_grammar(self, known: KnownTags, limit: int, max_new: int) -> str:
         """A Lark grammar (llguidance's syntax) of a JSON array of 1..limit tags: known
@@ -128,34 +128,46 @@ class TagGrammar:
             )
         return self._tokenizer
 
-    def closing_tokens(self) -> Any:
-        """A mask of the vocabulary's tokens made only of '"', ']' and '}' (built once)."""
+    def closing_tokens(self) -> tuple[Any, Any]:
+        """Two masks of the vocabulary (built once): tokens that end the string they are in
+        (made only of '"', ']' and '}', and starting with '"'), and tokens that close
+        arrays and objects (made only of ']' and '}')."""
         import numpy as np
 
         if self._closing is None:
             vocab = self.model.tokenizer.get_vocab()
-            mask = np.zeros(max(vocab.values()) + 1, dtype=bool)
-            mask[[i for token, i in vocab.items() if token and set(token) <= {'"', "]", "}"}]] = (
-                True
-            )
-            self._closing = mask
+            size = max(vocab.values()) + 1
+            in_string, outside = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+            for token, i in vocab.items():
+                if token and set(token) <= {'"', "]", "}"}:
+                    in_string[i] = token[0] == '"'
+                    outside[i] = '"' not in token
+            self._closing = (in_string, outside)
         return self._closing
 
 
 class Constraint:
     """A logits processor that holds one answer to a grammar (llguidance's matcher).
 
-    Near the end of ``max_tokens`` (CLOSING_WINDOW tokens), a token made only of '"', ']'
-    and '}' is taken as soon as the grammar allows one, so a JSON answer closes before it
-    runs out of tokens where it can.
+    Near the end of ``max_tokens`` (CLOSING_WINDOW tokens, more the deeper the answer's
+    JSON is nested), or once ``close()`` was called, a token that closes what is open (the
+    string, else arrays and objects) is taken as soon as the grammar allows one, so a JSON
+    answer closes before it runs out of tokens where it can.
     """
 
-    def __init__(self, matcher: Any, vocab_size: int, max_tokens: int, closing: Any) -> None:
+    def __init__(self, matcher: Any, tokenizer: Any, max_tokens: int, closing: Any) -> None:
         from llguidance.numpy import allocate_token_bitmask
 
-        self.matcher, self.max_tokens, self.closing = matcher, max_tokens, closing
-        self.bitmask = allocate_token_bitmask(1, vocab_size)
+        self.matcher, self.tokenizer = matcher, tokenizer
+        self.max_tokens, self.closing = max_tokens, closing
+        self.bitmask = allocate_token_bitmask(1, tokenizer.vocab_size)
         self.prompt_length: int | None = None  # set at the first call
+        self.depth = JsonDepth()
+        self.closing_now = False  # set by close(): close the JSON as soon as it can
+
+    def close(self) -> None:
+        """Close the answer's JSON from now on, as soon as the grammar allows (a loop)."""
+        self.closing_now = True
 
     def __call__(self, tokens: Any, logits: Any) -> Any:
         import mlx.core as mx
@@ -165,18 +177,45 @@ class Constraint:
         if self.prompt_length is None:
             self.prompt_length = tokens.size
         else:
-            self.matcher.consume_token(int(tokens[-1].item()))
+            token = int(tokens[-1].item())
+            self.matcher.consume_token(token)
+            self.depth.feed(self.tokenizer.decode_str([token]))
         fill_next_token_bitmask(self.matcher, self.bitmask)
         vocab = logits.shape[-1]
         allowed = np.unpackbits(self.bitmask.view(np.uint8), bitorder="little")[:vocab]
         allowed = np.pad(allowed, (0, vocab - allowed.size)).astype(bool)
-        if self.max_tokens - (tokens.size - self.prompt_length) <= CLOSING_WINDOW:
+        left = self.max_tokens - (tokens.size - self.prompt_length)
+        if self.closing_now or left <= CLOSING_WINDOW + self.depth.depth:
+            mask = self.closing[0] if self.depth.in_string else self.closing[1]
             closers = np.zeros_like(allowed)
-            n = min(allowed.size, self.closing.size)
-            closers[:n] = self.closing[:n]
+            n = min(allowed.size, mask.size)
+            closers[:n] = mask[:n]
             if (allowed & closers).any():
                 allowed &= closers
         return mx.where(mx.array(allowed), logits, -mx.inf)
+
+
+class JsonDepth:
+    """How deep the JSON read so far is nested: open brackets outside strings."""
+
+    def __init__(self) -> None:
+        self.depth, self.in_string, self.escaped = 0, False, False
+
+    def feed(self, text: str) -> None:
+        for ch in text:
+            if self.in_string:
+                if self.escaped:
+                    self.escaped = False
+                elif ch == "\\":
+                    self.escaped = True
+                elif ch == '"':
+                    self.in_string = False
+            elif ch == '"':
+                self.in_string = True
+            elif ch in "[{":
+                self.depth += 1
+            elif ch in "]}":
+                self.depth -= 1
 
 
 def schema_grammar(schema: dict) -> str:

@@ -17,7 +17,7 @@ import threading
 import traceback
 from typing import IO, Any
 
-from .commands import HANDLERS, IMMEDIATE_COMMANDS
+from .commands import HANDLERS
 from .context import RequestContext
 from .errors import ClientGone, Interrupted, InvalidParams, SidecarError, Stopped, one_line
 from .session import Session
@@ -26,9 +26,6 @@ from .wire import MAX_LINE_BYTES, LineTooLong, ProtocolWriter, Request, parse_re
 
 log = logging.getLogger(__name__)
 
-# The commands that --request-timeout gives a default deadline: the ones that can run for
-# minutes on a long document (the app's own client gives up on them after 60 s).
-DEADLINE_COMMANDS = ("generate-tags", "summarize", "batch")
 MAX_TIMEOUT_S = 31_536_000  # a year: longer is no deadline, and overflows the OS's timers
 
 
@@ -63,14 +60,18 @@ def run_handler(session: Session, ctx: RequestContext) -> dict:
     try:
         if req.error is not None:
             raise req.error
-        handler = HANDLERS.get(req.command or "")
-        if handler is None:
+        command = HANDLERS.get(req.command or "")
+        if command is None:
             known = ", ".join(HANDLERS)
             raise SidecarError(
                 f"Unknown command '{truncate(req.command)}'; known commands: {known}.",
                 "unknown_command",
             )
-        return {"type": "response", "command": req.command, **handler(session, req.fields, ctx)}
+        options = command.parse(req.fields)
+        if command.needs_model:
+            session.require_loaded()
+        answer = command.handler(session, options, ctx)
+        return {"type": "response", "command": req.command, **answer}
     except SidecarError as e:
         return error_line(req.command, str(e), e.code)
     except MemoryError:
@@ -100,7 +101,7 @@ class Inbox:
 
     def __init__(self, writer: ProtocolWriter, default_timeout: float | None = None) -> None:
         self.writer = writer
-        self.default_timeout = default_timeout  # --request-timeout, for DEADLINE_COMMANDS
+        self.default_timeout = default_timeout  # --request-timeout, for takes_deadline commands
         self._cond = threading.Condition()
         self._waiting: list[RequestContext] = []
         self._running: RequestContext | None = None
@@ -127,7 +128,8 @@ class Inbox:
         the request's error."""
         value = req.fields.get("timeout_s")
         if value is None:
-            return self.default_timeout if req.command in DEADLINE_COMMANDS else None
+            command = HANDLERS.get(req.command or "")
+            return self.default_timeout if command and command.takes_deadline else None
         number = isinstance(value, (int, float)) and not isinstance(value, bool)
         if not number or not 0 < value <= MAX_TIMEOUT_S:
             req.error = InvalidParams(
@@ -270,7 +272,8 @@ def request_from(raw: bytearray | LineTooLong, max_line: int) -> Request:
 
 def answered_by_reader(req: Request) -> bool:
     """Lines that need no turn on the main thread: errors, unknown commands, `cancel`."""
-    return req.error is not None or req.command in IMMEDIATE_COMMANDS or req.command not in HANDLERS
+    command = HANDLERS.get(req.command or "")
+    return req.error is not None or command is None or command.immediate
 
 
 def serve(

@@ -192,14 +192,19 @@ def test_a_closed_pipe_raises_client_gone_which_handlers_cannot_swallow():
     assert not issubclass(errors.ClientGone, Exception)
 
 
-def test_an_answer_that_is_not_valid_json_becomes_an_internal_error(monkeypatch):
+def test_an_answer_that_is_not_valid_json_is_an_internal_error_and_the_next_command_works(
+    monkeypatch,
+):
     nan_answer = lambda session, req, ctx: {"tps": float("nan")}  # noqa: E731
-    monkeypatch.setitem(commands.HANDLERS, "model-info", nan_answer)
+    monkeypatch.setitem(commands.HANDLERS, "model-info", commands.Command(nan_answer))
     out = io.BytesIO()
-    line = io.BytesIO(b'{"command": "model-info", "id": 7}\n')
-    loop.serve(Session(), line, wire.ProtocolWriter(out))
-    (line,) = (json.loads(x) for x in out.getvalue().splitlines())
-    assert line["type"] == "error" and line["code"] == "internal" and line["id"] == 7
+    lines = io.BytesIO(
+        b'{"command": "model-info", "id": 7}\n{"command": "check-availability", "id": 8}\n'
+    )
+    loop.serve(Session(), lines, wire.ProtocolWriter(out))
+    internal, after = (json.loads(x) for x in out.getvalue().splitlines())
+    assert internal["type"] == "error" and internal["code"] == "internal" and internal["id"] == 7
+    assert after["type"] == "response" and after["id"] == 8 and after["available"] is True
 
 
 # --- Out of memory -------------------------------------------------------------------

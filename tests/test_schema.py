@@ -39,7 +39,9 @@ def test_the_schema_is_valid_draft_2020_12():
 
 def test_every_command_has_a_request_and_a_response_and_no_more():
     assert commands_of("Request") == set(commands.HANDLERS)
-    assert commands_of("Response") == set(commands.HANDLERS)
+    # The app's audio commands are always answered with an `unsupported` error line.
+    audio = {"generate-transcript", "copilot-analyze"}
+    assert commands_of("Response") == set(commands.HANDLERS) - audio
 
 
 @pytest.mark.parametrize(

@@ -431,10 +431,14 @@ def test_download_model_refuses_a_file_as_destination(guarded, tmp_path):
 
 
 def send_private_work(s: Sidecar) -> list[str]:
-    """Commands whose content carries MARKER, along every path; returns the texts generated."""
+    """Commands whose content carries MARKER, along every path; returns the texts generated:
+    the tags, and a summary sentence the model wrote (not one taken from the document)."""
     doc = f"{DOCUMENT} Internal reference {MARKER}."
-    made = s.ok({"command": "generate-tags", "content": doc, "max_tokens": 4, "progress": True})
-    summary = s.ok({"command": "summarize", "content": doc, "max_tokens": 6, "stream": True})
+    made = s.ok({"command": "generate-tags", "content": doc, "max_tokens": 16, "progress": True})
+    summary = s.ok(
+        {"command": "summarize", "content": doc, "sentences": 1, "max_tokens": 48, "stream": True}
+    )
+    assert "extractive" not in summary, summary
     for bad in (
         {"command": "generate-tags", "content": doc, "max_tags": 0},
         {"command": "summarize", "content": [doc]},
@@ -448,10 +452,14 @@ def send_private_work(s: Sidecar) -> list[str]:
 
 
 def assert_private(stderr: str, generated: list[str]) -> None:
+    """Neither the documents (they carry MARKER) nor what the model wrote from them is in
+    the log. A one-word tag ("Apollo") could be in a log for other reasons: the generated
+    texts checked are those of two words or more, and there must be some."""
     assert MARKER not in stderr
-    for text in generated:
-        if len(text) >= 12:
-            assert text not in stderr
+    checked = [text for text in generated if len(text.split()) >= 2]
+    assert checked, generated
+    for text in checked:
+        assert text not in stderr, text
 
 
 def test_content_and_generated_text_never_reach_the_log_at_info(guarded):
@@ -475,7 +483,7 @@ def test_an_internal_error_logs_its_message_only_at_debug(monkeypatch, caplog):
     def leaky(session: Session, req: dict, ctx: object) -> dict:
         raise ValueError(f"cannot handle {req['content']}")
 
-    monkeypatch.setitem(commands.HANDLERS, "summarize", leaky)
+    monkeypatch.setitem(commands.HANDLERS, "summarize", commands.Command(leaky))
     out = io.BytesIO()
     line = json.dumps({"command": "summarize", "content": MARKER}).encode() + b"\n"
     with caplog.at_level(logging.DEBUG, logger="mlx_sidecar"):

@@ -1,17 +1,32 @@
-"""One model pass over text that fits: a tags pass, or a summary pass."""
+"""One model pass: ``run_ask`` runs any task's Ask; a tags pass, or a summary pass."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from ..processors import RepetitionPenalty, document_bias
 from ..prompts import encode_prompt
 from ..repairs import answer_for, tags_from_answer
 from ..repairs.answer import THINK_BLOCK
 from ..repairs.loops import LoopGuard
+from ..tasks import Ask
 from .job import Job
 from .summary import PartialStream, Summary
+
+
+def run_ask(job: Job, ask: Ask) -> Any:
+    """One pass of the model for ``ask`` (any task's): its prompt, processors, streaming and
+    stop rule; returns what the task reads from the answer."""
+    result = job.run(
+        ask.prompt,
+        ask.max_tokens,
+        logits_processors=ask.processors or None,
+        on_text=ask.heard,
+        should_stop=ask.done,
+    )
+    return ask.read(result.text, result.finish_reason)
 
 
 @dataclass
