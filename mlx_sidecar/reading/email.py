@@ -125,6 +125,42 @@ def who_wrote(message: EmailMessage, about: str = "") -> str:
     return line + "."
 
 
+# who_wrote's sentence as the read text has it: "Bob wrote to Alice (copied to dev) on 7 May
+# 2024 about “Subject”."
+WHO_WROTE = re.compile(
+    r"^(?P<sender>[^“\n]+?) wrote(?: to (?P<to>[^“\n]+?))?(?: \(copied to (?P<cc>[^“\n]+?)\))?"
+    r"(?: on \d{1,2} [^\W\d_]+ \d{4})?(?: about “.*”)?\.$"
+)
+ON_DATE = re.compile(
+    r"^On .*(?:\d{1,2}:\d{2}(?::\d{2})?(?:\s?[AaPp][Mm])?|\d{4}(?:-\d\d-\d\d)?)\s*,?\s+"
+)
+
+
+def writers(text: str) -> list[str]:
+    """Who wrote (and was written to) in a read e-mail: the names of its who_wrote lines
+    and of the attribution lines above quoted replies ("On Mon, 6 May 2024 at 10:00,
+    Alice Example wrote:", "Junio C Hamano writes:", mutt's "* Chris Wareham [000724
+    18:24]:"). The reader knows them; they are not what the message is about."""
+    found: list[str] = []
+    for line in text.split("\n"):
+        s = line.strip()
+        who = WHO_WROTE.match(s)
+        if who:
+            for part in (who["sender"], who["to"], who["cc"]):
+                found.extend(n.strip() for n in (part or "").split(", ") if n.strip())
+        elif s.endswith(":") and (ATTRIBUTION.match(s) or s.startswith("* ")):
+            found.append(attributed_name(s))
+    return [n for n in dict.fromkeys(found) if n and n != "Someone"]
+
+
+def attributed_name(line: str) -> str:
+    """The name in an attribution line, without its date, address and verb."""
+    s = ON_DATE.sub("", ADDRESS.sub("", line)).rstrip(": ")
+    s = re.sub(r"\s+(?:wrote|writes|a écrit|schrieb|escribió)$", "", s)
+    s = re.sub(r"^\*\s*|\s*\[[^\]]*\]$", "", s).split(", ")[-1].strip(" \"'")
+    return s if len(s.split()) <= 5 else ""
+
+
 def names(message: EmailMessage, header: str) -> list[str]:
     found = email.utils.getaddresses([str(v) for v in message.get_all(header, [])])
     return [n for n in (_name(name, address) for name, address in found) if n]

@@ -20,10 +20,20 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from ..keyphrases import (
+    LABEL_WORDS,
+    DocumentLines,
+    calendar_words,
+    common_words,
+    is_common_phrase,
+    rarity,
+    written_as_name,
+)
 from ..prompts import SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
-from ..text import CJK, phrase_pattern, stopwords
+from ..text import CJK, STOPWORD_LANGUAGES, guess_language, phrase_pattern, stopwords
+from ..vocabulary import variant_key
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 
 log = logging.getLogger(__name__)
@@ -32,11 +42,6 @@ TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
 TAG_MAX_CHARS = 40
 CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phrases 20+
 SUBJECT_MIN_MENTIONS = 3  # a title the text repeats this often names what it is about
-# Words of a title that say what kind of page it is, not what it is about.
-TITLE_GENRE_WORDS = frozenset(
-    "tutorial howto manual guide handbook documentation docs readme reference module "
-    "package library primer faq".split()
-)
 SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
     r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
     r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
@@ -44,68 +49,10 @@ SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. 
 TAG_LOOP = re.compile(r"([^\W\d_]{1,12}?)\1{2,}")
 EDGE_JUNK = " \"'`“”‘’«»,;:!?()[]{}<>*_-"
 VERSION = re.compile(r"v?\d+(?:\.\d+)+[a-z]*\d*|v\d+", re.IGNORECASE)  # 2.13.0b3, v2
-CHANGELOG_WORDS = frozenset(
-    "version versions release releases issue issues bug bugs hg gh pr pull request ticket "
-    "changelog changes".split()
-)
-CHANGELOG_VERBS = frozenset(
-    "add added adds fix fixed fixes remove removed update updated change changed deprecate "
-    "deprecated bump bumped improve improved drop dropped rename renamed".split()
-)
-GENERIC_OBJECTS = frozenset(
-    "support bug bugs issue issues docs documentation test tests typo typos option options "
-    "feature features it".split()
-)
-MARKUP_WORDS = frozenset(
-    "image target alt href src rel link script div span img width height align class style "
-    "meta toctree figure raw scale badge".split()
-)
-STRUCTURE_WORDS = frozenset(
-    "chapter chapters section sections part abstract contents table introduction index "
-    "appendix preface footnotes references overview summary".split()
-)
-CALENDAR_WORDS = frozenset(
-    [
-        "january",
-        "february",
-        "march",
-        "april",
-        "may",
-        "june",
-        "july",
-        "august",
-        "september",
-        "october",
-        "november",
-        "december",
-        "jan",
-        "feb",
-        "mar",
-        "apr",
-        "jun",
-        "jul",
-        "aug",
-        "sep",
-        "sept",
-        "oct",
-        "nov",
-        "dec",
-        "monday",
-        "tuesday",
-        "wednesday",
-        "thursday",
-        "friday",
-        "saturday",
-        "sunday",
-        "mon",
-        "tue",
-        "wed",
-        "thu",
-        "fri",
-        "sat",
-        "sun",
-    ]
-)
+# A word and a number name a version, an issue or a chapter ("Version 0", "issue 1693050",
+# "Chapter 5") when the word is one of the language's this many most frequent words; a name
+# with a version ("Python 3.12", "Django 5.2") keeps it.
+# English auxiliaries (a closed class of the grammar): a tag with one is a piece of a sentence.
 FRAGMENT_VERBS = frozenset(
     ["is", "are", "was", "were", "be", "been", "has", "have", "had", "can", "will", "does", "do"]
 )
@@ -173,9 +120,11 @@ def tag_fragment(tag: str) -> str:
 
 def tag_stutter(tag: str) -> str:
     """'typing-typing-typing', 'wena wena': a word said again; a name ("Bora Bora")
-    stays."""
-    words = [w.casefold() for w in re.split(r"[\s_-]+", tag) if w]
-    return "" if len(set(words)) < len(words) and not is_name(tag) else tag
+    stays, and so does a word inside a longer one ("Backup with rdiff-backup")."""
+    words = [w.casefold() for w in tag.split()]
+    parts = [[p for p in re.split(r"[_-]+", w) if p] for w in words]
+    repeated = len(set(words)) < len(words) or any(len(set(p)) < len(p) for p in parts)
+    return "" if repeated and not is_name(tag) else tag
 
 
 def tag_loop(tag: str) -> str:
@@ -185,35 +134,25 @@ def tag_loop(tag: str) -> str:
 
 
 def tag_version(tag: str) -> str:
-    """'v2.13.0b3', 'Version 0', 'Hg issue 27', 'issue 1693050': versions and issue
-    numbers are furniture. A name with a version ("Python 3.12") stays."""
-    words = [w.casefold() for w in tag.split()]
-    if all(VERSION.fullmatch(w) or w.isdigit() or w in CHANGELOG_WORDS for w in words):
-        return ""
-    return "" if words[-1] in ("release", "releases", "changelog") and len(words) <= 2 else tag
-
-
-def tag_changelog_verb(tag: str) -> str:
-    """'Add support', 'add', 'Fix bugs': a changelog entry's verb, not a topic."""
-    words = [w.casefold() for w in tag.split()]
-    generic = all(w in GENERIC_OBJECTS or w in stopwords() for w in words[1:])
-    return "" if words[0] in CHANGELOG_VERBS and generic else tag
-
-
-def tag_markup_word(tag: str) -> str:
-    """'image', 'target', 'alt', 'link rel', 'script src': words of the markup;
-    'Chapter', 'Abstract', 'Table of Contents': the parts of any document; and
-    'Tutorial', 'Documentation': what kind of page it is, not what it is about."""
-    words = [w.casefold() for w in tag.split()]
-    furniture = MARKUP_WORDS | STRUCTURE_WORDS | TITLE_GENRE_WORDS
-    return "" if all(w in furniture or w in ("of", "the") for w in words) else tag
+    """'v2.13.0b3', 'Version 0', 'issue 1693050', 'Chapter 5': a version, an issue or a
+    chapter number, alone or after one of the language's ordinary words (LABEL_WORDS). A
+    name with a version ("Python 3.12") stays."""
+    words = tag.casefold().split()
+    numbered = [w for w in words if VERSION.fullmatch(w) or w.isdigit()]
+    if not numbered:
+        return tag
+    rest = [w for w in words if w not in numbered]
+    ordinary = common_words(guess_language(tag), LABEL_WORDS) if rest else frozenset()
+    return "" if len(rest) <= 1 and all(w in ordinary for w in rest) else tag
 
 
 def tag_calendar_word(tag: str) -> str:
-    """'Feb', 'July 2025', 'Monday': a date in the page's furniture (a manual's footer, a
-    tutorial's byline), not a topic."""
+    """'Feb', 'July 2025', 'Monday', 'lundi': a date in the page's furniture (a manual's
+    footer, a tutorial's byline), not a topic: month and day names as babel's CLDR data
+    writes them in the languages the sidecar tells apart."""
     words = [w.casefold().rstrip(".") for w in tag.split()]
-    return "" if all(w in CALENDAR_WORDS or w.isdigit() for w in words) else tag
+    months_days = calendar_words(STOPWORD_LANGUAGES)
+    return "" if all(w in months_days or w.isdigit() for w in words) else tag
 
 
 def tag_only_small_words(tag: str) -> str:
@@ -254,8 +193,6 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_loop,
     tag_trailing_stopword,
     tag_version,
-    tag_changelog_verb,
-    tag_markup_word,
     tag_calendar_word,
     tag_only_small_words,
     tag_cjk_phrase,
@@ -265,17 +202,10 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
 
 
 def tag_key(tag: str) -> str:
-    """Case, singular/plural and a leading article make no other tag: 'numbers' is
-    'Number', 'The Debian Project' is 'Debian Project'."""
-    words = tag.casefold().split()
-    if len(words) > 1 and words[0] in ("the", "a", "an"):
-        words = words[1:]
-    last = words[-1]
-    if len(last) > 4 and last.endswith("ies"):
-        last = last[:-3] + "y"
-    elif len(last) > 3 and last.endswith("s") and not last.endswith(("ss", "us", "is")):
-        last = last[:-1]
-    return " ".join([*words[:-1], last])
+    """Case, singular/plural, separators and a leading article make no other tag:
+    'numbers' is 'Number', 'The Debian Project' is 'Debian Project' (the known tags'
+    rule: vocabulary.variant_key)."""
+    return variant_key(tag)
 
 
 def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
@@ -296,42 +226,73 @@ def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
     return tags
 
 
-def ground_tags(tags: list[str], document: str, limit: int, top_up: bool = True) -> list[str]:
-    """Keep tags the document supports; top up from keyword extraction to a useful few
-    (unless ``top_up`` is false).
+def ground_tags(
+    tags: list[str], document: str, limit: int, top_up: bool = True, title: str = ""
+) -> list[str]:
+    """Keep tags the document supports in its own lines; top up from its key phrases to
+    a useful few (unless ``top_up`` is false).
 
     A 135M model sometimes answers with words from the instruction, a template
     placeholder or a stutter ("typing-typing-typing"); none of those occur in the text.
-    A word of the instruction the document uses too ("JSON") is a good tag.
+    A word of the instruction the document uses too ("JSON") is a good tag. Words that
+    only frame the document are no tags (see ``frames_the_document``).
     """
     folded = document.casefold()
+    lines = DocumentLines.of(document, title)
 
     def supported(tag: str) -> bool:
         words = re.findall(r"\w+", tag.casefold())
-        left = "" if CJK.match(tag[0]) else r"(?<![\w./])"  # CJK has no word breaks
-        right = "" if CJK.match(tag[-1]) else r"(?!\w)"
-        if re.search(left + re.escape(tag.casefold()) + right, folded):
+        if re.search(phrase_pattern(tag.casefold()).replace(r"(?<!\w)", r"(?<![\w./])"), folded):
             return True  # "Bora Bora" too; ".NET" only as a word, not in ".netrc"
-        if any(words.count(w) > 1 for w in words) or tag.startswith("."):
+        if not tag_stutter(tag) or tag.startswith("."):
             return False  # a stutter, or a leading-dot name the document does not use
         if "-" in tag and tag.islower():
             return False  # a slug ("debian-project-list") the document does not use
         if echoes_instruction(words):
             return False  # words of the instruction ("json-list", "list of up to 5 keywords")
-        return any(w in folded for w in words if len(w) > 3 and not w.isdigit())
+        return any(
+            re.search(phrase_pattern(w), folded) for w in words if len(w) > 3 and not w.isdigit()
+        )
 
-    kept = [t for t in tags if supported(t)]
+    kept = [t for t in tags if supported(t) and not frames_the_document(t, lines)]
     wanted = min(3, limit)
     if len(kept) < wanted and top_up:
         taken = {w for t in kept for w in t.casefold().split()}
         extra = []
-        for keyword in keyword_tags(document, limit):
-            words = set(keyword.casefold().split())
+        for phrase in keyword_tags(document, limit, title):
+            words = set(phrase.casefold().split())
             if not words <= taken:  # "Peters" after "Tim Peters" says nothing new
-                extra.append(keyword)
+                extra.append(phrase)
                 taken |= words
         kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
     return kept
+
+
+def frames_the_document(tag: str, lines: DocumentLines) -> bool:
+    """A tag from what frames the document rather than what it says: the name of who
+    wrote or was written to ("Hamano wrote", "Junio"), a listing's columns ("david git"),
+    a footer ("Part of the git"), a name only its code uses ("ERROR", "len"), a heading
+    of one word the text never uses ("Abstract"), or only common words ("bad", "Work")
+    that the title or opening line does not name and that the text does not write as a
+    name ("Mad Men")."""
+    if lines.names_a_writer(tag) or lines.only_in_frame(tag):
+        return True
+    if names_subject(tag, lines):
+        return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
+    if lines.is_code_name(tag) or lines.only_as_heading(tag):
+        return True
+    if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
+        return False  # "Mad Men", "The Who": common words, written as a name
+    return is_common_phrase(tag, lines.language) and not names_subject(tag, lines)
+
+
+def names_subject(tag: str, lines: DocumentLines) -> bool:
+    """Whether ``tag`` names what the title or the opening line names ("Backup" of "9.10.
+    Backup", "Rich" of "Rich is a Python library"), the subject itself or more."""
+    return any(
+        tag_key(tag) == tag_key(s) or re.search(phrase_pattern(tag_key(s)), tag_key(tag))
+        for s in lines.subjects
+    )
 
 
 # The words of the tasks the model is given (and what it calls its answer): a tag made
@@ -350,12 +311,15 @@ def echoes_instruction(words: list[str]) -> bool:
 
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
-    """The subject the document's title names, first, when no tag names it.
+    """The document's tags once its passes are done: none that only frames it (judged
+    with its title), and the subject its title names first when no tag names it.
 
     SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
     README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
     ("fnmatch", "NetworkX graphs") stays as it is.
     """
+    lines = DocumentLines.of(reading.text, reading.title)
+    tags = [t for t in tags if not frames_the_document(t, lines)] or tags
     subject = title_subject(reading)
     if not subject or any(names_same_thing(tag, subject) for tag in tags):
         return tags
@@ -363,27 +327,59 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
 
 
 def title_subject(reading: Reading) -> str:
-    """What the title names: "fnmatch" from "fnmatch — Unix filename pattern matching",
-    "Argparse" from "Argparse Tutorial", "ipaddress" from "An introduction to the
-    ipaddress module", "jq" from a manual page's "JQ(1)" (a title in capitals is shown
-    as the text writes it). Its section number, brackets, subtitle and the small and
-    genre words at its ends do not count. None unless the text repeats it
-    SUBJECT_MIN_MENTIONS times: "Whetting Your Appetite" names no subject."""
-    title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title))
+    """What the title names: the longest run of its words that the text repeats
+    SUBJECT_MIN_MENTIONS times, with no small word at either end ("fnmatch" from
+    "fnmatch — Unix filename pattern matching", "argparse" from "Argparse Tutorial",
+    "jq" from a manual page's "JQ(1)"; a title in capitals is shown as the text writes
+    it). Its section number, brackets and subtitle do not count; none when the title is
+    furniture or a sentence, or the text repeats none of it: "Whetting Your Appetite"."""
+    title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title.strip()))
+    if re.search(r"[.!?]$", title) or is_furniture_title(title):
+        return ""
     title = re.split(r"\s+(?:—|–|-{1,3}|\|)\s+|:\s|,\s", title)[0]
     words = re.sub(r"^[LlDd]['’]", "", title.strip(EDGE_JUNK)).split()  # "L'espace utilisateur"
-    trimmed = stopwords() | STRUCTURE_WORDS | TITLE_GENRE_WORDS
-    while words and words[0].casefold() in trimmed:
-        words.pop(0)
-    while words and words[-1].casefold() in trimmed:
-        words.pop()
-    subject = " ".join(words).strip(EDGE_JUNK)
+    body = DocumentLines.of(reading.text, reading.title)
+    best: tuple = (0, 0, 0, "")
+    for i in range(len(words)):
+        for j in range(i + 1, len(words) + 1):
+            run = words[i:j]
+            if run[0].casefold() in stopwords() or run[-1].casefold() in stopwords():
+                continue
+            phrase = " ".join(run).strip(EDGE_JUNK)
+            if not re.search(r"[^\W\d_]", phrase) or not names_alone(phrase, words, body):
+                continue
+            written = re.findall(phrase_pattern(phrase), body.own, re.IGNORECASE)
+            if len(written) >= SUBJECT_MIN_MENTIONS:  # ties: the rarer word ("argparse")
+                best = max(best, (len(run), len(written), rarity(phrase, body.language), phrase))
+    subject = best[-1]
     if not subject or is_furniture_title(subject):
         return ""
-    written = re.findall(phrase_pattern(subject), reading.text, re.IGNORECASE)
-    if len(written) < SUBJECT_MIN_MENTIONS:
-        return ""
+    written = re.findall(phrase_pattern(subject), body.own, re.IGNORECASE)
     return Counter(written).most_common(1)[0][0] if subject.isupper() else subject
+
+
+def names_alone(phrase: str, title: list[str], body: DocumentLines) -> bool:
+    """Whether a run of the title's words can name its subject: not only the language's
+    common words, and not one of its ordinary words (LABEL_WORDS) picked out of a longer
+    title ("Tools" of "More Control Flow Tools"), unless the text writes it as a name
+    ("Wine" of "Wine release 20020904", "Rich")."""
+    if written_as_name(phrase, body.prose):
+        return True
+    if is_common_phrase(phrase, body.language):
+        return False
+    part = " " not in phrase and len(title) > 1
+    return not (part and phrase.casefold() in common_words(body.language, LABEL_WORDS))
+
+
+def opening_subject(reading: Reading) -> str:
+    """The name a text opens with when it has no title: its first line when that is a
+    heading ("Apache License", "JsonCpp Documentation" as the title rule reads it), or
+    the capitalized words its first sentence begins with ("Rich is a Python library")."""
+    lines = DocumentLines.of(reading.text, reading.title)
+    opening = lines.opening()
+    if not opening:
+        return ""
+    return title_subject(Reading(reading.format, reading.text, opening))
 
 
 def names_same_thing(tag: str, subject: str) -> bool:
@@ -395,24 +391,14 @@ def names_same_thing(tag: str, subject: str) -> bool:
     return bool(re.search(phrase_pattern(subject), tag) or re.search(phrase_pattern(tag), subject))
 
 
-def keyword_tags(content: str, limit: int) -> list[str]:
-    """Fallback when the model yields nothing usable: YAKE keyword extraction."""
-    try:
-        import yake
+def keyword_tags(content: str, limit: int, title: str = "") -> list[str]:
+    """Tags when the model yields nothing usable: the document's key phrases
+    (keyphrases.py), else its most frequent longer words, else its first word."""
+    from ..keyphrases import key_phrases
 
-        extractor = yake.KeywordExtractor(n=2, top=limit * 3, dedup_lim=0.7, stopwords=stopwords())
-        # A line that ends without punctuation (a title, a list item) ends a phrase too:
-        # YAKE joined "by Tim Peters" and the next line's "Beautiful" into one keyword.
-        found = extractor.extract_keywords(re.sub(r"(?<=\w)[ \t]*\n", ".\n", content))
-        tags = normalize_tags((kw for kw, _ in found), limit)
-    except Exception:
-        log.exception("keyword extraction failed")
-        tags = []
-    if not tags:  # no library, or nothing it could score: the most frequent longer words
-        words = re.findall(r"\w{4,}", content.casefold())
-        counts: dict = {}
-        for w in words:
-            counts[w] = counts.get(w, 0) + 1
+    tags = key_phrases(Reading("text", content, title), limit)
+    if not tags:
+        counts = Counter(re.findall(r"\w{4,}", content.casefold()))
         tags = normalize_tags(sorted(counts, key=lambda w: -counts[w]), limit)
     first = next((w for w in re.findall(r"[^\W\d_]\w*", content)), content.split()[0])
     return tags or [first[:TAG_MAX_CHARS]]

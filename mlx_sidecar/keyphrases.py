@@ -1,0 +1,469 @@
+"""Key phrases: the phrases a document names its subject with, and what its lines say of a tag.
+
+A document names its subject in its title (an e-mail's Subject), its opening line, its
+headings and the noun phrases it repeats. It also carries lines that are not its own
+text: who wrote the e-mail and to whom, the attribution line above a quoted reply, the
+columns of a listing (`ls -l`: "-rw-r--r-- 1 david git ..."), code, a footer ("Part of the
+git(1) suite"). A word from those lines names no subject: "Hamano wrote", "david git",
+"Part of the git", "len". ``DocumentLines`` tells them apart once per document;
+``key_phrases`` offers the model the phrases worth choosing among (grammar.py
+``candidates_grammar``), and repairs/tags.py judges every tag against the same lines.
+
+General rules only, no lists of the corpus's words: a single word among the 1,000 most
+frequent of the document's language (pyspellchecker's frequency lists) names no subject
+unless the title or the opening names it ("bad", "Work"); month and day names are
+babel's CLDR names in the document's language and English.
+"""
+
+from __future__ import annotations
+
+import functools
+import gzip
+import json
+import logging
+import re
+from collections import Counter
+from dataclasses import dataclass, field
+
+from .reading import Reading
+from .reading.email import writers
+from .text import CJK, guess_language, phrase_pattern, stopwords
+
+log = logging.getLogger(__name__)
+
+KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows up to 30)
+COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
+SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
+FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
+FOOTER_MAX_WORDS = 10
+YAKE_MAX_CHARS = 60_000  # key phrases of a longer text come from its first part
+# Words that turn a name into an attribution: "Hamano wrote", "Alice writes" (reading/email.py).
+ATTRIBUTION_VERBS = frozenset(["wrote", "writes", "said", "says", "schrieb", "escribió", "écrit"])
+LISTING_FIELD = re.compile(r"^(?:[\w.-]*\d[\w.:/-]*|[-dlrwxst]{10}[.+@]?|[^\w\s]+)$")
+COLUMN_GAP = re.compile(r"[^\s.!?:;,\"'”)]\s{2,}(?=\S)")  # two spaces after a word: a column
+CODE_MARK = re.compile(r"^(?:>>>|\$|//|/\*|#\s*(?:include|define|ifn?def|endif|pragma)\b)")
+# A statement's end: a brace, or ';' after code ("len = 0;", "free(buf);", "std::cin >>
+# root;"), not after wrapped prose ("... of this License;").
+CODE_END = re.compile(
+    r"(?:[{}]|\*/)\s*$|^(?=.*(?:\w\(|=|->|::|<<|>>)).*;\s*$|^\S+(?: \S+){0,2};$"
+    r"|\w\s?\((?:\s*|[^()\"]*[,*][^()\"]*)\)\s*;\s*$"  # "GArray *g_array_new (gboolean a, ...);"
+)
+CODE_START = re.compile(
+    r"^(?:import [\w.]+(?:, [\w.]+)*$|from [\w.]+ import [\w, *()]+$"
+    r"|(?:def|class|return|elif|var|let|const|func|fn|if|for|while)\b.*[(){}\[\]=:]"
+    r"|[\w.]+(?:::\w+|->\w+)*\(.*\)$"
+    r"|[\w.\[\]\"'>-]+\s*[-+*/|&]?=\s*\S"
+    r"|\"[^\"]*\"\s*[:,]|\"[^\"]*\"$|[\[\](){},;]+$"  # JSON's keys and items, brackets
+    r"|.*\s(?:==?|!=|<=|>=)\s.*[^.!?]$)"  # "SET balance = balance - 100.00"
+)
+IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+NAME_PART = re.compile(r"[^\W\d_][^\W_]*(?:['’.-][^\W_]+)*")  # "ogra" of "ogra_ac", "O'Neil"
+SPEAKER_LINE = re.compile(r"^([^\s:]{1,32}): \S")  # "ogra_ac: that too" (reading/chat.py)
+QUOTED = "Quoted: “"  # how reading/email.py marks a quote with no attribution line
+SPEAKER_SHARE = 0.5  # of a text's lines said by speakers: a chat transcript
+HEADING_MAX_WORDS = 8
+LABEL_WORDS = 5000  # a language's ordinary words: a heading's label, a constant in capitals
+SHORT_NAME = 4  # "len", "buf", "msg": a program's abbreviations...
+RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 most frequent
+# A byline in the title or the first lines names the author: "The Zen of Python, by Tim Peters".
+BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
+BYLINE_LINES = 5
+# A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
+# quotes, brackets, markup, operators or CJK sentence punctuation.
+CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]*$")
+
+
+@dataclass
+class DocumentLines:
+    """A document's text split into what it says (``prose``: its own sentences, headings
+    and quoted replies) and what only frames it (``frame``: who-wrote and attribution
+    lines, listing rows, code, a footer), with the people who wrote it."""
+
+    text: str
+    title: str = ""
+    prose: str = ""
+    frame: str = ""
+    code: str = ""
+    writers: list[str] = field(default_factory=list)
+    speakers: list[str] = field(default_factory=list)
+    language: str = "en"
+    mostly_code: bool = False
+
+    @classmethod
+    def of(cls, text: str, title: str = "") -> DocumentLines:
+        return _lines_of(text, title)
+
+    @functools.cached_property
+    def ordinary(self) -> frozenset:
+        """The language's LABEL_WORDS most frequent words."""
+        return common_words(self.language, LABEL_WORDS)
+
+    @functools.cached_property
+    def subjects(self) -> list[str]:
+        """What the title names (repairs/tags.py title_subject), and the name the text
+        opens with."""
+        from .repairs.tags import opening_subject, title_subject
+
+        reading = Reading("text", self.text, self.title)
+        return [s for s in (title_subject(reading), opening_subject(reading)) if s]
+
+    @property
+    def own(self) -> str:
+        """What the document says, its code included: all but the lines that frame it."""
+        return self.prose + "\n" + self.code
+
+    def mentions(self, phrase: str, where: str = "prose", case: bool = False) -> int:
+        """Whole-phrase mentions of ``phrase`` in the prose (or ``where``: "own", "frame",
+        "code", "text"), case aside unless ``case``."""
+        if not phrase.strip():
+            return 0
+        body = getattr(self, where)
+        flags = 0 if case else re.IGNORECASE
+        return len(re.findall(phrase_pattern(phrase), body, flags))
+
+    def names_a_writer(self, tag: str) -> bool:
+        """'Hamano wrote', 'Junio', 'Nathaniel Borenstein', 'ogra': the name of someone who
+        wrote or was written to, from the e-mail's own header and attribution lines (and
+        not what the text is about: its title and prose do not keep naming them), or a
+        chat's speaker."""
+        words = {w for w in NAME_PART.findall(tag.casefold()) if w not in ATTRIBUTION_VERBS}
+        if not words:
+            return False
+        if any(words <= set(NAME_PART.findall(s.casefold())) for s in self.speakers):
+            return True
+        for name in self.writers:
+            if words <= set(NAME_PART.findall(name.casefold())):
+                named = " ".join(w for w in tag.split() if w.casefold() not in ATTRIBUTION_VERBS)
+                about = max(self.mentions(named), self.mentions(name))
+                title = BYLINE.sub("", self.title)  # the byline names the author, not the topic
+                in_title = re.search(phrase_pattern(named), title, re.IGNORECASE)
+                return not in_title and about < SUBJECT_MIN_MENTIONS
+        return False
+
+    def only_in_frame(self, tag: str) -> bool:
+        """A tag the document writes only in lines that frame it: a listing's columns
+        ("david git"), a footer ("Part of the git"), who wrote to whom, code."""
+        if self.mostly_code or CJK.search(tag):
+            return False
+        return self.mentions(tag) == 0 and (
+            self.mentions(tag, "frame") > 0 or self.mentions(tag, "code") > 0
+        )
+
+    def only_as_heading(self, tag: str) -> bool:
+        """'Abstract', 'AUTHOR', 'Chapter': one word the document writes only as a
+        heading of its own or before a part's number ("Chapter 1.", "Section 2.3"), a word
+        in capitals as the tag spells it: it names a part of the document, not a topic it
+        discusses."""
+        if " " in tag.strip() or CJK.search(tag):
+            return False
+        word = phrase_pattern(tag)
+        alone = rf"(?m)^[ \t]*(?:[\w.]+[.)]?\s+)?{word}[ \t]*$"
+        numbered = rf"{word}\s+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
+        case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
+        labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
+        return labels > 0 and labels >= self.mentions(tag, case=tag.isupper())
+
+    def opening(self) -> str:
+        """The text's first line when it is a heading (no sentence, a few words), or the
+        capitalized words its first sentence opens with ("Rich" of "Rich is a ...")."""
+        first = next((ln.strip() for ln in self.prose.split("\n") if ln.strip()), "")
+        if not first:
+            return ""
+        if len(first.split()) <= HEADING_MAX_WORDS and not re.search(r"[.!?:;,]$", first):
+            return first
+        leading = re.match(r"(?:[A-Z][\w.+#-]*\s)+", first + " ")
+        return leading[0].strip() if leading else ""
+
+    def is_code_name(self, tag: str) -> bool:
+        """'ERROR', 'STREAM', 'len', 'msg': a name of the document's code, not a topic.
+        One word that its sentences never write as the tag does (only its code, or inside
+        longer identifiers: Z_STREAM_ERROR); a word of the language in capitals (a
+        constant's spelling, or a manual's section: "ELEMENT", "AUTHOR"; an acronym such
+        as "JSON" is no word) or a constant's name (Z_STREAM_END); or a short lowercase
+        name, no common word of the language, that its code uses ("len", "buf", "msg")."""
+        if self.mostly_code or not IDENTIFIER.fullmatch(tag):
+            return False
+        if tag.isupper() and ("_" in tag.strip("_") or tag.casefold() in self.ordinary):
+            return True  # "Z_STREAM_END", "ERROR"
+        in_code = re.search(rf"(?<![\w]){re.escape(tag)}(?!\w)", self.code)
+        short = tag.islower() and len(tag) <= SHORT_NAME
+        if in_code and short and rarity(tag, self.language) >= RARE_WORD:
+            return True
+        in_prose = re.search(rf"(?<![\w.>:-]){re.escape(tag)}(?!\w|::|->)", self.prose)
+        return not in_prose and tag in self.text
+
+
+def _lines_of(text: str, title: str) -> DocumentLines:
+    lines = text.split("\n")
+    opening = "\n".join([title, *[ln for ln in lines if ln.strip()][:BYLINE_LINES]])
+    named = [*writers(text), *BYLINE.findall(opening)]
+    speakers = chat_speakers(lines)
+    filled = [i for i, ln in enumerate(lines) if ln.strip()]
+    footer = filled[-1] if len(filled) >= FOOTER_MIN_LINES else None
+    prose, frame, code = [], [], []
+    for i, line in enumerate(lines):
+        if i == footer and is_footer(line):
+            frame.append(line)
+        elif is_code_line(line):
+            code.append(line)
+        elif is_listing_line(line) or is_header_line(line, lines[i + 1 : i + 4]):
+            frame.append(line)
+        elif (speakers and (m := SPEAKER_LINE.match(line)) and m[1] in speakers) or (
+            line.startswith(QUOTED)
+        ):
+            head, _, said = line.partition(": ")  # "nick: text"; the reader's "Quoted: “...”"
+            frame.append(head)
+            prose.append(said)
+        else:
+            prose.append(line)
+    own = [ln for ln in prose if ln.strip()]
+    return DocumentLines(
+        text=text,
+        title=title,
+        prose="\n".join(prose),
+        frame="\n".join(frame),
+        code="\n".join(code),
+        writers=named,
+        speakers=speakers,
+        language=guess_language(text),
+        mostly_code=len(own) < len([ln for ln in code if ln.strip()]),
+    )
+
+
+def is_code_line(line: str) -> bool:
+    """A line of a program: a prompt or a comment mark first, a statement's ';' or a
+    brace last, or the shape of an import, a call or an assignment; never a sentence."""
+    s = line.strip()
+    if not s:
+        return False
+    if CODE_MARK.match(s) or CODE_END.search(s):
+        return True
+    return not re.search(r"[.!?]$", s) and bool(CODE_START.match(s))
+
+
+def is_listing_line(line: str) -> bool:
+    """A row of a listing or a table: columns two spaces apart ("JQ(1)   General
+    Commands Manual   JQ(1)"), or fields mostly numbers, dates, sizes and modes
+    ("-rw-r--r-- 1 david git 4096 Jan 5 12:00 notes.txt"), or cells between bars."""
+    s = line.strip()
+    if s.startswith("|") or s.count(" | ") >= 2:
+        return True
+    if len(COLUMN_GAP.findall(s)) >= 2:
+        return True
+    fields = s.split()
+    odd = sum(bool(LISTING_FIELD.match(f)) for f in fields)
+    return len(fields) >= 5 and odd * 2 >= len(fields) and not re.search(r"[.!?]$", s)
+
+
+def is_header_line(line: str, following: list[str]) -> bool:
+    """Who wrote the message (reading/email.py's who_wrote line) or the reply below."""
+    s = line.strip()
+    if not s:
+        return False
+    return bool(writers(s)) or (
+        s.endswith(":") and any(x.strip().startswith(("“", ">", "Quoted: “")) for x in following)
+    )
+
+
+def is_footer(line: str) -> bool:
+    """A short last line that is no sentence: "Part of the git(1) suite", "Generated on
+    Wed Mar 30 2022 for JsonCpp by"."""
+    s = line.strip()
+    return len(s.split()) <= FOOTER_MAX_WORDS and not re.search(r"[.!?:”\"]$", s)
+
+
+def chat_speakers(lines: list[str]) -> list[str]:
+    """The speakers of a chat transcript as reading/chat.py writes it ("nick: text"):
+    names that speak on more than one line, when such lines are most of the text."""
+    filled = [ln for ln in lines if ln.strip()]
+    said = [m[1] for ln in filled if (m := SPEAKER_LINE.match(ln))]
+    if len(said) < SPEAKER_SHARE * max(1, len(filled)) or len(said) < 5:
+        return []
+    counts = Counter(said)
+    return [name for name, n in counts.items() if n > 1]
+
+
+# --- Words of a language ---------------------------------------------------------------
+
+
+@functools.cache
+def ranked_words(language: str) -> tuple[str, ...]:
+    """The words of ``language`` most frequent first (pyspellchecker's frequency lists,
+    counted in subtitles: en, de, fr, es, it, pt, nl, ru, ar, fa, eu, lv); none for a
+    language it has no list of, or when it is not installed."""
+    try:
+        from importlib import resources
+
+        path = resources.files("spellchecker") / "resources" / f"{language}.json.gz"
+        counts = json.loads(gzip.decompress(path.read_bytes()))
+    except (ImportError, FileNotFoundError, OSError, ValueError):
+        return ()
+    return tuple(w.casefold() for w in sorted(counts, key=lambda w: -counts[w]))
+
+
+@functools.cache
+def common_words(language: str, top: int = COMMON_WORDS) -> frozenset:
+    """The ``top`` most frequent words of ``language`` (English when it has no list)."""
+    return frozenset((ranked_words(language) or ranked_words("en"))[:top])
+
+
+@functools.cache
+def calendar_words(languages: tuple[str, ...]) -> frozenset:
+    """Month and day names, wide and abbreviated, in ``languages`` and English (babel's
+    CLDR data), case-folded and without a final dot."""
+    from babel import Locale, UnknownLocaleError
+
+    words: set[str] = set()
+    for code in dict.fromkeys([*languages, "en"]):
+        try:
+            locale = Locale.parse(code)
+        except (UnknownLocaleError, ValueError, TypeError):
+            continue
+        for names in (locale.months, locale.days):
+            for context in names.values():
+                for width in ("wide", "abbreviated"):
+                    words.update(v.casefold().rstrip(".") for v in context.get(width, {}).values())
+    if "sep" in words:
+        words.add("sept")  # CLDR abbreviates September "Sep"; English writes "Sept." too
+    return frozenset(words)
+
+
+def rarity(phrase: str, language: str) -> int:
+    """How rare the phrase's rarest word is in the language: its rank among the words
+    most frequent first (a word the list lacks is rarer than all of them)."""
+    ranked = ranked_words(language) or ranked_words("en")
+    ranks = _ranks(ranked)
+    words = re.findall(r"[^\W_]+", phrase.casefold())
+    return max((ranks.get(w, len(ranked)) for w in words), default=0)
+
+
+@functools.cache
+def _ranks(ranked: tuple[str, ...]) -> dict[str, int]:
+    return {w: i for i, w in reversed(list(enumerate(ranked)))}
+
+
+def written_as_name(word: str, text: str) -> bool:
+    """The text writes ``word`` capitalized after a lowercase word or a comma, where
+    only a name is ("release 20020904 of Wine", "works with Rich")."""
+    if not word[:1].isupper():
+        return False
+    return bool(re.search(rf"(?<!\S)[a-z][a-z'-]*[,;]? {re.escape(word)}(?!\w)", text))
+
+
+def is_common_phrase(tag: str, language: str) -> bool:
+    """Every word of ``tag`` is one of the language's COMMON_WORDS (or a number): "bad",
+    "Work", "good time"; a single capital letter ("C") or a word with a sign ("C#") is a
+    name."""
+    words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", tag.casefold())
+    if not words or re.fullmatch(r"[A-Z]", tag) or re.search(r"[^\w\s'’-]", tag):
+        return False  # "C", "C#", "I/O", ".NET": names, not words of the language
+    common = common_words(language)
+    return all(w in common or w.isdigit() for w in words)
+
+
+# --- Key phrases ---------------------------------------------------------------------
+
+
+def key_phrases(reading: Reading, limit: int = KEY_PHRASES) -> list[str]:
+    """Up to ``limit`` phrases the document names its subject with, best first: the
+    subject its title names, its opening name, its headings that its text repeats, and
+    the noun phrases YAKE scores best in its own lines (none from who-wrote lines,
+    attribution lines, listings, code or a footer; no single common word unless it is
+    the subject; no writer's name unless the text is about them)."""
+    from .repairs.tags import normalize_tags, tag_key
+
+    lines = DocumentLines.of(reading.text, reading.title)
+    subject = lines.subjects
+    found = [*subject, *repeated_headings(lines), *yake_phrases(lines.prose, limit * 3)]
+    kept: list[str] = []
+    seen = set()
+    for phrase in normalize_tags(found, len(found)):
+        key = tag_key(phrase)
+        if key in seen:
+            continue
+        if phrase not in subject and (
+            not worth_a_tag(phrase, lines) or inside(phrase, kept, lines)
+        ):
+            continue
+        seen.add(key)
+        kept.append(phrase)
+        if len(kept) == limit:
+            break
+    return kept
+
+
+def inside(phrase: str, kept: list[str], lines: DocumentLines) -> bool:
+    """'Ian' after 'Ian Murdock': a part of a phrase already kept that the text seldom
+    writes apart from it ("Debian" apart from "Debian Project" it writes often)."""
+    words = set(phrase.casefold().split())
+    for longer in kept:
+        if words < set(longer.casefold().split()):
+            apart = lines.mentions(phrase) - lines.mentions(longer)
+            return apart < SUBJECT_MIN_MENTIONS
+    return False
+
+
+def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
+    """A phrase that could name what the document is about: a tag's shape (what the tags
+    grammar allows, no leading small word but a name's) and nothing that only frames the
+    document (repairs/tags.py ``frames_the_document``: a writer's name, a listing's or a
+    footer's words, a code name, a part's label, only common words)."""
+    from .repairs.tags import frames_the_document
+
+    small_first = tag[0].islower() and tag.split()[0] in stopwords() and " " in tag
+    dotted = re.match(r"\.\w*[._]", tag)  # ".UserManager.acreate_user"; ".NET" is a name
+    if not CLEAN_PHRASE.match(tag) or small_first or dotted:
+        return False
+    if tag.islower() and " " not in tag and tag in lines.ordinary:
+        return False  # "returns", "line", "stream": an ordinary word names no subject alone
+    return not frames_the_document(tag, lines)
+
+
+def repeated_headings(lines: DocumentLines) -> list[str]:
+    """Headings (short lines alone between blank lines, no sentence) whose words the text
+    uses again, most mentioned first."""
+    blocks = [b.strip() for b in re.split(r"\n\s*\n", lines.prose)]
+    found = Counter()
+    for block in blocks:
+        if "\n" in block or not block or re.search(r"[.!?:;,]$", block):
+            continue
+        if len(block.split()) > HEADING_MAX_WORDS or not re.search(r"[^\W\d_]", block):
+            continue
+        n = lines.mentions(block)
+        if n >= 2:
+            found[block] = n
+    return [h for h, _ in found.most_common()]
+
+
+def yake_phrases(text: str, top: int) -> list[str]:
+    """YAKE's best 1-3 word phrases of ``text``. A paragraph, a heading or an item that
+    ends without punctuation still ends a phrase; the lines of a wrapped paragraph do not
+    (a heading is not joined to the next line, and "as Mark / suggests" stays one sentence)."""
+    if not text.strip():
+        return []
+    try:
+        import yake
+
+        extractor = yake.KeywordExtractor(n=3, top=top, dedup_lim=0.7, stopwords=stopwords())
+        return [phrase for phrase, _ in extractor.extract_keywords(sentences_of(text))]
+    except Exception:
+        log.exception("key phrase extraction failed")
+        return []
+
+
+def sentences_of(text: str) -> str:
+    """The text with each paragraph on one line ending in punctuation; list items, and a
+    heading over an indented paragraph ("SYNOPSIS" over "       git bisect ..."), apart."""
+    out = []
+    for block in re.split(r"\n\s*\n", text[:YAKE_MAX_CHARS]):
+        lines = block.strip("\n").split("\n")
+        for i, line in enumerate(lines[:-1]):
+            indent = len(line) - len(line.lstrip())
+            deeper = len(lines[i + 1]) - len(lines[i + 1].lstrip()) > indent
+            item = re.match(r"\s*(?:[-*•○]|\d+[.)])\s", lines[i + 1])
+            if (deeper or item) and not re.search(r"[.!?:;,]$", line.strip()):
+                lines[i] = line.rstrip() + "."
+        joined = " ".join(" ".join(lines).split())
+        if joined:
+            out.append(joined if re.search(r"[.!?。！？:;]$", joined) else joined + ".")
+    return "\n".join(out)
