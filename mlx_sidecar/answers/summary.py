@@ -1,25 +1,44 @@
 """A summary as it is built: sentence by sentence, each sent on as a `partial` line when
-streaming, so the partial lines always add up to the final summary; never empty."""
+streaming, so the partial lines always add up to the final summary; never empty.
+
+Which sentences a summary holds, and why:
+- The model's sentences that the document supports (repairs/support.py) are kept as the
+  model wrote them, once cleaned (repairs/summaries.py). Each is checked before it is
+  streamed, so no line the app has shown is ever taken back; a capable model's faithful
+  summary passes unchanged.
+- The model's other sentences are dropped, and their places filled, once the model is
+  done, with the document's own most central sentences (answers/extractive.py): for a
+  model that cannot write faithfully, the document's words are better than invented
+  prose. So when none of the model's sentences passes, the whole summary is extractive;
+  `extractive` says that at least one sentence is the document's own.
+- The model is stopped once it has written as many failed sentences as were asked
+  (at least MAX_FAILED): its later sentences are rarely better, and decoding them costs
+  time the document's own sentences do not.
+- An answer asked in another language than the document's keeps the model's sentences
+  alone when any passed: the document's sentences would be in the wrong language.
+"""
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 
-from ..repairs.answer import LIST_ITEM, Answer, drop_markup
-from ..repairs.summaries import summary_sentences
+from ..repairs.answer import Answer
+from ..repairs.summaries import judged_sentences, summary_sentences
 from ..text import (
     CJK,
     CJK_STOPS,
     ENDS_SENTENCE,
     SENTENCE_STOPS,
-    is_sentence,
     join_sentences,
     sentence_key,
-    split_sentences,
 )
+from .extractive import extractive_sentences, fallback_sentence
 
 MAX_SENTENCES = 5  # the `sentences` option on summarize: 1 to 5
+MAX_FAILED = 2  # the model stops after this many sentences failed (or as many as asked)
+# What a rejected sentence is, when it does not count as one the model failed to write:
+# a list number or a word or two, cut by max_tokens.
+NOT_TRIED = ("", "not_a_sentence")
 
 
 def sentence_target(max_words: int | None, sentences: int | None = None) -> int:
@@ -51,7 +70,9 @@ class Summary:
         self.sentences: list[str] = []
         self.full = False
         self.repeated = False  # the model said a sentence again: it is looping
-        self.extractive = False
+        self.failed = 0  # the model's sentences dropped so far (see PartialStream)
+        self.translated = False  # asked in another language than the document's
+        self.extractive = False  # at least one sentence is the document's own
 
     def add(self, sentence: str) -> bool:
         """Take one more sentence; False once the summary has all it can hold."""
@@ -90,31 +111,32 @@ class Summary:
         return join_sentences(self.sentences)
 
     def done(self) -> bool:
-        """Whether generation can stop: the summary has its sentences, or the model said
-        one again (it is looping). PartialStream finds both; this runs on every token."""
-        return self.full or self.repeated
+        """Whether generation can stop: the summary has its sentences, the model said one
+        again (it is looping), or it has failed as many as it was asked for (at least
+        MAX_FAILED). PartialStream finds all three; this runs on every token."""
+        return self.full or self.repeated or self.failed >= max(MAX_FAILED, self.limit or 1)
 
-    def ensure_one(self, document: str) -> None:
-        """Never empty: when the model gave nothing usable, a sentence of the document."""
-        if not self.sentences:
-            self.extractive = True
-            self.add(extractive_sentence(document))
+    def words(self) -> int:
+        return sum(len(s.split()) for s in self.sentences)
 
-
-def extractive_sentence(document: str) -> str:
-    """The document's first real sentence (six words or more, ending as a sentence), or
-    failing that its first words."""
-    candidates = []
-    for para in re.split(r"\n\s*\n", document):
-        para = " ".join(LIST_ITEM.sub("", line) for line in para.splitlines()).strip()
-        candidates.extend(s for s in split_sentences(para) if is_sentence(s))
-        if any(len(s.split()) >= 6 and ENDS_SENTENCE.search(s) for s in candidates):
-            break
-    full = [s for s in candidates if len(s.split()) >= 6 and ENDS_SENTENCE.search(s)]
-    if full or candidates:
-        return " ".join(drop_markup((full or candidates)[0], Answer()).split())
-    words = " ".join(document.split()[:25]).rstrip(",;:")
-    return words if not words or ENDS_SENTENCE.search(words) else words + "."
+    def ensure_one(self, document: str, language: str | None = None) -> None:
+        """Never empty, and as many sentences as asked where the document has them: the
+        places the model's sentences left (dropped, or never written) are filled with
+        the document's own (see the module docstring). ``language`` is the document's,
+        when known (answers/extractive.py guesses it otherwise)."""
+        if self.sentences and (self.full or self.translated):
+            return
+        want = max(1, self.limit or 1) - len(self.sentences)
+        words_left = None if self.max_words is None else self.max_words - self.words()
+        found = extractive_sentences(document, want, language, words_left, self.sentences)
+        if not found and not self.sentences:
+            found = [fallback_sentence(document, self.max_words)]
+        for sentence in found:
+            before = len(self.sentences)
+            more = self.add(sentence)
+            self.extractive = self.extractive or len(self.sentences) > before
+            if not more:
+                break
 
 
 class PartialStream:
@@ -125,7 +147,9 @@ class PartialStream:
         self.summary, self.answer = summary, answer
         self.raw: list[str] = []
         self.done = 0  # clean sentences already given to the summary
+        self.failed = 0  # the model's sentences dropped so far
         self.pending = False  # a sentence-ending character arrived since the last look
+        summary.translated = summary.translated or answer.translated
 
     def __call__(self, piece: str) -> None:
         self.raw.append(piece)
@@ -135,16 +159,23 @@ class PartialStream:
             self.pending = False  # the text after a sentence end has begun: look again
         else:
             return  # mid-sentence: nothing new to send (this runs on every token)
-        ready = summary_sentences("".join(self.raw), self.answer, final=False)
-        for sentence in ready[self.done :]:
-            self.summary.add(sentence)
-        self.done = max(self.done, len(ready))
+        self.take(final=False)
 
     def finish(self) -> None:
-        ready = summary_sentences("".join(self.raw), self.answer)
+        self.take(final=True)
+
+    def take(self, final: bool) -> None:
+        """Give the summary the sentences that passed and are not yet in it; count the
+        ones that failed."""
+        judged = judged_sentences("".join(self.raw), self.answer, final=final)
+        ready = [sentence for sentence, rule in judged if not rule]
+        failed = sum(rule not in NOT_TRIED for _, rule in judged)
+        self.summary.failed += max(0, failed - self.failed)
+        self.failed = max(self.failed, failed)
         for sentence in ready[self.done :]:
-            if not self.summary.add(sentence):
+            if not self.summary.add(sentence) and final:
                 break
+        self.done = max(self.done, len(ready))
 
 
 def clean_summary(

@@ -10,6 +10,7 @@ SUMMARY_SENTENCE_RULES (a sentence in, whether it goes), and a row in each table
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Callable
 
@@ -26,6 +27,9 @@ from ..text import (
 )
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 from .loops import has_loop
+from .support import Support, check_support, facts_of, unsupported_facts
+
+__all__ = ["facts_of", "judged_sentences", "summary_sentences", "unsupported_facts"]
 
 PREAMBLE = re.compile(
     r"^\s*(?:(?:sure|certainly|of course|okay|ok)[,!.]?\s*)?"
@@ -66,22 +70,14 @@ PRAISE = re.compile(
     r"|look|account|resource|reference|tutorial|discussion|analysis|treatment)\b"
 )
 HEADING_PREFIX = re.compile(r"(?:^|(?<=[.!?]\s))(?:[A-Z][\w'-]*\s){1,3}[A-Z][\w'-]*:\s+(?=[A-Z])")
-NEAR_DUPLICATE = 0.8  # a sentence 80% of whose content words an earlier one said
-MIN_SUPPORT = 0.5  # share of a sentence's content words its document must use...
-MIN_SUPPORTED_WORDS = 4  # ...judged only on a sentence with this many
+NEAR_DUPLICATE = 0.8  # a sentence 80% of whose content words an earlier one said...
+NEAR_DUPLICATE_WORDS = 4  # ...judged only on a sentence with this many
 
 
 def is_meta(text: str) -> bool:
     """Whether every content word of ``text`` is about documents and summaries."""
     words = content_words(text)
     return len(words) >= META_MIN_WORDS and all(w in META_WORDS for w in words)
-
-
-# German capitalizes every noun (see capitalizes_nouns); its commonest function words.
-GERMAN_FUNCTION_WORDS = frozenset(
-    "der die das den dem des und ist nicht ein eine einen einem einer mit für auf sich von "
-    "zu".split()
-)
 
 
 def drop_preamble(text: str, answer: Answer) -> str:
@@ -210,21 +206,48 @@ def starts_as_fragment(sentence: str, answer: Answer) -> bool:
     return bool(first) and first.group(0).islower() and first.group(0) in stopwords()
 
 
-def mostly_unsupported(sentence: str, answer: Answer) -> bool:
-    """A sentence most of whose content words the document never uses (by stem): "The
-    license is a non-disclosure agreement", "making the world a little bit happier and
-    more hopeful". Checked when the document is known, the answer is in its language, and
-    the sentence says enough (MIN_SUPPORTED_WORDS content words) to judge."""
-    if not answer.document or answer.translated:
-        return False
-    found, total = answer.stems().support(sentence)
-    return total >= MIN_SUPPORTED_WORDS and found < MIN_SUPPORT * total
+def support(sentence: str, answer: Answer) -> Support:
+    """What of ``sentence`` the answer's document supports (repairs/support.py), checked
+    once per sentence and document."""
+    return _support(sentence, answer.document, answer.translated)
+
+
+@functools.lru_cache(maxsize=4096)
+def _support(sentence: str, document: str, translated: bool) -> Support:
+    return check_support(sentence, document, translated)
 
 
 def names_unknown_facts(sentence: str, answer: Answer) -> bool:
-    """A name or number the document never mentions ("developed by the University of
-    Michigan"): see facts_of. Only checked when the document is known."""
-    return bool(answer.document) and bool(unsupported_facts(sentence, answer))
+    """A name or number the document never writes: "developed by the University of
+    Michigan", "Git-gitbisect" (git is a document word, gitbisect is not), "Django 5.2
+    supports Python 3.9" where the notes name 3.10 to 3.14. Only checked when the
+    document is known."""
+    return bool(answer.document) and bool(support(sentence, answer).facts)
+
+
+def writes_unknown_identifiers(sentence: str, answer: Answer) -> bool:
+    """A code-like token the document never writes, which no paraphrase explains:
+    "skip_bad_branches", "Git-commit(2)" where the page is git-commit(1), "jq reads its
+    filters from the --filter-file option"."""
+    return bool(answer.document) and bool(support(sentence, answer).identifiers)
+
+
+def claims_what_no_place_says(sentence: str, answer: Answer) -> bool:
+    """A claim no one place of the document makes: its words scattered over the
+    document ("The README file lists the authors of the pre-built documentation
+    packages", three paragraphs of the Wine notes), a predicate the place lacks ("was
+    removed" where the notes say "is now a way to edit"), or what the place denies
+    ("Most applications work correctly" where they "still do not work correctly"); "The
+    license is a non-disclosure agreement" too. See repairs/support.py."""
+    if not answer.document:
+        return False
+    found = support(sentence, answer)
+    return not found.ok and not (found.facts or found.identifiers)
+
+
+def is_supported(sentence: str, answer: Answer) -> bool:
+    """Whether the document supports ``sentence`` (always, when it is not known)."""
+    return not answer.document or support(sentence, answer).ok
 
 
 SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
@@ -235,7 +258,8 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     repeats_a_unit,
     starts_as_fragment,
     names_unknown_facts,
-    mostly_unsupported,
+    writes_unknown_identifiers,
+    claims_what_no_place_says,
 )
 
 # Where a sentence may be cut back to its opening clause: before a relative or an
@@ -246,67 +270,30 @@ CLAUSE_BREAK = re.compile(
 )
 
 
-def cut_unknown_tail(sentence: str, answer: Answer) -> str:
-    """A true opening clause is kept when only the sentence's tail names what the
-    document never mentions: "This module provides a TOML parser that can decode to
-    Python strings, which is useful for data from sources such as XML files." (the
-    tomllib page names no XML) becomes its first clause, so the summary still says what
-    the page is about; the whole sentence would otherwise be dropped."""
-    if not answer.document or not unsupported_facts(sentence, answer):
+def supported_head(sentence: str, answer: Answer) -> str:
+    """A true opening clause is kept when only the sentence's tail is unsupported: "This
+    module provides a TOML parser that can decode to Python strings, which is useful for
+    data from sources such as XML files." (the tomllib page names no XML) becomes its
+    first clause, so the summary still says what the page is about; the whole sentence
+    would otherwise be dropped."""
+    if is_supported(sentence, answer):
         return sentence
     for brk in reversed(list(CLAUSE_BREAK.finditer(sentence))):  # the longest head first
         head = sentence[: brk.start()].rstrip(" ,;:")
-        if head and is_sentence(head) and not unsupported_facts(head, answer):
+        if head and is_sentence(head) and is_supported(head, answer):
             return head + full_stop(head)
     return sentence
 
 
-NAME = re.compile(r"(?<![\w.])[A-Z][\w'’.+#-]*[\w+#]|(?<![\w.])[A-Z](?![\w.])")
-NUMBER = re.compile(r"(?<![\w.])\d+(?:[.,:]\d+)*")
-
-
-def facts_of(sentence: str) -> list[str]:
-    """The names and numbers of a sentence: capitalized words not at its start, and
-    numbers. bench/quality.py counts the same way."""
-    first = LETTERS.search(sentence)  # the opening word, after any quote or mark
-    opening = first.group(0) if first else ""
-    rest = sentence[first.end() :] if first else ""
-    rest = rest.split(maxsplit=1)[1] if rest[:1].isalnum() and " " in rest else rest
-    names = [m.group(0) for m in NAME.finditer(rest) if m.group(0) != "I"]
-    if len(opening) > 1 and opening.isupper():
-        names.insert(0, opening)  # "CULINARY: ..." is a name even as the first word
-    return names + NUMBER.findall(sentence)
-
-
-def capitalizes_nouns(sentence: str) -> bool:
-    """German capitalizes every noun, so there a capital letter does not mark a name. A
-    sentence is taken as German when one word in ten is one of its commonest function
-    words (the corpus: 0.18 of the German text's words, 0.015 of the French text's,
-    under 0.003 of the others')."""
-    words = [w.casefold() for w in LETTERS.findall(sentence)]
-    return sum(w in GERMAN_FUNCTION_WORDS for w in words) >= 0.1 * max(1, len(words))
-
-
-def unsupported_facts(sentence: str, answer: Answer) -> list[str]:
-    """The facts of ``sentence`` that do not occur in the answer's document."""
-    folded = answer.document.casefold()
-    missing = []
-    nouns = capitalizes_nouns(sentence)
-    for fact in facts_of(sentence):
-        if nouns and not fact[0].isdigit():
-            continue
-        key = re.sub(r"['’]s$|(?<=s)['’]$", "", fact.casefold())
-        key = key[:-1] if key.endswith("s") and key[:-1] in answer.words() else key
-        named = [p.casefold() for p in re.findall(r"\w+", fact) if not p[0].islower()]
-        parts = named or re.findall(r"\w+", key)  # "PPTP-based": PPTP is the name
-        if not parts or key in folded or all(p in answer.words() for p in parts):
-            continue
-        missing.append(fact)
-    return missing
-
-
 def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str]:
-    """The model's answer as clean sentences, every rule above applied in order.
+    """The model's answer as clean sentences, every rule above applied in order (see
+    judged_sentences)."""
+    return [sentence for sentence, rule in judged_sentences(text, answer, final) if not rule]
+
+
+def judged_sentences(text: str, answer: Answer, final: bool = True) -> list[tuple[str, str]]:
+    """Each sentence of the model's answer, cleaned, with the name of the rule that drops
+    it ("" when it stays).
 
     With ``final`` false (the answer is still being generated) the last sentence is
     left out: it may not be complete yet. With ``final`` true an unfinished last
@@ -328,14 +315,15 @@ def summary_sentences(text: str, answer: Answer, final: bool = True) -> list[str
             parts = parts[:-1]
         elif parts[-1][-1].isalnum() and not CJK.match(parts[-1][-1]):
             parts[-1] += "."
-    kept: list[str] = []
-    for sentence in (cut_unknown_tail(part, answer) for part in parts):
-        if says_again(sentence, kept) or any(
-            rule(sentence, answer) for rule in SUMMARY_SENTENCE_RULES
-        ):
+    judged: list[tuple[str, str]] = []
+    for sentence in (supported_head(part, answer) for part in parts):
+        kept = [s for s, rule in judged if not rule]
+        if says_again(sentence, kept):
+            judged.append((sentence, "says_again"))
             continue
-        kept.append(sentence)
-    return kept
+        dropping = next((r for r in SUMMARY_SENTENCE_RULES if r(sentence, answer)), None)
+        judged.append((sentence, dropping.__name__ if dropping else ""))
+    return judged
 
 
 def says_again(sentence: str, earlier: list[str]) -> bool:
@@ -347,6 +335,6 @@ def says_again(sentence: str, earlier: list[str]) -> bool:
         if sentence_key(before) == key:
             return True
         shared = words & set(content_words(before))
-        if len(words) >= MIN_SUPPORTED_WORDS and len(shared) >= NEAR_DUPLICATE * len(words):
+        if len(words) >= NEAR_DUPLICATE_WORDS and len(shared) >= NEAR_DUPLICATE * len(words):
             return True
     return False
