@@ -19,98 +19,49 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import platform
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the package, no install
+from common import RESULTS, TIMEOUT_S, corpus_text, excerpt, sidecar, write
 
-from mlx_sidecar.client import SidecarClient  # noqa: E402
-
-CORPUS = ROOT / "bench" / "corpus"
-DEFAULT_OUT = ROOT / "bench" / "results" / "batch.json"
-PERF = ROOT / "bench" / "results" / "perf.json"
-SOURCES = (
-    "36-wine-release-announcement.eml",
-    "07-click-readme.md",
-    "41-ubuntu-irc-support-channel.txt",
-    "01-zen-of-python.txt",
-    "38-ietf-822-mime-version-reply.eml",
-    "08-requests-readme.md",
-    "43-it-accessibility-campus-leaders-captions.vtt",
-    "33-networkx-readme.rst",
-    "37-mhonarc-users-shift-jis-attachment.eml",
-    "14-python-whetting-your-appetite.txt",
-    "40-ubuntu-arm-team-meeting-irc.txt",
-    "02-debian-project-essay.txt",
-    "42-pyhf-scipy-2020-talk-captions.srt",
-    "09-httpx-readme.md",
-    "18-debian-backup.txt",
-    "45-django-5.2-release-notes.txt",
-    "05-pride-and-prejudice-ch1-5.txt",
-    "15-python-ipaddress-howto.txt",
-    "24-debian-user-space-fr.txt",
-    "44-apache-license-2.0.txt",
-    "16-python-sockets-howto.txt",
-    "10-attrs-readme.md",
-    "20-python-sorting-howto.txt",
-    "04-kjv-ecclesiastes.txt",
-)
-MIN_CHARS, MAX_CHARS = 600, 3000
-
-
-def excerpt(text: str, offset: int = 0) -> str:
-    """600-3,000 characters of ``text`` from ``offset``, ending at a paragraph break."""
-    text = text[offset:]
-    cut = text.rfind("\n\n", MIN_CHARS, MAX_CHARS)
-    return text[: cut if cut > 0 else MAX_CHARS].strip()
+SOURCES = """
+36-wine-release-announcement.eml 07-click-readme.md 41-ubuntu-irc-support-channel.txt
+01-zen-of-python.txt 38-ietf-822-mime-version-reply.eml 08-requests-readme.md
+43-it-accessibility-campus-leaders-captions.vtt 33-networkx-readme.rst
+37-mhonarc-users-shift-jis-attachment.eml 14-python-whetting-your-appetite.txt
+40-ubuntu-arm-team-meeting-irc.txt 02-debian-project-essay.txt
+42-pyhf-scipy-2020-talk-captions.srt 09-httpx-readme.md 18-debian-backup.txt
+45-django-5.2-release-notes.txt 05-pride-and-prejudice-ch1-5.txt
+15-python-ipaddress-howto.txt 24-debian-user-space-fr.txt 44-apache-license-2.0.txt
+16-python-sockets-howto.txt 10-attrs-readme.md 20-python-sorting-howto.txt
+04-kjv-ecclesiastes.txt
+""".split()
+MAX_CHARS = 3000  # excerpt cuts at the last paragraph break past a fifth: 600 characters
 
 
 def documents(n: int) -> list[dict]:
     """n documents: the SOURCES' openings, then their next excerpts when more are asked."""
-    out = []
-    rounds = 0
-    while len(out) < n:
+    out: list[dict] = []
+    for rounds in range(n):
         for name in SOURCES:
-            text = (CORPUS / name).read_text(encoding="utf-8", errors="replace")
-            piece = excerpt(text, rounds * MAX_CHARS)
-            if len(piece) >= MIN_CHARS and len(out) < n:
+            piece = excerpt(corpus_text(name), MAX_CHARS, rounds * MAX_CHARS)
+            if len(piece) >= MAX_CHARS // 5 and len(out) < n:
                 out.append({"id": f"{name}#{rounds}", "content": piece})
-        rounds += 1
+        if len(out) == n:
+            return out
     return out
-
-
-def one_at_a_time(client: SidecarClient, docs: list[dict]) -> tuple[float, dict]:
-    started, answers = time.perf_counter(), {}
-    for doc in docs:
-        tags = client.call({"command": "generate-tags", "content": doc["content"]}, timeout=1800)
-        summary = client.call({"command": "summarize", "content": doc["content"]}, timeout=1800)
-        answers[doc["id"]] = (tags["tags"], summary["summary"])
-        print(f"one at a time: {doc['id']}", file=sys.stderr)
-    return time.perf_counter() - started, answers
-
-
-def batched(client: SidecarClient, docs: list[dict]) -> tuple[float, dict, dict]:
-    started = time.perf_counter()
-    events, final = client.request({"command": "batch", "documents": docs}, timeout=7200)
-    seconds = time.perf_counter() - started
-    if final["type"] != "response":
-        raise RuntimeError(final)
-    answers = {e["document_id"]: (e["tags"], e["summary"]) for e in events if e["type"] == "result"}
-    return seconds, answers, final
 
 
 def llama_cpp_decode() -> dict | None:
     """llama.cpp's single-stream decode on the same GGUF from the latest perf run: the
     best of its thread counts after a 400-token prompt (the length of these documents)."""
-    if not PERF.is_file():
-        return None
-    runs = json.loads(PERF.read_text(encoding="utf-8")).get("llama_cpp", {}).get("by_threads", {})
+    perf = RESULTS / "perf.json"
+    runs = json.loads(perf.read_text("utf-8")) if perf.is_file() else {}
     figures = {
-        t: r["at"]["400"]["generation_tps"] for t, r in runs.items() if "400" in r.get("at", {})
+        t: r["at"]["400"]["generation_tps"]
+        for t, r in runs.get("llama_cpp", {}).get("by_threads", {}).items()
+        if "400" in r.get("at", {})
     }
     if not figures:
         return None
@@ -125,40 +76,43 @@ def llama_cpp_decode() -> dict | None:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--documents", type=int, default=24)
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=RESULTS / "batch.json")
     args = parser.parse_args()
     docs = documents(args.documents)
-    with SidecarClient() as client:
-        client.call({"command": "load-model"}, timeout=600)
-        info = client.call({"command": "check-availability"})
+    with sidecar() as (client, run):
         client.call({"command": "summarize", "content": docs[0]["content"]})  # warm-up
-        single_s, single = one_at_a_time(client, docs)
-        batch_s, batch, final = batched(client, docs)
-    differ = [d["id"] for d in docs if single[d["id"]] != batch[d["id"]]]
-    llama = llama_cpp_decode()
-    result = {
-        "date": time.strftime("%Y-%m-%d %H:%M"),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {info['backend']}",
-        "versions": {"mlx": info["mlx_version"], "mlx-lm": info["mlx_lm_version"]},
-        "documents": len(docs),
-        "chars": [len(d["content"]) for d in docs],
-        "one_at_a_time_s": round(single_s, 1),
-        "batch_s": round(batch_s, 1),
-        "one_at_a_time_per_minute": round(60 * len(docs) / single_s, 2),
-        "batch_per_minute": round(60 * len(docs) / batch_s, 2),
-        "speedup": round(single_s / batch_s, 2),
-        "batch": final,
-        "batch_generated_tps": round(final["generation_tokens"] / batch_s, 1),
-        "llama_cpp_decode": llama,
-        "same_answers": len(docs) - len(differ),
-        "differ": differ,
-        "answers": {d["id"]: {"single": single[d["id"]], "batch": batch[d["id"]]} for d in docs},
-    }
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(
-        f"one at a time {single_s:.1f}s, batch {batch_s:.1f}s: {result['speedup']}x; "
-        f"same answers {result['same_answers']}/{len(docs)}"
+        started, single = time.perf_counter(), {}
+        for doc in docs:
+            tags = client.call({"command": "generate-tags", "content": doc["content"]}, TIMEOUT_S)
+            summary = client.call({"command": "summarize", "content": doc["content"]}, TIMEOUT_S)
+            single[doc["id"]] = (tags["tags"], summary["summary"])
+            print(f"one at a time: {doc['id']}", file=sys.stderr)
+        single_s = time.perf_counter() - started
+        started = time.perf_counter()
+        events, final = client.request({"command": "batch", "documents": docs}, 2 * TIMEOUT_S)
+        batch_s = time.perf_counter() - started
+    if final["type"] != "response":
+        raise SystemExit(f"the batch failed: {final}")
+    batch = {e["document_id"]: (e["tags"], e["summary"]) for e in events if e["type"] == "result"}
+    differ = [d["id"] for d in docs if single[d["id"]] != batch.get(d["id"])]
+    write(
+        args.out,
+        run,
+        documents=len(docs),
+        chars=[len(d["content"]) for d in docs],
+        one_at_a_time_s=round(single_s, 1),
+        batch_s=round(batch_s, 1),
+        one_at_a_time_per_minute=round(60 * len(docs) / single_s, 2),
+        batch_per_minute=round(60 * len(docs) / batch_s, 2),
+        speedup=round(single_s / batch_s, 2),
+        batch=final,
+        batch_generated_tps=round(final["generation_tokens"] / batch_s, 1),
+        llama_cpp_decode=llama_cpp_decode(),
+        same_answers=len(docs) - len(differ),
+        differ=differ,
+        answers={d["id"]: {"single": single[d["id"]], "batch": batch.get(d["id"])} for d in docs},
     )
+    print(f"one at a time {single_s:.1f} s, batch {batch_s:.1f} s: {single_s / batch_s:.2f}x")
     return 0
 
 

@@ -23,19 +23,16 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))  # the package, no install
+from common import RESULTS, TIMEOUT_S, corpus_text, excerpt, sidecar, write
+from quality import manifest
 
-from mlx_sidecar.client import SidecarClient  # noqa: E402
+from mlx_sidecar.client import SidecarClient
 
-CORPUS = ROOT / "bench" / "corpus"
-DEFAULT_OUT = ROOT / "bench" / "results" / "vocabulary.json"
 UNRELATED = (
     "cooking gardening knitting football astronomy poetry surfing origami opera ballet fishing "
     "skiing pottery chess volcanoes dinosaurs jazz yoga baking tennis sailing birdwatching "
@@ -45,25 +42,21 @@ SPEED_TEXTS = ("07-click-readme.md", "09-httpx-readme.md", "30-python-fnmatch-pa
 LIST_SIZES = (25, 1000, 10000)
 
 
-def clipped(text: str, limit: int) -> str:
-    """The text's first ``limit`` characters, ending at a paragraph break when one is near."""
-    if len(text) <= limit:
-        return text
-    cut = text.rfind("\n\n", 0, limit)
-    return text[: cut if cut > limit // 2 else limit]
-
-
 def relevance(client: SidecarClient, entries: list[dict], max_chars: int) -> dict:
     """Per max_new_tags setting: texts with a subject tag chosen, unrelated tags chosen."""
     out: dict = {}
     for max_new in (0, 1):
         rows = []
         for entry in entries:
-            text = clipped((CORPUS / entry["file"]).read_text(encoding="utf-8"), max_chars)
-            known = [*entry["subject"], *UNRELATED]
-            started = time.perf_counter()
-            request = {"command": "generate-tags", "content": text, "known_tags": known}
-            line = client.call({**request, "max_new_tags": max_new}, timeout=3600)
+            line = client.call(
+                {
+                    "command": "generate-tags",
+                    "content": excerpt(corpus_text(entry["file"]), max_chars),
+                    "known_tags": [*entry["subject"], *UNRELATED],
+                    "max_new_tags": max_new,
+                },
+                TIMEOUT_S,
+            )
             subject = {s.casefold() for s in entry["subject"]}
             rows.append(
                 {
@@ -72,17 +65,14 @@ def relevance(client: SidecarClient, entries: list[dict], max_chars: int) -> dic
                     "new_tags": line["new_tags"],
                     "subject_chosen": any(t.casefold() in subject for t in line["tags"]),
                     "unrelated_chosen": [t for t in line["tags"] if t in UNRELATED],
-                    "seconds": round(time.perf_counter() - started, 2),
                 }
             )
             print(f"max_new {max_new} {entry['file']}: {line['tags']}", file=sys.stderr)
-        chosen = sum(len(r["tags"]) for r in rows)
-        unrelated = sum(len(r["unrelated_chosen"]) for r in rows)
         out[str(max_new)] = {
             "texts": len(rows),
             "texts_with_subject_tag": sum(r["subject_chosen"] for r in rows),
-            "tags_chosen": chosen,
-            "unrelated_tags_chosen": unrelated,
+            "tags_chosen": sum(len(r["tags"]) for r in rows),
+            "unrelated_tags_chosen": sum(len(r["unrelated_chosen"]) for r in rows),
             "texts_with_no_tag": sum(not r["tags"] for r in rows),
             "rows": rows,
         }
@@ -93,11 +83,10 @@ def speed(client: SidecarClient, entries: dict[str, dict]) -> list[dict]:
     """Seconds of generate-tags without a list and with 5,000 known tags (twice)."""
     rows = []
     for file in SPEED_TEXTS:
-        entry = entries[file]
-        text = (CORPUS / file).read_text(encoding="utf-8")
-        filler = [f"topic {i:04d}" for i in range(5000 - len(entry["subject"]) - len(UNRELATED))]
-        known = [*entry["subject"], *UNRELATED, *filler]
-        base = {"command": "generate-tags", "content": text}
+        subject = entries[file]["subject"]
+        filler = [f"topic {i:04d}" for i in range(5000 - len(subject) - len(UNRELATED))]
+        known = [*subject, *UNRELATED, *filler]
+        base = {"command": "generate-tags", "content": corpus_text(file)}
         timings = {}
         for name, fields in (
             ("no_list", {}),
@@ -106,7 +95,7 @@ def speed(client: SidecarClient, entries: dict[str, dict]) -> list[dict]:
         ):
             client.call(base)  # the same prefix is cached for every variant alike
             started = time.perf_counter()
-            client.call({**base, **fields}, timeout=3600)
+            client.call({**base, **fields}, TIMEOUT_S)
             timings[name] = round(time.perf_counter() - started, 3)
         rows.append({"file": file, "known_tags": len(known), **timings})
         print(f"speed {file}: {timings}", file=sys.stderr)
@@ -124,13 +113,11 @@ def grammar_costs() -> list[dict]:
     from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
     from mlx_sidecar.models import bundled_model_path, load_model
 
-    grammar = TagGrammar(load_model(bundled_model_path(), "auto"))
-    tokenizer = grammar.tokenizer()
+    tokenizer = TagGrammar(load_model(bundled_model_path(), "auto")).tokenizer()
     rows = []
     for size in LIST_SIZES:
-        known = ["C#", "Node.js", "日本語", *UNRELATED, *(f"topic {i:05d}" for i in range(size))][
-            :size
-        ]
+        known = ["C#", "Node.js", "日本語", *UNRELATED, *(f"topic {i:05d}" for i in range(size))]
+        known = known[:size]
         started = time.perf_counter()
         matcher = llguidance.LLMatcher(tokenizer, known_tags_grammar(known, 5, 1))
         build = time.perf_counter() - started
@@ -159,29 +146,26 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--max-chars", type=int, default=6000)
     parser.add_argument("--only", default="", help="file prefixes, comma-separated")
-    parser.add_argument("--out", type=Path, default=DEFAULT_OUT)
+    parser.add_argument("--out", type=Path, default=RESULTS / "vocabulary.json")
     args = parser.parse_args()
-    manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
-    chosen = [
-        e for e in manifest if not args.only or e["file"].startswith(tuple(args.only.split(",")))
-    ]
+    entries = manifest()
+    only = tuple(p for p in args.only.split(",") if p)
+    chosen = [e for e in entries.values() if not only or e["file"].startswith(only)]
     started = time.time()
-    with SidecarClient() as client:
-        client.call({"command": "load-model"}, timeout=600)
-        versions = client.call({"command": "check-availability"})
-        result = {
-            "date": time.strftime("%Y-%m-%d %H:%M", time.localtime(started)),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, {versions['backend']}",
-            "versions": {"mlx": versions["mlx_version"], "mlx-lm": versions["mlx_lm_version"]},
-            "max_chars": args.max_chars,
-            "unrelated": UNRELATED,
-            "relevance": relevance(client, chosen, args.max_chars),
-            "speed": speed(client, {e["file"]: e for e in manifest}),
-        }
-    result["grammar"] = grammar_costs()
-    result["seconds"] = round(time.time() - started, 1)
-    args.out.write_text(json.dumps(result, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
-    print(args.out)
+    with sidecar() as (client, run):
+        found = relevance(client, chosen, args.max_chars)
+        timings = speed(client, entries)
+    grammar = grammar_costs()
+    write(
+        args.out,
+        run,
+        seconds=round(time.time() - started, 1),
+        max_chars=args.max_chars,
+        unrelated=UNRELATED,
+        relevance=found,
+        speed=timings,
+        grammar=grammar,
+    )
     return 0
 
 
