@@ -483,6 +483,13 @@ REVIEWED_SUMMARIES: list[tuple[str, str, list[str], str]] = [
         ["Unique Role"],
         "Debian is a free operating system made by volunteers.",
     ),
+    (  # who wrote the message as its whole summary (the document: a stand-in, as read)
+        "Linus Torvalds wrote on 9 November 2007.",
+        "Linus Torvalds wrote to git on 9 November 2007.\n\nA corrupted object can be "
+        "recovered from another repository that still has it.",
+        ["wrote on"],
+        "",
+    ),
     (  # a claim the document does not make
         "The license is a non-disclosure agreement about making the world a little bit "
         "happier and more hopeful.",
@@ -839,6 +846,20 @@ def test_a_one_sentence_summary_of_a_mail_or_manual_is_its_key_sentence(
     summary.ensure_one(document)
     assert summary.extractive and len(summary.sentences) == 1
     assert expected in summary.text()
+
+
+def test_an_email_is_summarized_by_what_it_says_not_by_who_wrote_it() -> None:
+    # The review's case: "Linus Torvalds wrote on 9 November 2007." as a whole summary.
+    document = corpus_text("36")
+    summary = summaries.Summary(sentences=1)
+    said = "Alexandre Julliard wrote on 4 September 2002. Wine is a free implementation."
+    summary.add_answer(said, repairs.Answer(document=document))
+    summary.ensure_one(document)
+    assert summary.text() == "Wine is a free implementation."
+    summary = summaries.Summary(sentences=1)
+    summary.add_answer(said.split(". ")[0] + ".", repairs.Answer(document=document))
+    summary.ensure_one(document)
+    assert "wrote" not in summary.text() and "Wine" in summary.text()
 
 
 def test_a_parenthesis_goes_only_where_a_sentence_stays() -> None:

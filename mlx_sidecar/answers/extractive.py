@@ -24,7 +24,7 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..reading.email import ATTRIBUTION
+from ..reading.email import ATTRIBUTION, WHO_WROTE
 from ..repairs.answer import Answer, drop_markup
 from ..repairs.summaries import starts_as_fragment, talks_about_itself
 from ..repairs.support import IDENTIFIER, stem
@@ -58,11 +58,6 @@ URL_OR_ADDRESS = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.[\w.]+")
 # A template's slots, filled or not: "{version}", "%s", "<name>", "$NAME", "released on ,".
 PLACEHOLDER = re.compile(
     r"\{[^}]*\}|%[sd]\b|<[^>]*>|\$[A-Z_]+|\s[,;:](?=\s)|\s\.(?=\s|$)|\b(?:on|of|in|at|to)\s*,"
-)
-# The sidecar's e-mail reader writes who wrote each message as a sentence (reading/email.py
-# who_wrote): "Alexandre Julliard wrote to wine-announce on 4 September 2002."
-WHO_WROTE = re.compile(
-    r"^.{1,200}?\bwrote(?: to .{1,300}?)?(?: on \d{1,2} \w+ \d{4})?(?: about “.*”)?\.$"
 )
 HEADER_FIELD = re.compile(r"^(?:From|To|Cc|Subject|Date|Reply-To|Sent|Attachments):\s", re.I)
 QUOTED = re.compile(r"^(?:Quoted:\s*)?“.*”$", re.S)

@@ -14,6 +14,7 @@ import functools
 import re
 from collections.abc import Callable
 
+from ..reading.email import ATTRIBUTION, WHO_WROTE
 from ..text import (
     CJK,
     ENDS_SENTENCE,
@@ -27,7 +28,14 @@ from ..text import (
 )
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 from .loops import has_loop
-from .support import Support, check_support, facts_of, unsupported_facts
+from .support import (
+    Support,
+    check_support,
+    claim_stems,
+    document_places,
+    facts_of,
+    unsupported_facts,
+)
 
 __all__ = ["facts_of", "judged_sentences", "summary_sentences", "unsupported_facts"]
 
@@ -206,6 +214,29 @@ def starts_as_fragment(sentence: str, answer: Answer) -> bool:
     return bool(first) and first.group(0).islower() and first.group(0) in stopwords()
 
 
+# What a sentence about who wrote a message says besides the names and the date.
+WRITING_WORDS = frozenset("wrote write writes written sent send sends replied replies".split())
+
+
+def says_only_who_wrote(sentence: str, answer: Answer) -> bool:
+    """An e-mail's attribution given as its summary: "Linus Torvalds wrote on 9 November
+    2007." was the whole summary of a how-to on recovering a corrupted object. Every
+    content word of it is in the lines that say who wrote (the reader's "X wrote to Y on
+    DATE.", "On DATE, X wrote:"), none from what the message says."""
+    if not answer.document:
+        return False
+    lines = [x for x in answer.document.splitlines() if is_attribution(x.strip())]
+    if not lines:
+        return False
+    language = document_places(answer.document).language
+    said = claim_stems(sentence, language) - claim_stems(" ".join(WRITING_WORDS), language)
+    return said <= claim_stems(" ".join(lines), language)
+
+
+def is_attribution(line: str) -> bool:
+    return bool(WHO_WROTE.match(line) or ATTRIBUTION.match(line))
+
+
 def support(sentence: str, answer: Answer) -> Support:
     """What of ``sentence`` the answer's document supports (repairs/support.py), checked
     once per sentence and document."""
@@ -257,6 +288,7 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     opens_about_itself,
     repeats_a_unit,
     starts_as_fragment,
+    says_only_who_wrote,
     names_unknown_facts,
     writes_unknown_identifiers,
     claims_what_no_place_says,
