@@ -20,11 +20,14 @@ a small fraction of a cold one; and `generate-tags` then `summarize` on a 15,000
 chunk (what the app sends per chunk), beside llama.cpp's time for the same prefill and
 decode at its measured rates.
 
-llama.cpp runs in the Python of bench/.venv-llama (or this one, if it has llama_cpp). To
-make it: python -m venv bench/.venv-llama && CMAKE_ARGS="-DGGML_NATIVE=ON
--DCMAKE_C_FLAGS='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16' -DCMAKE_CXX_FLAGS='(the same)'"
-bench/.venv-llama/bin/pip install llama-cpp-python==0.3.36 (5-10 minutes on 2 cores;
-without the AMX flags, which -march=native turns on, llama_decode segfaulted on Xeons).
+llama.cpp runs in the Python of bench/.venv-llama (or this one, if it has llama_cpp), made
+with (5-10 minutes on 2 cores; without the AMX flags, which -march=native turns on,
+llama_decode segfaulted on Xeons):
+
+    python -m venv bench/.venv-llama
+    NO_AMX='-mno-amx-tile -mno-amx-int8 -mno-amx-bf16'
+    CMAKE_ARGS="-DGGML_NATIVE=ON -DCMAKE_C_FLAGS='$NO_AMX' -DCMAKE_CXX_FLAGS='$NO_AMX'" \\
+        bench/.venv-llama/bin/pip install llama-cpp-python==0.3.36
 """
 
 from __future__ import annotations
