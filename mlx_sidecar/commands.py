@@ -22,40 +22,24 @@ from dataclasses import dataclass
 from typing import Any
 
 from . import PROTOCOL_VERSION
-from .answers import document_summary, document_tags
-from .answers.batch import BatchOptions, BatchRun, require_documents, require_tasks
-from .answers.job import Job, Loaded, Progress
-from .answers.passes import run_ask
-from .answers.summary import MAX_SENTENCES, Summary
+from .answers import answer_document
+from .answers.batch import BatchOptions, BatchRun
 from .context import RequestContext
 from .downloads import download_model
 from .errors import InvalidParams, LoadFailed, SidecarError, one_line
-from .language import require_language
+from .job import Job
 from .models import WEIGHT_LAYOUTS, load_model, resolve_model_path
 from .models.memory import fits_beside
 from .platform import backend_name, package_version
 from .reading import read_document, require_format
-from .repairs import new_tags
-from .session import Session
+from .session import Loaded, Session
 from .tasks.chat import ChatOptions, chat_ask, chat_fields
-from .tasks.options import max_tokens_option, temperature_option
-from .validate import (
-    optional_bool,
-    optional_count,
-    optional_int,
-    optional_str,
-    require_str,
-)
-from .vocabulary import require_known_tags, require_max_new_tags
+from .tasks.summary import SummaryOptions, SummaryTask
+from .tasks.tags import TagsOptions, TagsTask
+from .validate import optional_bool, optional_str, require_str
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them as chips
-MAX_TAGS_LIMIT = 20
-DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
-TOKENS_PER_TAG = 12  # room for each tag beyond the five
-DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
-MAX_WORDS_RANGE = (5, 2000)
 
 Handler = Callable[[Session, Any, RequestContext], dict]
 
@@ -128,109 +112,76 @@ def unload_model(session: Session, req: dict, ctx: RequestContext) -> dict:
     return {"success": True, "freed": session.unload()}
 
 
-def generate_tags(session: Session, req: dict, ctx: RequestContext) -> dict:
-    content = require_str(req, "content", non_blank=True)
-    fmt = require_format(req)
-    limit, known_tags, max_new = tag_options(req)
-    job = new_job(session, req, ctx, tag_tokens(limit))
-    if known_tags is not None:
-        job.known, job.max_new = session.known_tags(known_tags), max_new
-    reading = read_document(content, fmt)
+@dataclass(frozen=True)
+class OnDocument:
+    """The checked fields of a command that runs one task over one document."""
+
+    content: str
+    format: str
+    progress: bool
+    options: Any  # the task's own options (TagsOptions, SummaryOptions, ...)
+
+
+def on_document(parse_options: Callable[[dict], Any]) -> Callable[[dict], OnDocument]:
+    """The parser of a one-document command whose task reads its options with
+    ``parse_options``."""
+
+    def parse(req: dict) -> OnDocument:
+        content = require_str(req, "content", non_blank=True)
+        fmt = require_format(req.get("format"))
+        return OnDocument(content, fmt, optional_bool(req, "progress"), parse_options(req))
+
+    return parse
+
+
+def answer_one(session: Session, request: OnDocument, task: Any, ctx: RequestContext) -> dict:
+    """Read the document, run ``task`` over it (one pass or its chunks), and answer with
+    the task's fields, the passes' counts and what was read."""
+    job = Job.of(session.require_loaded(), ctx, request.progress)
+    reading = read_document(request.content, request.format)
     ctx.check()  # reading a big document takes seconds; a cancel in them ends it here
-    found = document_tags(job, reading, limit)
-    extra = {"summary_prepared": True} if found.summary_prepared else {}
-    if job.known is not None:
-        extra["new_tags"] = new_tags(found.tags, job.known)
-    return {
-        "tags": found.tags,
-        "raw_output_parsed": found.parsed,
-        **job.stats(),
-        **reading.fields(),
-        **extra,
+    fields = answer_document(job, task, reading)
+    return {**fields, **job.stats(), **reading.fields()}
+
+
+def generate_tags(session: Session, request: OnDocument, ctx: RequestContext) -> dict:
+    return answer_one(session, request, tags_task(session, request.options), ctx)
+
+
+def summarize(session: Session, request: OnDocument, ctx: RequestContext) -> dict:
+    stream = ctx.partial if request.options.stream else None
+    return answer_one(session, request, SummaryTask(request.options, stream), ctx)
+
+
+def tags_task(session: Session, options: TagsOptions) -> TagsTask:
+    """Tags with the user's list worked out once by the session (it is sent every time)."""
+    known = session.known_tags(list(options.known_tags)) if options.known_tags else None
+    return TagsTask(options, known)
+
+
+@dataclass(frozen=True)
+class BatchRequest:
+    batch: BatchOptions
+    tags: TagsOptions
+    summary: SummaryOptions
+
+    @classmethod
+    def parse(cls, req: dict) -> BatchRequest:
+        batch = BatchOptions.parse(req, BATCH_TASKS)
+        return cls(batch, TagsOptions.parse(req), SummaryOptions.parse(req))
+
+
+BATCH_TASKS = ("tags", "summary")  # what a batch may ask of each document, in this order
+
+
+def batch(session: Session, request: BatchRequest, ctx: RequestContext) -> dict:
+    """Tasks over many documents, decoded together (answers/batch.py)."""
+    tasks = {
+        "tags": lambda: tags_task(session, request.tags),
+        "summary": lambda: SummaryTask(request.summary),
     }
-
-
-def summarize(session: Session, req: dict, ctx: RequestContext) -> dict:
-    content = require_str(req, "content", non_blank=True)
-    fmt = require_format(req)
-    max_words, sentences = summary_length_options(req)
-    stream = optional_bool(req, "stream")
-    job = new_job(session, req, ctx, DEFAULT_SUMMARY_TOKENS)
-    reading = read_document(content, fmt)
-    ctx.check()
-    summary = Summary(max_words, sentences, partial_lines(ctx) if stream else None)
-    document_summary(job, reading, summary)
-    extra = {"extractive": True} if summary.extractive else {}
-    if job.reused:
-        extra["reused_chunks"] = job.reused
-    return {"summary": summary.text(), **job.stats(), **reading.fields(), **extra}
-
-
-def batch(session: Session, req: dict, ctx: RequestContext) -> dict:
-    """Tags and summaries of many documents, decoded together (answers/batch.py)."""
-    documents = require_documents(req)
-    tasks = require_tasks(req)
-    limit, known_tags, max_new = tag_options(req)
-    tokens_for_tags = max_tokens_option(req, tag_tokens(limit))
-    tokens_for_summary = max_tokens_option(req, DEFAULT_SUMMARY_TOKENS)
-    temperature = temperature_option(req)
-    fmt = require_format(req)
-    max_words, sentences = summary_length_options(req)
-    options = BatchOptions(
-        tasks=tasks,
-        limit=limit,
-        tag_tokens=tokens_for_tags,
-        summary_tokens=tokens_for_summary,
-        temperature=temperature,
-        fmt=fmt,
-        max_words=max_words,
-        sentences=sentences,
-        language=require_language(req),
-        known=session.known_tags(known_tags) if known_tags is not None else None,
-        max_new=max_new,
-        progress=optional_bool(req, "progress"),
-    )
-    return BatchRun(session.require_loaded(), options, ctx).run(documents)
-
-
-def new_job(session: Session, req: dict, ctx: RequestContext, default_tokens: int) -> Job:
-    """The model work of generate-tags or summarize, with the request's options."""
-    max_tokens = max_tokens_option(req, default_tokens)
-    temperature = temperature_option(req)
-    progress = Progress(ctx, enabled=optional_bool(req, "progress"))
-    language = require_language(req)
-    loaded = session.require_loaded()
-    return Job(
-        loaded,
-        ctx,
-        max_tokens,
-        temperature,
-        progress,
-        language=language,
-    )
-
-
-def tag_options(req: dict) -> tuple[int, list[str] | None, int | None]:
-    """`max_tags`, `known_tags` and `max_new_tags`, as generate-tags and batch take them."""
-    limit = optional_int(req, "max_tags", DEFAULT_MAX_TAGS, 1, MAX_TAGS_LIMIT)
-    known_tags = require_known_tags(req)
-    return limit, known_tags, require_max_new_tags(req, limit, known_tags)
-
-
-def tag_tokens(limit: int) -> int:
-    """The default answer length for ``limit`` tags."""
-    return DEFAULT_TAG_TOKENS + TOKENS_PER_TAG * limit
-
-
-def summary_length_options(req: dict) -> tuple[int | None, int | None]:
-    """`max_words` and `sentences`, as summarize and batch take them."""
-    max_words = optional_count(req, "max_words", *MAX_WORDS_RANGE)
-    return max_words, optional_count(req, "sentences", 1, MAX_SENTENCES)
-
-
-def partial_lines(ctx: RequestContext) -> Callable[[str], None]:
-    """`stream: true` on summarize: each sentence as a `partial` line as it is ready."""
-    return lambda text: ctx.emit({"type": "partial", "command": "summarize", "text": text})
+    chosen = [tasks[name]() for name in request.batch.tasks]
+    return BatchRun(session.require_loaded(), chosen, request.batch, ctx).run()
 
 
 def model_info(session: Session, req: dict, ctx: RequestContext) -> dict:
@@ -260,8 +211,8 @@ def chat(session: Session, options: ChatOptions, ctx: RequestContext) -> dict:
     """A conversation answered in the model's chat template (tasks/chat.py)."""
     loaded = session.require_loaded()
     ask = chat_ask(loaded.model, loaded.grammar, options, ctx)
-    job = Job(loaded, ctx, options.max_tokens, options.temperature, Progress(ctx))
-    answer = run_ask(job, ask)
+    job = Job.of(loaded, ctx)
+    answer = job.answer(ask)
     return {**chat_fields(answer), **job.passes[0].stats()}
 
 
@@ -278,10 +229,14 @@ def audio_unsupported(session: Session, req: dict, ctx: RequestContext) -> dict:
 HANDLERS: dict[str, Command] = {
     "check-availability": Command(check_availability),
     "load-model": Command(load_model_command),
-    "generate-tags": Command(generate_tags, needs_model=True, takes_deadline=True),
-    "summarize": Command(summarize, needs_model=True, takes_deadline=True),
+    "generate-tags": Command(
+        generate_tags, on_document(TagsOptions.parse), needs_model=True, takes_deadline=True
+    ),
+    "summarize": Command(
+        summarize, on_document(SummaryOptions.parse), needs_model=True, takes_deadline=True
+    ),
     "chat": Command(chat, ChatOptions.parse, needs_model=True, takes_deadline=True),
-    "batch": Command(batch, needs_model=True, takes_deadline=True),
+    "batch": Command(batch, BatchRequest.parse, needs_model=True, takes_deadline=True),
     "download-model": Command(download),
     "model-info": Command(model_info, needs_model=True),
     "unload-model": Command(unload_model, needs_model=True),

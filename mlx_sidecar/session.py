@@ -6,12 +6,30 @@ from __future__ import annotations
 import gc
 from dataclasses import dataclass, field
 
-from .answers.job import Loaded
 from .errors import NoModel
+from .generation import Generator
+from .grammar import TagGrammar
+from .models import Model
+from .notes import ChunkNotes
 from .platform import Platform, give_memory_back
 from .vocabulary import KnownTags
 
 VOCABULARIES_KEPT = 4  # tag lists kept worked out (an app usually has one)
+
+
+@dataclass
+class Loaded:
+    """A loaded model and everything kept for it while it stays loaded: its Generator
+    (which holds the prompt caches), its grammars and the remembered chunk results."""
+
+    model: Model
+    generator: Generator
+    grammar: TagGrammar
+    notes: ChunkNotes = field(default_factory=ChunkNotes)
+
+    @classmethod
+    def of(cls, model: Model) -> Loaded:
+        return cls(model, Generator(model), TagGrammar(model))
 
 
 @dataclass

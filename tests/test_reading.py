@@ -146,7 +146,7 @@ def test_an_explicit_format_is_how_the_text_is_read():
 
 def test_an_unknown_format_is_invalid_params():
     with pytest.raises(errors.InvalidParams, match="format"):
-        reading.require_format({"format": "docx"})
+        reading.require_format("docx")
     with pytest.raises(errors.InvalidParams, match="format"):
         reading.require_format({"format": 3})
     assert reading.require_format({}) == "auto"

@@ -156,7 +156,7 @@ LEAKY_DOCUMENTS = [
 @pytest.fixture(scope="module")
 def in_process():
     """The bundled model in this process, run by the server's own code for summarize
-    (commands.new_job, answers.document_summary), so a test can read what the model
+    (Job, answers.answer_document, SummaryTask), so a test can read what the model
     itself wrote: each pass's raw text is in Job.passes."""
     from mlx_sidecar.platform import BLAS_ENV, Platform
 
@@ -168,14 +168,13 @@ def in_process():
 
 def summarize_in_process(session: Session, content: str) -> tuple[str, str]:
     """The model's raw answer to summarize and the summary the repairs made of it."""
-    from mlx_sidecar.answers import document_summary
-    from mlx_sidecar.answers.summary import Summary
+    from mlx_sidecar.answers import answer_document
+    from mlx_sidecar.job import Job
+    from mlx_sidecar.tasks.summary import SummaryTask
 
-    req = {"content": content}
-    job = commands.new_job(session, req, detached_context(), commands.DEFAULT_SUMMARY_TOKENS)
-    summary = Summary(None, None, None)
-    document_summary(job, reading.read_document(content, "auto"), summary)
-    return "".join(p.text for p in job.passes), summary.text()
+    job = Job.of(session.require_loaded(), detached_context())
+    fields = answer_document(job, SummaryTask(), reading.read_document(content, "auto"))
+    return "".join(p.text for p in job.passes), fields["summary"]
 
 
 def test_a_special_token_string_the_model_writes_is_dropped_and_its_sentence_kept(

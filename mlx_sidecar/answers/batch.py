@@ -24,49 +24,29 @@ from __future__ import annotations
 import time
 from collections import deque
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
+from ..chunking import plan_chunks
 from ..context import RequestContext
 from ..errors import InvalidParams, SidecarError, one_line
-from ..language import Language
+from ..job import Job
 from ..models.memory import kv_budget_bytes
 from ..platform import backend_name, device_memory_bytes
 from ..reading import Reading, read_document, require_format
-from ..repairs import new_tags
 from ..tokens import count_tokens
-from ..vocabulary import KnownTags
-from . import document_summary, document_tags, final_tags
-from .job import Job, Loaded, Progress
-from .long_documents import plan_chunks
-from .passes import SummaryAsk, TagsAsk, ask_summary, ask_tags
-from .summary import Summary, sentence_target, summary_length
+from ..validate import optional_bool
+from . import answer_document
 
-TASKS = ("tags", "summary")
-# Sequences decoded together at most (a document's tags and summary are two). CPU: a
-# decode step of the bundled model costs ~60 ms for one sequence and ~140-250 ms for 12-16
-# (attention over each cache grows with it); 24 documents of 600-3,000 characters ran in
-# 140 s at 16 rows, 135 s at 32 and 152 s at 48 (one run each), so 32. GPU: mlx_lm.server's
-# default decode concurrency.
+if TYPE_CHECKING:
+    from ..session import Loaded
+
+# Sequences decoded together at most (a document's tasks are one each). CPU: a decode step
+# of the bundled model costs ~60 ms for one sequence and ~140-250 ms for 12-16 (attention
+# over each cache grows with it); 24 documents of 600-3,000 characters ran in 140 s at 16
+# rows, 135 s at 32 and 152 s at 48 (one run each), so 32. GPU: mlx_lm.server's default
+# decode concurrency.
 MAX_ROWS = {"cpu": 32, "gpu": 32}
 PROMPT_TOKENS = 256  # room for the template and the task around a document
-
-
-@dataclass
-class BatchOptions:
-    """What every document of the batch is asked, from the request's fields."""
-
-    tasks: tuple[str, ...]
-    limit: int  # max_tags
-    tag_tokens: int
-    summary_tokens: int
-    temperature: float
-    fmt: str
-    max_words: int | None = None
-    sentences: int | None = None
-    language: Language | None = None
-    known: KnownTags | None = None
-    max_new: int | None = None
-    progress: bool = False
 
 
 @dataclass
@@ -78,18 +58,34 @@ class Document:
     format: str | None
     job: Job | None = None
     reading: Reading | None = None
-    text: str = ""
-    fields: dict = field(default_factory=dict)  # what was read: format, read_chars
-    asks: dict[str, TagsAsk | SummaryAsk] = field(default_factory=dict)
-    raw: dict[str, list[str]] = field(default_factory=dict)  # answer text pieces by task
+    asks: list = field(default_factory=list)  # (task, ask, answer pieces) of each sequence
+    result: dict = field(default_factory=dict)  # the result line's fields, task by task
     open_rows: int = 0
     prompt_tokens: int = 0
     generation_tokens: int = 0
 
     @property
-    def fields_in(self) -> dict:
-        """The document's own request fields, as the field checks read them."""
-        return {"content": self.content, "format": self.format}
+    def text(self) -> str:
+        return self.reading.text if self.reading else ""
+
+
+@dataclass(frozen=True)
+class BatchOptions:
+    """The batch's own fields, checked (each task's options are its own)."""
+
+    documents: tuple[Document, ...]
+    tasks: tuple[str, ...]
+    format: str
+    progress: bool
+
+    @classmethod
+    def parse(cls, req: dict, task_names: tuple[str, ...]) -> BatchOptions:
+        return cls(
+            documents=tuple(require_documents(req)),
+            tasks=require_tasks(req, task_names),
+            format=require_format(req.get("format")),
+            progress=optional_bool(req, "progress"),
+        )
 
 
 def require_documents(req: dict) -> list[Document]:
@@ -115,14 +111,15 @@ def require_documents(req: dict) -> list[Document]:
     return documents
 
 
-def require_tasks(req: dict) -> tuple[str, ...]:
-    """`tasks`: a non-empty subset of TASKS (default both), in TASKS' order."""
-    value = req.get("tasks", list(TASKS))
-    if not isinstance(value, list) or not value or not set(value) <= set(TASKS):
+def require_tasks(req: dict, names: tuple[str, ...]) -> tuple[str, ...]:
+    """`tasks`: a non-empty subset of ``names`` (default: the first two, tags and
+    summary, what the app asks of every document), in ``names``' order."""
+    value = req.get("tasks", list(names[:2]))
+    if not isinstance(value, list) or not value or not set(value) <= set(names):
         raise InvalidParams(
-            f"'tasks' must be a non-empty list of {' and '.join(TASKS)}; got {value!r}."
+            f"'tasks' must be a non-empty list of {', '.join(names)}; got {value!r}."
         )
-    return tuple(t for t in TASKS if t in value)
+    return tuple(t for t in names if t in value)
 
 
 def batch_width(
@@ -149,8 +146,10 @@ def can_batch(loaded: Loaded) -> bool:
 class BatchRun:
     """One batch command's work: documents in, a result line each, counts out."""
 
-    def __init__(self, loaded: Loaded, options: BatchOptions, ctx: RequestContext) -> None:
-        self.loaded, self.options, self.ctx = loaded, options, ctx
+    def __init__(
+        self, loaded: Loaded, tasks: list, options: BatchOptions, ctx: RequestContext
+    ) -> None:
+        self.loaded, self.tasks, self.options, self.ctx = loaded, tasks, options, ctx
         self.total = 0
         self.done = 0
         self.failed = 0
@@ -158,8 +157,9 @@ class BatchRun:
         self.generation_tokens = 0
         self.widest = 0  # the most sequences decoded together
 
-    def run(self, documents: list[Document]) -> dict:
+    def run(self) -> dict:
         started = time.perf_counter()
+        documents = list(self.options.documents)
         self.total = len(documents)
         readable = [d for d in documents if self.read(d)]
         batched = can_batch(self.loaded)
@@ -190,8 +190,8 @@ class BatchRun:
                 raise InvalidParams(
                     "'content' of this document is missing or blank; send some text."
                 )
-            fmt = require_format(document.fields_in) if document.format else self.options.fmt
-            reading = read_document(document.content, fmt)
+            fmt = require_format(document.format) if document.format else self.options.format
+            document.reading = read_document(document.content, fmt)
         except SidecarError as error:
             self.fail(document, str(error), error.code)
             return False
@@ -200,46 +200,22 @@ class BatchRun:
                 document, f"Internal error reading this document: {one_line(error)}", "internal"
             )
             return False
-        document.reading, document.text, document.fields = reading, reading.text, reading.fields()
-        document.job = self.job()
+        document.job = Job.of(self.loaded, self.ctx)
         return True
 
-    def job(self) -> Job:
-        o, loaded = self.options, self.loaded
-        return Job(
-            loaded,
-            self.ctx,
-            o.tag_tokens,
-            o.temperature,
-            Progress(self.ctx),
-            language=o.language,
-            known=o.known,
-            max_new=o.max_new,
-        )
-
     def fits_one_pass(self, document: Document) -> bool:
-        job = document.job
-        return len(plan_chunks(job, document.text, job.tags_task(self.options.limit, None))) == 1
+        return all(len(plan_chunks(document.job, document.text, t)) == 1 for t in self.tasks)
 
     # --- One at a time: long documents, and families mlx-lm cannot batch -----------------
 
     def one_at_a_time(self, document: Document) -> None:
-        job, o = document.job, self.options
-        result: dict = {}
-        if "tags" in o.tasks:
-            found = document_tags(job, document.reading, o.limit)
-            result |= self.tags_fields(found.tags, found.parsed)
-        if "summary" in o.tasks:
-            job.max_tokens = o.summary_tokens
-            summary = Summary(o.max_words, o.sentences)
-            document_summary(job, document.reading, summary)
-            result |= self.summary_fields(summary)
+        job = document.job
+        for task in self.tasks:
+            document.result |= answer_document(job, task, document.reading)
         stats = job.stats()
-        document.prompt_tokens, document.generation_tokens = (
-            stats["prompt_tokens"],
-            stats["generation_tokens"],
-        )
-        self.finish(document, {**result, "chunks": stats["chunks"]})
+        document.prompt_tokens = stats["prompt_tokens"]
+        document.generation_tokens = stats["generation_tokens"]
+        self.finish(document, {**document.result, "chunks": stats["chunks"]})
 
     # --- Together ---------------------------------------------------------------------
 
@@ -248,7 +224,7 @@ class BatchRun:
         from mlx_lm.generate import BatchGenerator
 
         model = self.loaded.model
-        rows_per_document = len(self.options.tasks)
+        rows_per_document = len(self.tasks)
         max_rows = MAX_ROWS["cpu" if backend_name() == "cpu" else "gpu"]
         widest_document = max(self.row_tokens(d) for d in documents)
         rows = batch_width(
@@ -269,7 +245,7 @@ class BatchRun:
             prefill_batch_size=rows,
         )
         waiting = deque(documents)
-        running: dict[int, tuple[Document, str, Any]] = {}  # uid -> document, task, detokenizer
+        running: dict[int, tuple[Document, int, Any]] = {}  # uid -> document, row, detokenizer
         try:
             while waiting or running:
                 self.ctx.check()
@@ -284,45 +260,38 @@ class BatchRun:
     def row_tokens(self, document: Document) -> int:
         """Tokens one of the document's sequences may hold: its prompt and answer."""
         tokens = count_tokens(self.loaded.model.tokenizer, document.text)
-        return tokens + max(self.options.tag_tokens, self.options.summary_tokens) + PROMPT_TOKENS
+        return tokens + max(t.max_tokens for t in self.tasks) + PROMPT_TOKENS
 
     def join(self, generator: Any, document: Document, running: dict) -> None:
         """Prefill the document's shared prefix alone and add its sequences to the batch."""
         from mlx_lm.sample_utils import make_sampler
         from mlx_lm.utils import common_prefix_len
 
-        o, job = self.options, document.job
-        if "tags" in o.tasks:
-            document.asks["tags"] = ask_tags(job, document.text, o.limit, o.tag_tokens)
-        if "summary" in o.tasks:
-            summary = Summary(o.max_words, o.sentences)
-            target = summary.limit = sentence_target(o.max_words, o.sentences)
-            task = job.summary_task(summary_length(o.max_words, o.sentences))
-            document.asks["summary"] = ask_summary(job, document.text, task, target, summary)
-        prompts = [ask.prompt for ask in document.asks.values()]
+        asks = [task.ask(document.job, document.text) for task in self.tasks]
+        prompts = [ask.prompt for ask in asks]
         shared = min(len(p) - 1 for p in prompts)
         for prompt in prompts[1:]:
             shared = min(shared, common_prefix_len(prompts[0], prompt))
         cache = self.loaded.generator.prefill(prompts[0][:shared], self.ctx)
-        tokens = [o.tag_tokens if task == "tags" else o.summary_tokens for task in document.asks]
         uids = generator.insert(
             [p[shared:] for p in prompts],
-            max_tokens=tokens,
+            max_tokens=[ask.max_tokens for ask in asks],
             caches=[cache] * len(prompts),
-            samplers=[make_sampler(temp=o.temperature)] * len(prompts),
-            logits_processors=[ask.processors for ask in document.asks.values()],
+            samplers=[make_sampler(temp=ask.temperature) for ask in asks],
+            logits_processors=[ask.processors for ask in asks],
         )
         document.prompt_tokens = sum(len(p) for p in prompts)
         document.open_rows = len(uids)
         detokenizer = self.loaded.model.tokenizer
-        for uid, task in zip(uids, document.asks, strict=True):
-            running[uid] = (document, task, detokenizer.detokenizer)
-            document.raw[task] = []
+        document.asks = [(task, ask, []) for task, ask in zip(self.tasks, asks, strict=True)]
+        for row, uid in enumerate(uids):
+            running[uid] = (document, row, detokenizer.detokenizer)
 
     def heard(self, generator: Any, response: Any, running: dict) -> None:
-        """One token of one sequence: its text goes to its answer; a summary that is done
-        (its sentences, a repeat, a loop) leaves the batch at once."""
-        document, task, detokenizer = running[response.uid]
+        """One token of one sequence: its text goes to its ask; a sequence whose ask is
+        done (a summary with its sentences, a loop) leaves the batch at once."""
+        document, row, detokenizer = running[response.uid]
+        task, ask, pieces = document.asks[row]
         finished = response.finish_reason is not None
         if response.finish_reason != "stop":  # the stop token is no text
             document.generation_tokens += 1
@@ -331,41 +300,20 @@ class BatchRun:
             detokenizer.finalize()
         piece = detokenizer.last_segment
         if piece:
-            document.raw[task].append(piece)
-            if task == "summary":
-                document.asks[task].heard(piece)
-        if not finished and task == "summary" and document.asks[task].done():
+            pieces.append(piece)
+            ask.heard(piece)
+        if not finished and ask.done():
             generator.remove([response.uid])
             finished = True
         if finished:
             del running[response.uid]
+            result = ask.read("".join(pieces), response.finish_reason or "stop")
+            document.result |= task.finish(document.job, document.reading, result)
             document.open_rows -= 1
             if document.open_rows == 0:
-                self.finish_together(document)
-
-    def finish_together(self, document: Document) -> None:
-        result: dict = {}
-        if "tags" in document.asks:
-            tags, parsed = document.asks["tags"].read("".join(document.raw["tags"]))
-            tags = final_tags(document.job, tags, document.reading, self.options.limit)
-            result |= self.tags_fields(tags, parsed)
-        if "summary" in document.asks:
-            ask = document.asks["summary"]
-            ask.finish()
-            ask.summary.ensure_one(document.text)
-            result |= self.summary_fields(ask.summary)
-        self.finish(document, {**result, "chunks": 1})
+                self.finish(document, {**document.result, "chunks": 1})
 
     # --- Lines ------------------------------------------------------------------------
-
-    def tags_fields(self, tags: list[str], parsed: bool) -> dict:
-        fields: dict = {"tags": tags, "raw_output_parsed": parsed}
-        if self.options.known is not None:
-            fields["new_tags"] = new_tags(tags, self.options.known)
-        return fields
-
-    def summary_fields(self, summary: Summary) -> dict:
-        return {"summary": summary.text(), **({"extractive": True} if summary.extractive else {})}
 
     def finish(self, document: Document, result: dict) -> None:
         self.prompt_tokens += document.prompt_tokens
@@ -374,7 +322,7 @@ class BatchRun:
             "prompt_tokens": document.prompt_tokens,
             "generation_tokens": document.generation_tokens,
         }
-        self.emit(document, {**result, **document.fields, **tokens})
+        self.emit(document, {**result, **document.reading.fields(), **tokens})
 
     def fail(self, document: Document, message: str, code: str) -> None:
         self.failed += 1
@@ -382,15 +330,7 @@ class BatchRun:
 
     def emit(self, document: Document, fields: dict) -> None:
         self.done += 1
-        self.ctx.emit({"type": "result", "command": "batch", "document_id": document.id, **fields})
+        self.ctx.result(document_id=document.id, **fields)
         if self.options.progress:
             percent = round(100.0 * self.done / self.total, 1)
-            self.ctx.emit(
-                {
-                    "type": "progress",
-                    "command": "batch",
-                    "progress": percent,
-                    "done": self.done,
-                    "total": self.total,
-                }
-            )
+            self.ctx.progress(progress=percent, done=self.done, total=self.total)

@@ -17,7 +17,6 @@ import re
 from dataclasses import dataclass
 
 from ..errors import InvalidParams, SidecarError, one_line
-from ..validate import optional_str
 from .blocks import blocks_text, has_words, opening_title, plain_title
 from .chat import read_chat
 from .detect import detect_format
@@ -49,8 +48,9 @@ class Reading:
         return {"format": self.format, "read_chars": len(self.text)}
 
 
-def require_format(req: dict) -> str:
-    fmt = optional_str(req, "format") or "auto"
+def require_format(value: object) -> str:
+    """A request's `format` (its value; absent or null is "auto")."""
+    fmt = value or "auto"
     if fmt not in FORMATS:
         raise InvalidParams(f"format must be one of {', '.join(FORMATS)}; got {fmt!r}.")
     return fmt

@@ -28,6 +28,7 @@ class Ask:
     prompt: list[int]
     max_tokens: int
     processors: list = field(default_factory=list)
+    temperature: float = 0.0
 
     def heard(self, piece: str) -> None:
         """A piece of the answer as it is generated (streaming, loop guards)."""

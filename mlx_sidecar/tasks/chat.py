@@ -107,7 +107,7 @@ class ChatAsk(Ask):
     def __init__(
         self, prompt: list[int], options: ChatOptions, processors: list, ctx: RequestContext
     ):
-        super().__init__(prompt, options.max_tokens, processors)
+        super().__init__(prompt, options.max_tokens, processors, options.temperature)
         self.options, self.ctx = options, ctx
         self.guard = LoopGuard()
         self.constraint = processors[0] if options.schema is not None else None

@@ -17,12 +17,11 @@ NOTES_LIMIT = 512  # remembered chunk results (a few KB each)
 
 @dataclass
 class ChunkNote:
-    """What one chunk of a long document says: its text, tags and a short summary."""
+    """What one chunk of a long document says: its text, and each chunk task's result
+    (its tags, a short summary, ...) by the task's name."""
 
     text: str
-    tags: list[str]
-    summary: str
-    tags_parsed: bool = True  # the model's raw tags answer parsed as a JSON list
+    results: dict[str, Any] = field(default_factory=dict)
 
 
 @dataclass

@@ -1,0 +1,283 @@
+"""summary: a short plain-prose summary of a document (summarize, batch).
+
+The model's sentences go into a ``Summary`` as they are generated (answers/summary.py):
+each is checked against the document before it is kept or streamed, and the places of
+those that fail are filled with the document's own sentences. A long document's chunks
+are summarized in a sentence or two each, then combined part by part, in order.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from ..answers.summary import PartialStream, Summary, sentence_target, summary_length
+from ..chunking import chunk_token_limit, content_budget, split_into_chunks
+from ..language import Language, require_language
+from ..processors import RepetitionPenalty, document_bias
+from ..prompts import encode_prompt, summary_task
+from ..reading import Reading
+from ..repairs import answer_for
+from ..repairs.loops import LoopGuard
+from ..text import identify_language, sentence_key, split_sentences
+from ..tokens import count_tokens
+from ..validate import optional_bool, optional_count
+from . import Ask
+from .options import max_tokens_option, temperature_option
+from .tags import TagsOptions, TagsTask, tag_tokens
+
+if TYPE_CHECKING:
+    from ..job import Job
+    from ..notes import ChunkNote
+
+DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
+MAX_SENTENCES = 5  # the `sentences` option: 1 to 5
+MAX_WORDS_RANGE = (5, 2000)
+MAX_SUMMARY_PARTS = 3  # a long document's summary: a sentence or more per third
+CHUNK_SENTENCES = "one or two sentences"  # what each chunk of a long document is asked
+CHUNK_TAGS = TagsOptions(limit=5, max_tokens=tag_tokens(5))  # generate-tags' defaults
+
+
+@dataclass(frozen=True)
+class SummaryOptions:
+    """What summarize (and batch) asks of a summary, checked."""
+
+    max_words: int | None = None
+    sentences: int | None = None
+    stream: bool = False
+    max_tokens: int = DEFAULT_SUMMARY_TOKENS
+    temperature: float = 0.0
+    language: Language | None = None
+
+    @classmethod
+    def parse(cls, req: dict) -> SummaryOptions:
+        return cls(
+            max_words=optional_count(req, "max_words", *MAX_WORDS_RANGE),
+            sentences=optional_count(req, "sentences", 1, MAX_SENTENCES),
+            stream=optional_bool(req, "stream"),
+            max_tokens=max_tokens_option(req, DEFAULT_SUMMARY_TOKENS),
+            temperature=temperature_option(req),
+            language=require_language(req),
+        )
+
+
+@dataclass
+class SummaryTask:
+    """A summary of one document; ``emit`` streams its sentences as `partial` lines."""
+
+    options: SummaryOptions = field(default_factory=SummaryOptions)
+    emit: Callable[[str], None] | None = None
+    length: str = ""  # the wording of its length ("two or three sentences"); from options
+    target: int = 0  # sentences wanted; from options
+    name = "summary"
+
+    def __post_init__(self) -> None:
+        o = self.options
+        self.length = self.length or summary_length(o.max_words, o.sentences)
+        self.target = self.target or sentence_target(o.max_words, o.sentences)
+
+    @classmethod
+    def of_chunks(
+        cls, language: Language | None, temperature: float, max_tokens: int = 0
+    ) -> SummaryTask:
+        """What each chunk of a long document is asked: one or two sentences."""
+        options = SummaryOptions(
+            max_tokens=max_tokens or DEFAULT_SUMMARY_TOKENS,
+            temperature=temperature,
+            language=language,
+        )
+        return cls(options, length=CHUNK_SENTENCES, target=2)
+
+    @property
+    def max_tokens(self) -> int:
+        return self.options.max_tokens
+
+    def translates(self, text: str) -> bool:
+        language = self.options.language
+        return language is not None and language.differs_from(text)
+
+    def instruction(self, subject: str = "", length: str = "") -> str:
+        language = self.options.language
+        return summary_task(length or self.length, language.name if language else None, subject)
+
+    def widest_instruction(self) -> str:
+        return self.chunk_tags().widest_instruction()
+
+    def key(self) -> str:
+        return self.instruction()
+
+    def new_summary(self) -> Summary:
+        o = self.options
+        summary = Summary(o.max_words, o.sentences, self.emit)
+        summary.limit = self.target
+        return summary
+
+    def ask(
+        self, job: Job, text: str, into: Summary | None = None, instruction: str = ""
+    ) -> SummaryAsk:
+        """A summary answer: a mild repetition penalty, the document's own tokens favoured
+        (unless it is asked in another language); its clean sentences go into ``into`` (a
+        new Summary of this task's length if none)."""
+        summary = into if into is not None else self.new_summary()
+        translated = self.translates(text)
+        tokenizer = job.model.tokenizer
+        prompt = encode_prompt(tokenizer, text, instruction or self.instruction())
+        processors = [RepetitionPenalty(prompt)]
+        if not translated:
+            processors.append(document_bias(tokenizer, text))
+        feed = PartialStream(summary, answer_for(tokenizer, text, translated))
+        return SummaryAsk(
+            prompt, self.max_tokens, processors, self.options.temperature, summary, feed
+        )
+
+    def chunk_tags(self) -> TagsTask:
+        o = self.options
+        return TagsTask(
+            TagsOptions(
+                CHUNK_TAGS.limit,
+                max_tokens=CHUNK_TAGS.max_tokens,
+                temperature=o.temperature,
+                language=o.language,
+            )
+        )
+
+    def chunk_tasks(self) -> list:
+        """Each chunk is asked for a short summary, and its tags (which name the subject
+        of each part when the parts are combined, and serve generate-tags)."""
+        o = self.options
+        return [SummaryTask.of_chunks(o.language, o.temperature, o.max_tokens), self.chunk_tags()]
+
+    def combine_passes(self) -> int:
+        """Combining passes after the chunks: one per part (see combine_in_order)."""
+        return min(self.target, MAX_SUMMARY_PARTS)
+
+    def combine(self, job: Job, notes: list[ChunkNote]) -> Summary:
+        summary = self.new_summary()
+        combine_in_order(job, self, notes, self.combine_passes(), summary)
+        return summary
+
+    def finish(self, job: Job, reading: Reading, summary: Summary) -> dict:
+        """The response's fields: never empty (the document's own sentences fill what the
+        model could not write), and the language the summary is in."""
+        summary.ensure_one(reading.text)
+        fields: dict = {"summary": summary.text()}
+        if summary.extractive:
+            fields["extractive"] = True
+        language = identify_language(summary.text()) or identify_language(reading.text)
+        if language:
+            fields["answer_language"] = language
+        if job.reused:
+            fields["reused_chunks"] = job.reused
+        return fields
+
+
+@dataclass
+class SummaryAsk(Ask):
+    """One summary answer asked of the model: its clean sentences go into ``summary`` as
+    they are generated; it is done when the summary is full or the model loops."""
+
+    summary: Any = None
+    feed: Any = None
+    guard: LoopGuard = field(default_factory=LoopGuard)
+
+    def heard(self, piece: str) -> None:
+        self.feed(piece)
+        self.guard(piece)
+
+    def done(self) -> bool:
+        return self.summary.done() or self.guard.looping
+
+    def read(self, text: str, finish_reason: str | None) -> Summary:
+        self.feed.finish()
+        return self.summary
+
+
+def combine_in_order(
+    job: Job, task: SummaryTask, notes: list[ChunkNote], groups: int, summary: Summary
+) -> None:
+    """The summary of a long document: sentences for each part of it (thirds, or
+    fewer parts when fewer sentences are asked for), in order.
+
+    One combining pass over all partial summaries favoured the last parts (a 135M model
+    reads the end of its prompt best) and dropped the beginning; a sentence per third
+    keeps the beginning, middle and end in the summary. Each sentence is asked to be
+    about its part's subjects (see part_subjects): asked only for "one sentence", SmolLM2
+    called a third about chess "a popular board game", which a reader searching for chess
+    never finds.
+    """
+    tokenizer, target = job.model.tokenizer, task.target
+    partials = unique_sentences([note.results["summary"].text() for note in notes])
+    n = len(notes)
+    subjects: list[str] = []
+    for g in range(groups):
+        part = range(g * n // groups, (g + 1) * n // groups)
+        want = target // groups + (g < target % groups)
+        joined = "\n\n".join(partials[i] for i in part if partials[i])
+        if not joined:
+            job.progress.step()
+            continue
+        named = part_subjects([notes[i] for i in part], subjects)
+        subjects.extend(named)
+        length = "one sentence" if want == 1 else f"{want} sentences"
+        instruction = task.instruction(" and ".join(named), length)
+        budget = content_budget(job.model, instruction, task.max_tokens)
+        while count_tokens(tokenizer, joined) > budget:  # shrink a part that does not fit
+            limit = min(budget, chunk_token_limit(job.model))
+            pieces = split_into_chunks(tokenizer, joined, limit)
+            job.progress.total += len(pieces)
+            joined = "\n\n".join(combining_pass(job, task, p, instruction, 2) for p in pieces)
+        for sentence in split_sentences(combining_pass(job, task, joined, instruction, want)):
+            if not summary.add(sentence):
+                return
+
+
+def combining_pass(job: Job, task: SummaryTask, text: str, instruction: str, target: int) -> str:
+    """One combining pass, counted as a progress step; its summary's text."""
+    into = Summary(sentences=target)
+    result = job.answer(task.ask(job, text, into, instruction)).text()
+    job.progress.step()
+    return result
+
+
+def part_subjects(notes: list[ChunkNote], taken: list[str]) -> list[str]:
+    """The subjects of a part's first and last chunk, each once: a part that runs from a
+    chunk about chess to one about honeybees is asked about both (asked only about the
+    one its text names more, SmolLM2 left the other out)."""
+    named: list[str] = []
+    for note in notes[:1] + notes[1:][-1:]:
+        subject = main_subject([note], taken)
+        if subject and subject.casefold() not in {n.casefold() for n in named}:
+            named.append(subject)
+    return named
+
+
+def main_subject(notes: list[ChunkNote], taken: list[str]) -> str:
+    """The tag of these chunks that their text names most often; one an earlier third
+    already took is passed over when there is another. Empty when there are no tags."""
+    counts: dict[str, int] = {}
+    shown: dict[str, str] = {}
+    for note in notes:
+        folded_text = note.text.casefold()
+        for tag in note.results["tags"].tags:
+            key = tag.casefold()
+            shown.setdefault(key, tag)
+            pattern = r"(?<!\w)" + re.escape(key) + r"(?!\w)"
+            counts[key] = counts.get(key, 0) + len(re.findall(pattern, folded_text))
+    ranked = sorted(counts, key=lambda k: -counts[k])  # stable: the first seen wins a tie
+    taken_keys = {t.casefold() for t in taken}
+    fresh = [k for k in ranked if k not in taken_keys]
+    return shown.get((fresh or ranked or [""])[0], "")
+
+
+def unique_sentences(partials: list[str]) -> list[str]:
+    """Each partial summary without sentences an earlier one already said ("" if none
+    are left), in the same positions."""
+    seen: set[str] = set()
+    kept = []
+    for partial in partials:
+        fresh = [x for x in split_sentences(partial) if sentence_key(x) not in seen]
+        seen.update(sentence_key(x) for x in fresh)
+        kept.append(" ".join(fresh))
+    return kept
