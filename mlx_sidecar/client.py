@@ -159,6 +159,13 @@ class SidecarClient:
             raise SidecarError(line)
         return line
 
+    def chat(
+        self, messages: list[dict], timeout: float = DEFAULT_TIMEOUT_S, **options: Any
+    ) -> dict:
+        """A chat over ``messages`` ({"role", "content"} dicts) with the command's options
+        (``format``, ``max_tokens``, ...); its response, whose ``response`` is the answer."""
+        return self.call({"command": "chat", "messages": messages, **options}, timeout)
+
     def cancel(self, request_id: Any, timeout: float = 30.0) -> dict:
         """Ask the sidecar to stop the command ``request_id``; the cancel's own answer."""
         return self.call({"command": "cancel", "request_id": request_id}, timeout)
