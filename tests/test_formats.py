@@ -364,3 +364,21 @@ def test_an_email_through_the_server_is_tagged_and_summarized_from_its_own_text(
         )
     summary = loaded.ok({"command": "summarize", "content": REPLY, "sentences": 1})
     assert summary["format"] == "email" and summary["summary"]
+
+
+def test_a_one_part_email_of_another_text_type_is_read_as_its_text():
+    """git's how-tos are e-mails whose only part is text/asciidoc: its words are the
+    message, not just who wrote it (which once was the whole summary)."""
+    message = (
+        "From: Junio C Hamano <gitster@pobox.com>\n"
+        "Date: Wed, 07 May 2014 13:15:39 -0700\n"
+        'Subject: Beginner question on "Pull is mostly evil"\n'
+        "Content-type: text/asciidoc\n\n"
+        "Keep authoritative canonical history correct with git pull\n"
+        "==========================================================\n\n"
+        "Sometimes a new project integrator will end up with project history\n"
+        'that appears to be "backwards" from what other developers expect.\n'
+    )
+    read = read_document(message)
+    assert read.format == "email"
+    assert "project integrator" in read.text and "Junio C Hamano" in read.text

@@ -172,8 +172,11 @@ def _name(name: str, address: str) -> str:
 
 
 def body_text(message: EmailMessage) -> str:
-    """The message's own text: text/plain preferred, text/html read as a page."""
+    """The message's own text: text/plain preferred, text/html read as a page; a message
+    of one part of another text type (git's how-tos are text/asciidoc) is read as text."""
     part = message.get_body(preferencelist=("plain", "html"))
+    if part is None and not message.is_multipart() and message.get_content_maintype() == "text":
+        part = message
     if part is None:
         return ""
     try:
