@@ -84,10 +84,28 @@ class TagGrammar:
             grammar = self.known_tags_grammar(known, limit, max_new)
         return self.constraint(grammar, max_tokens, self.closing_tokens())
 
+    def candidates_processor(
+        self, candidates: list[str], limit: int, max_tokens: int, max_new: int
+    ) -> Constraint | None:
+        """A tags answer chosen among the document's key phrases (keyphrases.py): up to
+        ``limit`` of ``candidates``, each exactly as written and one of them first, then at
+        most ``max_new`` others; the plain tags grammar when there are none. The known-tags
+        grammar serves, built for each document and not kept: a score of phrases builds in
+        a millisecond, and the users' lists stay in their cache."""
+        if not candidates:
+            return self.processor(limit, max_tokens)
+        try:
+            import llguidance  # noqa: F401
+        except ImportError:
+            log.warning("llguidance is not installed; tags are generated unconstrained")
+            return None
+        grammar = known_tags_grammar(list(dict.fromkeys(candidates)), limit, max_new, False)
+        return self.constraint(grammar, max_tokens, self.closing_tokens())
+
     def schema_processor(self, schema: dict, max_tokens: int) -> Constraint:
         """A logits processor holding an answer to the JSON Schema ``schema`` (chat's
         `format`, extract's `schema`); its grammar is compiled once per schema content."""
-        key = json.dumps(schema, sort_keys=True, ensure_ascii=False)
+        key = json.dumps(schema, ensure_ascii=False)  # its order is the answer's order
         if key not in self._schemas:
             self._schemas[key] = schema_grammar(schema)
             while len(self._schemas) > GRAMMARS_KEPT:
@@ -237,9 +255,10 @@ def one_line_of(text: str) -> str:
     return " ".join(str(text).split())[:300]
 
 
-def known_tags_grammar(tags: list[str], limit: int, max_new: int) -> str:
+def known_tags_grammar(tags: list[str], limit: int, max_new: int, new_alone: bool = True) -> str:
     """A JSON array of a known tags and b new ones, a >= 0, 0 <= b <= max_new, 1 <= a + b
-    <= limit, the known ones first; each known tag exactly as the list spells it."""
+    <= limit, the known ones first; each known tag exactly as the list spells it. Without
+    ``new_alone``, a >= 1: an answer opens with a known tag."""
     alternatives = []
     for new in range(min(max_new, limit) + 1):
         known_more = limit - 1 - new  # known tags after the first one
@@ -248,7 +267,7 @@ def known_tags_grammar(tags: list[str], limit: int, max_new: int) -> str:
         alternatives.append(
             "KNOWN" + _more("KNOWN", 0, known_more) + (f' (", " NEW){{{new}}}' if new else "")
         )
-    if max_new:
+    if max_new and new_alone:
         alternatives.append("NEW" + _more("NEW", 0, min(max_new, limit) - 1))
     literals = " | ".join(
         json.dumps(json.dumps(t, ensure_ascii=False), ensure_ascii=False) for t in tags

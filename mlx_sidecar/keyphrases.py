@@ -26,7 +26,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 
 from .reading import Reading
-from .reading.email import writers
+from .reading.email import ADDRESS, writers
 from .text import CJK, guess_language, phrase_pattern, stopwords
 
 log = logging.getLogger(__name__)
@@ -40,7 +40,7 @@ YAKE_MAX_CHARS = 60_000  # key phrases of a longer text come from its first part
 # Words that turn a name into an attribution: "Hamano wrote", "Alice writes" (reading/email.py).
 ATTRIBUTION_VERBS = frozenset(["wrote", "writes", "said", "says", "schrieb", "escribió", "écrit"])
 LISTING_FIELD = re.compile(r"^(?:[\w.-]*\d[\w.:/-]*|[-dlrwxst]{10}[.+@]?|[^\w\s]+)$")
-COLUMN_GAP = re.compile(r"[^\s.!?:;,\"'”)]\s{2,}(?=\S)")  # two spaces after a word: a column
+COLUMN_GAP = re.compile(r"[^\s.!?:;,\"'”]\s{2,}(?=\S)")  # two spaces after a word: a column
 CODE_MARK = re.compile(r"^(?:>>>|\$|//|/\*|#\s*(?:include|define|ifn?def|endif|pragma)\b)")
 # A statement's end: a brace, or ';' after code ("len = 0;", "free(buf);", "std::cin >>
 # root;"), not after wrapped prose ("... of this License;").
@@ -181,14 +181,16 @@ class DocumentLines:
         constant's spelling, or a manual's section: "ELEMENT", "AUTHOR"; an acronym such
         as "JSON" is no word) or a constant's name (Z_STREAM_END); or a short lowercase
         name, no common word of the language, that its code uses ("len", "buf", "msg")."""
-        if self.mostly_code or not IDENTIFIER.fullmatch(tag):
+        if not IDENTIFIER.fullmatch(tag):
             return False
         if tag.isupper() and ("_" in tag.strip("_") or tag.casefold() in self.ordinary):
-            return True  # "Z_STREAM_END", "ERROR"
+            return True  # "Z_STREAM_END", "ERROR", "COMMIT"
         in_code = re.search(rf"(?<![\w]){re.escape(tag)}(?!\w)", self.code)
         short = tag.islower() and len(tag) <= SHORT_NAME
         if in_code and short and rarity(tag, self.language) >= RARE_WORD:
             return True
+        if self.mostly_code:
+            return False  # a program's own names are what a source file is about
         in_prose = re.search(rf"(?<![\w.>:-]){re.escape(tag)}(?!\w|::|->)", self.prose)
         return not in_prose and tag in self.text
 
@@ -208,6 +210,9 @@ def _lines_of(text: str, title: str) -> DocumentLines:
             code.append(line)
         elif is_listing_line(line) or is_header_line(line, lines[i + 1 : i + 4]):
             frame.append(line)
+        elif introduces_quote(lines, i):
+            frame.append(line)  # "Excerpts from ...: a MIME-Version misfeature" / "Mark ..."
+            named.extend(quoted_name(line))
         elif (speakers and (m := SPEAKER_LINE.match(line)) and m[1] in speakers) or (
             line.startswith(QUOTED)
         ):
@@ -263,6 +268,33 @@ def is_header_line(line: str, following: list[str]) -> bool:
     return bool(writers(s)) or (
         s.endswith(":") and any(x.strip().startswith(("“", ">", "Quoted: “")) for x in following)
     )
+
+
+def introduces_quote(lines: list[str], i: int) -> bool:
+    """A line of a short paragraph (one or two lines) that a quoted reply follows: the
+    attribution some mail programs write without "wrote:" (Andrew's "Excerpts from
+    ...")."""
+    if not lines[i].strip():
+        return False
+    start = i
+    while start > 0 and lines[start - 1].strip():
+        start -= 1
+    end = i
+    while end + 1 < len(lines) and lines[end + 1].strip():
+        end += 1
+    after = next((ln.strip() for ln in lines[end + 1 :] if ln.strip()), "")
+    return (
+        end - start < 2
+        and after.startswith(("“", QUOTED))
+        and not lines[i].startswith(("“", QUOTED))
+    )
+
+
+def quoted_name(line: str) -> list[str]:
+    """The name on a line that introduces a quote, its address and notes aside ("Mark
+    Crispin@cac.washing (429*)" gives "Mark"); none when more than a name is left."""
+    left = re.sub(r"\([^()]*\)|\[[^\]]*\]", "", ADDRESS.sub("", line)).strip(" :")
+    return [left] if re.fullmatch(r"(?:[A-Z][\w'’.-]*\s?){1,3}", left) else []
 
 
 def is_footer(line: str) -> bool:
@@ -405,15 +437,19 @@ def inside(phrase: str, kept: list[str], lines: DocumentLines) -> bool:
 
 def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     """A phrase that could name what the document is about: a tag's shape (what the tags
-    grammar allows, no leading small word but a name's) and nothing that only frames the
+    grammar allows; a small word inside only in a name: "Windows on Unix", "Lord of the
+    Rings", not "changing the BNF") and nothing that only frames the
     document (repairs/tags.py ``frames_the_document``: a writer's name, a listing's or a
     footer's words, a code name, a part's label, only common words)."""
-    from .repairs.tags import frames_the_document
+    from .repairs.tags import frames_the_document, is_name
 
-    small_first = tag[0].islower() and tag.split()[0] in stopwords() and " " in tag
+    words = tag.split()
+    small_inside = any(w.casefold() in stopwords() for w in words[:-1]) and not is_name(tag)
     dotted = re.match(r"\.\w*[._]", tag)  # ".UserManager.acreate_user"; ".NET" is a name
-    if not CLEAN_PHRASE.match(tag) or small_first or dotted:
-        return False
+    if not CLEAN_PHRASE.match(tag) or small_inside or dotted:
+        return False  # "changing the BNF", "BNF to permit": pieces of a sentence
+    if not lines.mentions(tag, "own"):
+        return False  # "JIS.pm" of "SHIFT_JIS.pm": not a phrase the document writes
     if tag.islower() and " " not in tag and tag in lines.ordinary:
         return False  # "returns", "line", "stream": an ordinary word names no subject alone
     return not frames_the_document(tag, lines)

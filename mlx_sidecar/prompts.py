@@ -29,6 +29,11 @@ TAGS_TASK = (
 )
 SUMMARY_TASK = "Summarize this document in {sentences}."
 SUBJECT_SUMMARY_TASK = "Summarize this document in {sentences} about {subject}."
+# The tags task with the document's key phrases offered (keyphrases.py): the model chooses.
+CANDIDATE_TAGS_TASK = (
+    "What are the main topics of this document? Choose up to {n} tags from these phrases "
+    "of the document: {candidates}. Answer with a JSON list."
+)
 KNOWN_TAGS_TASK = " Prefer these tags where they fit: {candidates}."
 ONLY_KNOWN_TAGS = " Use only tags from that list."
 SOME_NEW_TAGS = " You may add at most {n} other {tags}."
@@ -50,6 +55,19 @@ def tags_task(
             task += ONLY_KNOWN_TAGS
         elif max_new is not None:
             task += SOME_NEW_TAGS.format(n=max_new, tags="tag" if max_new == 1 else "tags")
+    return task + (LANGUAGE_TASK.format(language=language) if language else "")
+
+
+def candidate_tags_task(
+    limit: int, candidates: list[str], max_new: int, language: str | None = None
+) -> str:
+    """What a tags pass asks when it offers the document's key phrases: up to ``limit``
+    of them, at most ``max_new`` others, in ``language`` (an English name) if given."""
+    task = CANDIDATE_TAGS_TASK.format(
+        n=limit, candidates=json.dumps(candidates, ensure_ascii=False)
+    )
+    if max_new:
+        task += SOME_NEW_TAGS.format(n=max_new, tags="tag" if max_new == 1 else "tags")
     return task + (LANGUAGE_TASK.format(language=language) if language else "")
 
 

@@ -29,7 +29,7 @@ from ..keyphrases import (
     rarity,
     written_as_name,
 )
-from ..prompts import SUMMARY_TASK, TAGS_TASK
+from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
 from ..text import CJK, STOPWORD_LANGUAGES, guess_language, phrase_pattern, stopwords
@@ -41,7 +41,9 @@ log = logging.getLogger(__name__)
 TAG_MAX_WORDS = 4  # longer "tags" are sentence fragments, not topics
 TAG_MAX_CHARS = 40
 CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phrases 20+
-SUBJECT_MIN_MENTIONS = 3  # a title the text repeats this often names what it is about
+# A title whose words the text repeats this often, the title line itself aside, names what
+# it is about (an e-mail's Subject is no line of its text; a page's title is its first).
+SUBJECT_REPEATS = 2
 SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
     r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
     r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
@@ -298,7 +300,10 @@ def names_subject(tag: str, lines: DocumentLines) -> bool:
 # The words of the tasks the model is given (and what it calls its answer): a tag made
 # only of these repeats the instruction, unless the document uses the tag as it is.
 INSTRUCTION_WORDS = frozenset(
-    re.findall(r"[^\W\d_]+", (TAGS_TASK + " " + SUMMARY_TASK).casefold().replace("{n}", " "))
+    re.findall(
+        r"[^\W\d_]+",
+        " ".join([TAGS_TASK, CANDIDATE_TAGS_TASK, SUMMARY_TASK]).casefold().replace("{n}", " "),
+    )
 ) | frozenset(
     ["keyword", "tags", "tag", "topic", "list", "lists", "json", "array", "answer", "sentences"]
 )
@@ -326,19 +331,23 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     return normalize_tags([subject, *tags], limit) or tags
 
 
-def title_subject(reading: Reading) -> str:
+def title_subject(reading: Reading, section: bool = True) -> str:
     """What the title names: the longest run of its words that the text repeats
-    SUBJECT_MIN_MENTIONS times, with no small word at either end ("fnmatch" from
+    SUBJECT_REPEATS times, with no small word at either end ("fnmatch" from
     "fnmatch — Unix filename pattern matching", "argparse" from "Argparse Tutorial",
     "jq" from a manual page's "JQ(1)"; a title in capitals is shown as the text writes
     it). Its section number, brackets and subtitle do not count; none when the title is
-    furniture or a sentence, or the text repeats none of it: "Whetting Your Appetite"."""
+    a sentence, or the text repeats none of it ("Whetting Your Appetite"), or when a
+    ``section``'s title is furniture ("Installation", reading/furniture.py)."""
     title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title.strip()))
-    if re.search(r"[.!?]$", title) or is_furniture_title(title):
+    furniture = is_furniture_title if section else lambda _: False
+    if re.search(r"[.!?]$", title) or furniture(title):
         return ""
     title = re.split(r"\s+(?:—|–|-{1,3}|\|)\s+|:\s|,\s", title)[0]
     words = re.sub(r"^[LlDd]['’]", "", title.strip(EDGE_JUNK)).split()  # "L'espace utilisateur"
     body = DocumentLines.of(reading.text, reading.title)
+    first = next((ln.strip() for ln in body.own.split("\n") if ln.strip()), "")
+    text = body.own.replace(first, "", 1) if first == reading.title.strip() else body.own
     best: tuple = (0, 0, 0, "")
     for i in range(len(words)):
         for j in range(i + 1, len(words) + 1):
@@ -348,11 +357,11 @@ def title_subject(reading: Reading) -> str:
             phrase = " ".join(run).strip(EDGE_JUNK)
             if not re.search(r"[^\W\d_]", phrase) or not names_alone(phrase, words, body):
                 continue
-            written = re.findall(phrase_pattern(phrase), body.own, re.IGNORECASE)
-            if len(written) >= SUBJECT_MIN_MENTIONS:  # ties: the rarer word ("argparse")
+            written = re.findall(phrase_pattern(phrase), text, re.IGNORECASE)
+            if len(written) >= SUBJECT_REPEATS:  # ties: the rarer word ("argparse")
                 best = max(best, (len(run), len(written), rarity(phrase, body.language), phrase))
     subject = best[-1]
-    if not subject or is_furniture_title(subject):
+    if not subject or furniture(subject):
         return ""
     written = re.findall(phrase_pattern(subject), body.own, re.IGNORECASE)
     return Counter(written).most_common(1)[0][0] if subject.isupper() else subject
@@ -374,12 +383,14 @@ def names_alone(phrase: str, title: list[str], body: DocumentLines) -> bool:
 def opening_subject(reading: Reading) -> str:
     """The name a text opens with when it has no title: its first line when that is a
     heading ("Apache License", "JsonCpp Documentation" as the title rule reads it), or
-    the capitalized words its first sentence begins with ("Rich is a Python library")."""
+    the capitalized words its first sentence begins with ("Rich is a Python library").
+    The first line names the document itself, not a section of a README: "Apache License"
+    is a license's subject, where a README's "License" heading is furniture."""
     lines = DocumentLines.of(reading.text, reading.title)
     opening = lines.opening()
     if not opening:
         return ""
-    return title_subject(Reading(reading.format, reading.text, opening))
+    return title_subject(Reading(reading.format, reading.text, opening), section=False)
 
 
 def names_same_thing(tag: str, subject: str) -> bool:

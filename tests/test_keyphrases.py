@@ -1,0 +1,188 @@
+"""Key phrases (keyphrases.py): the phrases a document names its subject with, and the lines
+that only frame it (who wrote an e-mail, a listing, code, a footer), on real corpus texts
+and small documents written like the review's. Pure functions; the tags grammar that offers
+the phrases is checked on a real vocabulary."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from conftest import ROOT
+
+from mlx_sidecar import repairs
+from mlx_sidecar.grammar import TagGrammar
+from mlx_sidecar.keyphrases import (
+    DocumentLines,
+    calendar_words,
+    is_common_phrase,
+    key_phrases,
+)
+from mlx_sidecar.models import Model
+from mlx_sidecar.prompts import candidate_tags_task
+from mlx_sidecar.reading import read_document
+from mlx_sidecar.reading.email import writers
+
+CORPUS = ROOT / "bench" / "corpus"
+MANIFEST = {e["file"]: e for e in json.loads((CORPUS / "MANIFEST.json").read_text())}
+
+
+def corpus_page(prefix: str):
+    name = next(f for f in MANIFEST if f.startswith(prefix))
+    return name, read_document((CORPUS / name).read_text(encoding="utf-8", errors="replace"))
+
+
+# --- Who wrote: the reader knows it ------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("line", "names"),
+    [
+        (
+            "Bob Builder wrote to Alice Example, dev (copied to Carol) on 7 May 2024 about “x”.",
+            ["Bob Builder", "Alice Example", "dev", "Carol"],
+        ),
+        ("On Mon, 6 May 2024 at 10:00, Alice Example wrote:", ["Alice Example"]),
+        ("On Tue, May 7, 2024 at 9:14 AM Jeff King wrote:", ["Jeff King"]),
+        ("Junio C Hamano <gitster@pobox.com> writes:", ["Junio C Hamano"]),
+        ("* Chris Wareham [000724 18:24]:", ["Chris Wareham"]),
+        ("Le mar. 7 mai 2024 à 09:14, Jean Dupont a écrit :", ["Jean Dupont"]),
+        ("Tolkien wrote The Lord of the Rings.", []),  # a sentence, not who wrote a message
+    ],
+)
+def test_who_wrote_comes_from_the_header_and_attribution_lines(line, names):
+    assert writers(line) == names
+
+
+# --- What frames a document -------------------------------------------------------------
+
+LISTING = """Check the permissions with ls -l:
+
+-rw-rw-r--  1 david git   23 Mar  4 10:12 HEAD
+drwxrwsr-x  2 david git 4096 Mar  4 10:12 branches
+
+Every member of the group can push."""
+
+
+def test_a_listing_s_columns_frame_the_text_and_its_sentences_do_not():
+    lines = DocumentLines.of(LISTING)
+    assert "david git" in lines.frame and "david" not in lines.prose
+    assert lines.only_in_frame("david git")
+    assert not lines.only_in_frame("group")
+
+
+def test_code_frames_the_text_and_a_name_only_code_uses_is_no_topic():
+    text = (
+        "Arrays grow as elements are added.\n\n"
+        "GArray *g_array_append_vals (GArray *array, gconstpointer data, guint len);\n"
+        "#define G_ELEMENT_SIZE(a) ((a)->elt_size)\n\n"
+        "g_array_append_vals() adds elements to the array."
+    )
+    lines = DocumentLines.of(text)
+    assert "guint len" in lines.code
+    assert lines.is_code_name("len") and lines.is_code_name("guint")
+    assert lines.is_code_name("ELEMENT")  # a word in capitals: a constant's spelling
+    assert not lines.is_code_name("g_array_append_vals")  # its sentences name it
+    assert not lines.is_code_name("JSON")  # an acronym is no word of the language
+
+
+def test_a_footer_and_a_manual_s_header_frame_it():
+    lines = DocumentLines.of(
+        "GIT-BISECT(1)        Git Manual        GIT-BISECT(1)\n\nNAME\n       git-bisect - "
+        + "find the commit that introduced a bug.\n" * 10
+        + "\nGIT\n       Part of the git(1) suite\n"
+    )
+    assert lines.only_in_frame("Part of the git") and lines.only_in_frame("Git Manual")
+    assert lines.only_as_heading("NAME")
+
+
+def test_a_part_s_label_is_no_topic_but_a_heading_the_text_discusses_is():
+    lines = DocumentLines.of("Chapter 1. Backup\n\nA backup copies files.\n\nAbstract\n\nIt is.")
+    assert lines.only_as_heading("Chapter") and lines.only_as_heading("Abstract")
+    assert not lines.only_as_heading("Backup")
+
+
+# --- Words of a language ----------------------------------------------------------------
+
+
+def test_month_and_day_names_come_from_cldr_in_each_language():
+    names = calendar_words(("en", "fr", "de"))
+    assert {"feb", "monday", "lundi", "février", "mittwoch"} <= names
+    assert repairs.normalize_tags(["Feb", "lundi", "July 2025", "Sun Microsystems"], 5) == [
+        "Sun Microsystems"
+    ]
+
+
+def test_a_very_common_word_is_told_from_a_name():
+    assert is_common_phrase("bad", "en") and is_common_phrase("Work", "en")
+    assert not is_common_phrase("rsync", "en") and not is_common_phrase("C#", "en")
+    assert not is_common_phrase("C", "en")
+
+
+# --- Key phrases of real texts ------------------------------------------------------------
+# Each text's MANIFEST names what it is about (written when the corpus was collected).
+
+
+def names_subject(phrase: str, subjects: list[str]) -> bool:
+    return any(s.casefold() in phrase.casefold() for s in subjects)
+
+
+@pytest.mark.parametrize("prefix", ["36", "37", "38", "39"])
+def test_an_e_mail_s_key_phrases_name_what_it_discusses_not_who_wrote(prefix):
+    name, page = corpus_page(prefix)
+    phrases = key_phrases(page, 10)
+    assert any(names_subject(p, MANIFEST[name]["subject"]) for p in phrases[:2]), phrases
+    people = {w.casefold() for n in DocumentLines.of(page.text).writers for w in n.split()}
+    assert not any(set(p.casefold().split()) <= people for p in phrases), phrases
+
+
+@pytest.mark.parametrize("prefix", ["19", "30", "44", "45", "47", "12", "21"])
+def test_a_document_s_key_phrases_open_with_its_subject(prefix):
+    name, page = corpus_page(prefix)
+    phrases = key_phrases(page, 10)
+    assert any(names_subject(p, MANIFEST[name]["subject"]) for p in phrases[:3]), phrases
+    assert len({repairs.tag_key(p) for p in phrases}) == len(phrases)
+    assert all(repairs.normalize_tags([p], 1) == [p] for p in phrases)  # each a clean tag
+
+
+def test_a_chat_s_speakers_are_no_key_phrases():
+    _, page = corpus_page("40")
+    phrases = key_phrases(page, 12)
+    speakers = DocumentLines.of(page.text).speakers
+    assert {"ogra_ac", "NCommander", "rsalveti"} <= set(speakers)
+    assert not {p.casefold() for p in phrases} & {"ogra", "ncommander", "rsalveti", "davidm"}
+
+
+# --- The model chooses among them ---------------------------------------------------------
+
+
+def test_the_prompt_offers_the_phrases_and_says_how_many_others_may_come():
+    task = candidate_tags_task(5, ["Wine", "Windows on Unix"], 1)
+    assert '["Wine", "Windows on Unix"]' in task and "at most 1 other tag" in task
+    assert "other" not in candidate_tags_task(5, ["Wine"], 0)
+
+
+@pytest.fixture(scope="module")
+def grammar(family_folders) -> TagGrammar:
+    from mlx_lm.utils import load_tokenizer
+
+    built = family_folders("llama3.2")
+    tokenizer = load_tokenizer(built.path, eos_token_ids=built.family.config["eos_token_id"])
+    model = Model(None, tokenizer, "x", "", "mlx", "x", 0, None, None, None, "quantized")
+    return TagGrammar(model)
+
+
+def accepts(grammar: TagGrammar, text: str, phrases: list[str], max_new: int) -> bool:
+    constraint = grammar.candidates_processor(phrases, 5, 64, max_new)
+    tokens = grammar.tokenizer().tokenize_str(text)
+    return all(constraint.matcher.consume_token(t) for t in tokens) and (
+        constraint.matcher.is_accepting()
+    )
+
+
+def test_the_grammar_takes_the_phrases_then_at_most_max_new_others(grammar):
+    phrases = ["Wine", "Windows on Unix", "PowerPC support"]
+    assert accepts(grammar, '["Wine", "PowerPC support"]', phrases, 0)
+    assert accepts(grammar, '["Wine", "Visio"]', phrases, 1)
+    assert not accepts(grammar, '["Wine", "Visio", "Quicken"]', phrases, 1)
+    assert not accepts(grammar, '["Visio"]', phrases, 1)  # a phrase of the document first
