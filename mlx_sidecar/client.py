@@ -166,6 +166,15 @@ class SidecarClient:
         (``format``, ``max_tokens``, ...); its response, whose ``response`` is the answer."""
         return self.call({"command": "chat", "messages": messages, **options}, timeout)
 
+    def extract(
+        self, content: str, schema: dict, timeout: float = DEFAULT_TIMEOUT_S, **options: Any
+    ) -> dict:
+        """The fields ``schema`` asks for in ``content``; the response, whose ``data``
+        validates against the schema and whose ``not_in_document`` names the values the
+        document does not state."""
+        request = {"command": "extract", "content": content, "schema": schema, **options}
+        return self.call(request, timeout)
+
     def cancel(self, request_id: Any, timeout: float = 30.0) -> dict:
         """Ask the sidecar to stop the command ``request_id``; the cancel's own answer."""
         return self.call({"command": "cancel", "request_id": request_id}, timeout)

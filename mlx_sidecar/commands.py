@@ -34,6 +34,7 @@ from .platform import backend_name, package_version
 from .reading import read_document, require_format
 from .session import Loaded, Session
 from .tasks.chat import ChatOptions, chat_ask, chat_fields
+from .tasks.extract import ExtractOptions, ExtractTask
 from .tasks.summary import SummaryOptions, SummaryTask
 from .tasks.tags import TagsOptions, TagsTask
 from .validate import optional_bool, optional_str, require_str
@@ -159,29 +160,39 @@ def tags_task(session: Session, options: TagsOptions) -> TagsTask:
     return TagsTask(options, known)
 
 
+def extract(session: Session, request: OnDocument, ctx: RequestContext) -> dict:
+    return answer_one(session, request, ExtractTask(request.options), ctx)
+
+
+# What a batch may ask of each document, in this order (tags and summary by default), and
+# how each task's options are read from the batch's own fields.
+BATCH_TASKS = {
+    "tags": TagsOptions.parse,
+    "summary": SummaryOptions.parse,
+    "extract": ExtractOptions.parse,  # with the batch's `schema`
+}
+
+
 @dataclass(frozen=True)
 class BatchRequest:
     batch: BatchOptions
-    tags: TagsOptions
-    summary: SummaryOptions
+    options: dict[str, Any]  # each asked task's options, by its name
 
     @classmethod
     def parse(cls, req: dict) -> BatchRequest:
-        batch = BatchOptions.parse(req, BATCH_TASKS)
-        return cls(batch, TagsOptions.parse(req), SummaryOptions.parse(req))
-
-
-BATCH_TASKS = ("tags", "summary")  # what a batch may ask of each document, in this order
+        batch = BatchOptions.parse(req, tuple(BATCH_TASKS))
+        return cls(batch, {name: BATCH_TASKS[name](req) for name in batch.tasks})
 
 
 def batch(session: Session, request: BatchRequest, ctx: RequestContext) -> dict:
     """Tasks over many documents, decoded together (answers/batch.py)."""
-    tasks = {
-        "tags": lambda: tags_task(session, request.tags),
-        "summary": lambda: SummaryTask(request.summary),
+    make = {
+        "tags": lambda options: tags_task(session, options),
+        "summary": SummaryTask,
+        "extract": ExtractTask,
     }
-    chosen = [tasks[name]() for name in request.batch.tasks]
-    return BatchRun(session.require_loaded(), chosen, request.batch, ctx).run()
+    tasks = [make[name](options) for name, options in request.options.items()]
+    return BatchRun(session.require_loaded(), tasks, request.batch, ctx).run()
 
 
 def model_info(session: Session, req: dict, ctx: RequestContext) -> dict:
@@ -236,6 +247,9 @@ HANDLERS: dict[str, Command] = {
         summarize, on_document(SummaryOptions.parse), needs_model=True, takes_deadline=True
     ),
     "chat": Command(chat, ChatOptions.parse, needs_model=True, takes_deadline=True),
+    "extract": Command(
+        extract, on_document(ExtractOptions.parse), needs_model=True, takes_deadline=True
+    ),
     "batch": Command(batch, BatchRequest.parse, needs_model=True, takes_deadline=True),
     "download-model": Command(download),
     "model-info": Command(model_info, needs_model=True),

@@ -60,6 +60,7 @@ class Document:
     reading: Reading | None = None
     asks: list = field(default_factory=list)  # (task, ask, answer pieces) of each sequence
     result: dict = field(default_factory=dict)  # the result line's fields, task by task
+    failure: SidecarError | None = None  # a task that could not answer fails the document
     open_rows: int = 0
     prompt_tokens: int = 0
     generation_tokens: int = 0
@@ -211,11 +212,19 @@ class BatchRun:
     def one_at_a_time(self, document: Document) -> None:
         job = document.job
         for task in self.tasks:
-            document.result |= answer_document(job, task, document.reading)
+            self.settle(document, lambda task=task: answer_document(job, task, document.reading))
         stats = job.stats()
         document.prompt_tokens = stats["prompt_tokens"]
         document.generation_tokens = stats["generation_tokens"]
         self.finish(document, {**document.result, "chunks": stats["chunks"]})
+
+    def settle(self, document: Document, answer: Any) -> None:
+        """A task's fields into the document's result; a task that cannot answer (a JSON
+        answer past max_tokens) fails the document, not the batch."""
+        try:
+            document.result |= answer()
+        except SidecarError as error:
+            document.failure = document.failure or error
 
     # --- Together ---------------------------------------------------------------------
 
@@ -308,7 +317,7 @@ class BatchRun:
         if finished:
             del running[response.uid]
             result = ask.read("".join(pieces), response.finish_reason or "stop")
-            document.result |= task.finish(document.job, document.reading, result)
+            self.settle(document, lambda: task.finish(document.job, document.reading, result))
             document.open_rows -= 1
             if document.open_rows == 0:
                 self.finish(document, {**document.result, "chunks": 1})
@@ -318,6 +327,9 @@ class BatchRun:
     def finish(self, document: Document, result: dict) -> None:
         self.prompt_tokens += document.prompt_tokens
         self.generation_tokens += document.generation_tokens
+        if document.failure is not None:
+            self.fail(document, str(document.failure), document.failure.code)
+            return
         tokens = {
             "prompt_tokens": document.prompt_tokens,
             "generation_tokens": document.generation_tokens,
