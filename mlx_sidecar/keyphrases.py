@@ -32,6 +32,7 @@ from .text import CJK, guess_language, phrase_pattern, stopwords
 log = logging.getLogger(__name__)
 
 KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows up to 30)
+PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
 FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
@@ -69,8 +70,8 @@ RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 
 BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
-# quotes, brackets, markup, operators or CJK sentence punctuation.
-CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]*$")
+# quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
+CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
 
 
 @dataclass
@@ -106,6 +107,12 @@ class DocumentLines:
 
         reading = Reading("text", self.text, self.title)
         return [s for s in (title_subject(reading), opening_subject(reading)) if s]
+
+    @property
+    def head(self) -> str:
+        """The title and the first lines: where a document names itself."""
+        filled = [ln for ln in self.text.split("\n") if ln.strip()]
+        return "\n".join([self.title, *filled[:BYLINE_LINES]])
 
     @property
     def own(self) -> str:
@@ -436,10 +443,11 @@ def inside(phrase: str, kept: list[str], lines: DocumentLines) -> bool:
 
 
 def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
-    """A phrase that could name what the document is about: a tag's shape (what the tags
-    grammar allows; a small word inside only in a name: "Windows on Unix", "Lord of the
-    Rings", not "changing the BNF") and nothing that only frames the
-    document (repairs/tags.py ``frames_the_document``: a writer's name, a listing's or a
+    """A phrase that could name what the document is about: one it writes more than once
+    (or in its head: "Zen of Python"); a tag's shape (what the tags grammar allows; a
+    small word inside only in a name: "Windows on Unix", "Lord of the Rings", not
+    "changing the BNF"); one lowercase word only when it is no common word of the
+    language ("rsync", not "locations"); and nothing that only frames the document (repairs/tags.py ``frames_the_document``: a writer's name, a listing's or a
     footer's words, a code name, a part's label, only common words)."""
     from .repairs.tags import frames_the_document, is_name
 
@@ -448,10 +456,11 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     dotted = re.match(r"\.\w*[._]", tag)  # ".UserManager.acreate_user"; ".NET" is a name
     if not CLEAN_PHRASE.match(tag) or small_inside or dotted:
         return False  # "changing the BNF", "BNF to permit": pieces of a sentence
-    if not lines.mentions(tag, "own"):
-        return False  # "JIS.pm" of "SHIFT_JIS.pm": not a phrase the document writes
-    if tag.islower() and " " not in tag and tag in lines.ordinary:
-        return False  # "returns", "line", "stream": an ordinary word names no subject alone
+    in_head = re.search(phrase_pattern(tag), lines.head, re.IGNORECASE)
+    if lines.mentions(tag, "own") < PHRASE_REPEATS and not in_head:
+        return False  # "JIS.pm" of "SHIFT_JIS.pm"; "superfluous baggage", said once
+    if tag.islower() and " " not in tag and rarity(tag, lines.language) < RARE_WORD:
+        return False  # "returns", "locations", "stream": a word of the language, no subject
     return not frames_the_document(tag, lines)
 
 

@@ -317,17 +317,21 @@ def echoes_instruction(words: list[str]) -> bool:
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
     """The document's tags once its passes are done: none that only frames it (judged
-    with its title), and the subject its title names first when no tag names it.
+    with its title), and the subject its title names first: the tag that names it, or
+    the subject itself when no tag does.
 
     SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
     README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
-    ("fnmatch", "NetworkX graphs") stays as it is.
+    ("fnmatch", "NetworkX graphs") keeps its words.
     """
     lines = DocumentLines.of(reading.text, reading.title)
     tags = [t for t in tags if not frames_the_document(t, lines)] or tags
     subject = title_subject(reading)
-    if not subject or any(names_same_thing(tag, subject) for tag in tags):
+    if not subject:
         return tags
+    naming = [t for t in tags if names_same_thing(t, subject)]
+    if naming:  # first, as the title puts it: "MIME-Version" of "a MIME-Version misfeature"
+        return [naming[0], *(t for t in tags if t != naming[0])]
     return normalize_tags([subject, *tags], limit) or tags
 
 
