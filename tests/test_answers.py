@@ -691,6 +691,14 @@ def test_a_corpus_text_is_tagged_by_what_it_discusses(file, said, junk) -> None:
     assert [t for t in said if t not in junk] == [t for t in tags if t in said]
 
 
+def test_an_e_mail_is_tagged_by_what_it_discusses_through_the_server(loaded) -> None:
+    # The model chooses among the e-mail's key phrases (tasks/tags.py); who wrote stays out.
+    tags = loaded.ok({"command": "generate-tags", "content": GIT_MAIL, "max_tags": 3})["tags"]
+    assert any("bisect" in tag.casefold() for tag in tags), tags
+    people = ("hamano", "junio", "jeff", "king", "wrote", "peff", "gitster")
+    assert not any(word in tag.casefold() for tag in tags for word in people), tags
+
+
 # --- Sentences checked against their document (repairs/support.py) ---------------------
 #
 # Written by a reader of each corpus text, like the cases: faithful sentences as a

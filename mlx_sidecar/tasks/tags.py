@@ -12,8 +12,10 @@ import json
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..grammar import TAG_MAX_CHARS
+from ..keyphrases import KEY_PHRASES, key_phrases
 from ..language import Language, require_language
-from ..prompts import encode_prompt, tags_task
+from ..prompts import candidate_tags_task, encode_prompt, tags_task
 from ..reading import Reading
 from ..repairs import (
     answer_for,
@@ -38,6 +40,11 @@ if TYPE_CHECKING:
 
 DEFAULT_MAX_TAGS = 5  # the seed's example shows a handful; the app shows them as chips
 MAX_TAGS_LIMIT = 20
+# Without the user's tags, the model chooses among the document's key phrases (keyphrases.py)
+# and may add this many of its own: SmolLM2 picks the phrases, where its free tags were its
+# senders' names and its footers' words (issue 25); a capable model may still name a topic
+# the phrases miss.
+CANDIDATE_NEW_TAGS = 1
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
 TOKENS_PER_TAG = 12  # room for each tag beyond the five
 
@@ -108,8 +115,16 @@ class TagsTask:
 
     def widest_instruction(self) -> str:
         """The longest instruction a chunk of a long document may carry (MAX_TAGS_LIMIT
-        tags, every listed tag), so that chunk sizes do not depend on the command."""
-        return self.instruction(list(self.known.tags) if self.known else None, MAX_TAGS_LIMIT)
+        tags, every listed tag or KEY_PHRASES phrases of the longest), so that chunk sizes
+        do not depend on the command."""
+        if self.known is None:
+            longest = ["x" * TAG_MAX_CHARS] * KEY_PHRASES
+            return candidate_tags_task(MAX_TAGS_LIMIT, longest, MAX_TAGS_LIMIT, self.language)
+        return self.instruction(list(self.known.tags), MAX_TAGS_LIMIT)
+
+    @property
+    def language(self) -> str | None:
+        return self.options.language.name if self.options.language else None
 
     def key(self) -> str:
         """Everything that changes this task's answer on a chunk (ChunkNotes)."""
@@ -118,8 +133,18 @@ class TagsTask:
     def ask(self, job: Job, text: str) -> TagsAsk:
         """A tags answer under the tags grammar. With the user's tags, the prompt shows the
         ones ``text`` mentions, and the grammar allows the list's tags and at most
-        ``max_new`` others."""
+        ``max_new`` others; without them, the same for the text's key phrases (unless the
+        answer is asked in another language than the text's)."""
         o = self.options
+        phrases = [] if self.known or self.translates(text) else key_phrases(Reading("text", text))
+        if phrases:
+            task = candidate_tags_task(o.limit, phrases, CANDIDATE_NEW_TAGS, self.language)
+            prompt = encode_prompt(job.model.tokenizer, text, task)
+            processor = job.grammar.candidates_processor(
+                phrases, o.limit, o.max_tokens, CANDIDATE_NEW_TAGS
+            )
+            processors = [processor] if processor else []
+            return TagsAsk(prompt, o.max_tokens, processors, o.temperature, self, job, text)
         mentioned = self.known.candidates(text, limit=None) if self.known else None
         prompt = encode_prompt(job.model.tokenizer, text, self.instruction(mentioned))
         processor = job.grammar.processor(o.limit, o.max_tokens, self.known, o.max_new or 0)
