@@ -17,7 +17,7 @@ from conftest import DOCUMENT, ROOT
 from mlx_sidecar import reading, repairs, text
 from mlx_sidecar.answers import extractive
 from mlx_sidecar.answers import summary as summaries
-from mlx_sidecar.answers.notes import ChunkNotes
+from mlx_sidecar.notes import ChunkNotes
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.repairs import summaries as summary_rules
 from mlx_sidecar.repairs import support

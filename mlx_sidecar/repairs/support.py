@@ -63,7 +63,8 @@ AUXILIARIES = frozenset(
 )
 MODIFIERS = frozenset(
     "not never no longer also now only still already always often just then be been being "
-    "usually mostly generally".split()
+    "usually mostly generally a an the this that these those its their his her our your "
+    "some any very more most much".split()
 )
 OPPOSITE_PREFIXES = ("dis", "un", "non")
 NEGATIONS = frozenset("not no never cannot without none neither nor nothing".split())
@@ -280,8 +281,9 @@ def negation_at(word: str) -> bool:
 
 def predicates(sentence: str) -> list[str]:
     """The words an English sentence asserts: the content word after an auxiliary (past
-    "not", "also", "now" ...): "removed" in "was removed", "combined" in "can be
-    combined", "create" in "is used to create"."""
+    "not", "also", "now", an article ...): "removed" in "was removed", "combined" in "can
+    be combined", "create" in "is used to create", "extension" in "jq is an extension of
+    the command-line JSON processor jq"."""
     words = tokens(sentence)
     found = []
     for i, word in enumerate(words):
