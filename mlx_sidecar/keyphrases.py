@@ -58,6 +58,7 @@ CODE_START = re.compile(
     r"|.*\s(?:==?|!=|<=|>=)\s.*[^.!?]$)"  # "SET balance = balance - 100.00"
 )
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
+URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+\.\S+")  # "ftp://.../Wine-20020904.tar.gz"
 NAME_PART = re.compile(r"[^\W\d_][^\W_]*(?:['’.-][^\W_]+)*")  # "ogra" of "ogra_ac", "O'Neil"
 SPEAKER_LINE = re.compile(r"^([^\s:]{1,32}): \S")  # "ogra_ac: that too" (reading/chat.py)
 QUOTED = "Quoted: “"  # how reading/email.py marks a quote with no attribution line
@@ -149,7 +150,8 @@ class DocumentLines:
 
     def only_in_frame(self, tag: str) -> bool:
         """A tag the document writes only in lines that frame it: a listing's columns
-        ("david git"), a footer ("Part of the git"), who wrote to whom, code."""
+        ("david git"), a footer ("Part of the git"), who wrote to whom, code, a link
+        ("20020904.tar.gz" of "ftp://.../Wine-20020904.tar.gz")."""
         if self.mostly_code or CJK.search(tag):
             return False
         return self.mentions(tag) == 0 and (
@@ -228,6 +230,9 @@ def _lines_of(text: str, title: str) -> DocumentLines:
             prose.append(said)
         else:
             prose.append(line)
+    for i, line in enumerate(prose):  # a link's words frame the sentence that holds it
+        frame.extend(URL.findall(line))
+        prose[i] = URL.sub(" ", line)
     own = [ln for ln in prose if ln.strip()]
     return DocumentLines(
         text=text,

@@ -96,6 +96,21 @@ def test_a_footer_and_a_manual_s_header_frame_it():
     assert lines.only_as_heading("NAME")
 
 
+def test_a_link_s_words_frame_the_sentence_that_holds_it():
+    lines = DocumentLines.of(
+        "The sources are at ftp://ftp.example.org/wine/Wine-20020904.tar.gz for Wine users."
+    )
+    assert lines.only_in_frame("20020904.tar.gz") and not lines.only_in_frame("Wine")
+
+
+def test_a_name_with_capitals_inside_is_spelled_as_the_document_spells_it():
+    text = "ReadImage() dumps core. Calling ReadImage with a NULL filename crashes."
+    assert repairs.ground_tags(["readImage", "core"], text, 5, top_up=False) == [
+        "ReadImage",
+        "core",
+    ]
+
+
 def test_a_part_s_label_is_no_topic_but_a_heading_the_text_discusses_is():
     lines = DocumentLines.of("Chapter 1. Backup\n\nA backup copies files.\n\nAbstract\n\nIt is.")
     assert lines.only_as_heading("Chapter") and lines.only_as_heading("Abstract")

@@ -256,7 +256,7 @@ def ground_tags(
             re.search(phrase_pattern(w), folded) for w in words if len(w) > 3 and not w.isdigit()
         )
 
-    kept = [t for t in tags if supported(t) and not frames_the_document(t, lines)]
+    kept = [respelled(t, lines) for t in tags if supported(t) and not frames_the_document(t, lines)]
     wanted = min(3, limit)
     if len(kept) < wanted and top_up:
         taken = {w for t in kept for w in t.casefold().split()}
@@ -268,6 +268,16 @@ def ground_tags(
                 taken |= words
         kept = normalize_tags(kept + extra, max(wanted, len(kept))) or kept + extra[:1]
     return kept
+
+
+def respelled(tag: str, lines: DocumentLines) -> str:
+    """A name the document writes with capitals inside it, as it writes it ("ReadImage"
+    for the model's "readImage", "MHonArc" for "Mhonarc"); other tags as given."""
+    if " " in tag or tag in lines.text:
+        return tag
+    spellings = Counter(re.findall(phrase_pattern(tag), lines.text, re.IGNORECASE))
+    named = [w for w, _ in spellings.most_common() if re.search(r"\w[A-Z]", w)]
+    return named[0] if named else tag
 
 
 def frames_the_document(tag: str, lines: DocumentLines) -> bool:
