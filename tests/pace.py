@@ -5,9 +5,13 @@ by this 2-core CPU's: "a document whose prefill takes 6 s" is ~950 tokens here, 
 GPU that prefills tens of thousands of tokens a second it is long enough that the server
 reads it in chunks (so it is sized by total work: every chunk adds its passes).
 
-    pace = measure(server)          # ~10 s here: a warm-up, a probe, a short command
+    pace = measure(server)          # ~10 s here: a warm-up, a probe, a short command, a read
     doc = work_document(pace, 6)    # at least 6 s of prefill on this machine
     pace.stop_within()              # how soon a cancel or a deadline must end a command
+
+Every cancel and deadline test holds a stop to ``stop_within(step_s)``, the one timing
+policy: one step of the work being stopped, at the rate measured on this machine (a
+prefill step here; a decode step of a batch, a MiB of a download elsewhere), and slack.
 """
 
 from __future__ import annotations
@@ -47,6 +51,13 @@ def prose(chars: int) -> str:
     return "\n\n".join(parts)
 
 
+def stop_within(step_s: float) -> float:
+    """How soon a cancel or a deadline must end a running command whose work goes in steps
+    of ``step_s`` seconds here: within one step (the server checks between steps), half a
+    step more for slower steps and other work on the machine, and STOP_SLACK_S."""
+    return 1.5 * step_s + STOP_SLACK_S
+
+
 @dataclass(frozen=True)
 class Pace:
     """This machine's speeds on the bundled model, as the server reported them."""
@@ -60,6 +71,7 @@ class Pace:
     context_tokens: int  # the model's context (model-info)
     step_tokens: int  # the prefill step the server takes on the probe (its largest steps)
     short_s: float  # wall seconds of a short command: generate-tags, DOCUMENT, 40 tokens
+    read_s: float  # before the first prefill step of a one-pass document (read_before_prefill)
 
     @property
     def step_s(self) -> float:
@@ -67,12 +79,10 @@ class Pace:
         return self.step_tokens / self.prompt_tps
 
     def stop_within(self) -> float:
-        """How soon a cancel or a deadline must end a running command: within one prefill
-        step (the server checks between steps, and at every token, which is sooner), at
-        the measured rate; half a step more for the slower steps at the end of a prompt
-        and for other work on the machine; and STOP_SLACK_S. About 3 s on this shared
-        2-core CPU, under a second on a GPU."""
-        return 1.5 * self.step_s + STOP_SLACK_S
+        """How soon a cancel or a deadline must end a command of the bundled model: within
+        a prefill step at the measured rate (stop_within; a token is sooner). About 3 s on
+        this shared 2-core CPU, under a second on a GPU."""
+        return stop_within(self.step_s)
 
     def chars_for(self, seconds: float) -> int:
         """Characters of prose whose prefill alone takes at least ``seconds`` here (on CPU a
@@ -101,6 +111,18 @@ def one_pass_document(pace: Pace, seconds: float) -> tuple[str, float]:
     return fresh(prose(chars)), pace.prefill_s(chars)
 
 
+def read_before_prefill(s: Sidecar, document: str) -> float:
+    """Seconds the server spends on ``document`` before its first prefill step: reading and
+    tokenizing it, which no stop interrupts (a GPU prefills a one-pass document in about
+    the time this takes). Measured as how long a deadline of 20 ms takes to end it: 20 ms
+    lets the main thread take the command first (a deadline that passes while a command
+    is queued answers it unread)."""
+    started = time.monotonic()
+    line = s.answer({"command": "summarize", "content": fresh(document), "timeout_s": 0.02})
+    assert line["code"] == "timeout", line
+    return time.monotonic() - started
+
+
 def measure(s: Sidecar) -> Pace:
     """Measure through a server that has the bundled model loaded."""
     from mlx_sidecar.generation import prefill_step_size
@@ -114,16 +136,19 @@ def measure(s: Sidecar) -> Pace:
     short_s = time.monotonic() - started
     info = s.ok({"command": "model-info"})
     template = tiny["prompt_tokens"] - 1
+    chars_per_token = probe["read_chars"] / (probe["prompt_tokens"] - template)
+    one_pass = prose(int((info["context_length"] - ROOM_TOKENS) * chars_per_token))
     pace = Pace(
         backend=info["backend"],
         prompt_tps=probe["prompt_tps"],
         generation_tps=short["generation_tps"],
-        chars_per_token=probe["read_chars"] / (probe["prompt_tokens"] - template),
+        chars_per_token=chars_per_token,
         template_tokens=template,
         head_tokens=short["cached_tokens"],
         context_tokens=info["context_length"],
         step_tokens=prefill_step_size(probe["prompt_tokens"]),
         short_s=short_s,
+        read_s=read_before_prefill(s, one_pass),
     )
     print(f"\n{pace}: one step {pace.step_s:.2f} s, stop within {pace.stop_within():.2f} s")
     return pace
