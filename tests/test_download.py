@@ -17,6 +17,7 @@ from pathlib import Path
 import pytest
 from conftest import DOCUMENT, Sidecar
 from hub_server import FakeHub
+from pace import stop_within
 
 MB = 1_000_000
 BIG_SIZE = 50 * MB
@@ -470,6 +471,10 @@ def test_offline_mode_uses_a_complete_folder_and_refuses_to_download(server, hub
 
 
 # --- Cancel, deadlines and one download per folder ---------------------------------------
+#
+# A download checks for a stop at every MiB it writes (CHUNK), so a cancel or a deadline
+# lands within one MiB at the rate the download runs here: stop_within (tests/pace.py),
+# the timing policy of every cancel and deadline test, with that MiB as its step.
 
 
 def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
@@ -481,18 +486,37 @@ def snapshot(folder: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+def mib_seconds(timed: list[tuple[float, dict]]) -> float:
+    """How long one MiB took, from the progress lines' arrival times and byte counts."""
+    (t0, first), (t1, last) = timed[0], timed[-1]
+    assert t1 > t0 and last["downloaded_mb"] > first["downloaded_mb"], timed
+    bytes_per_s = (last["downloaded_mb"] - first["downloaded_mb"]) * MB / (t1 - t0)
+    return CHUNK / bytes_per_s
+
+
+def progress_until(s: Sidecar, percent: float) -> list[tuple[float, dict]]:
+    """The progress lines of the running download, with their arrival times, up to and
+    including the first at ``percent`` or more."""
+    timed = []
+    while not timed or timed[-1][1]["progress"] < percent:
+        line = s.read(timeout=60)
+        assert line["type"] == "progress", line
+        timed.append((time.monotonic(), line))
+    return timed
+
+
 def test_a_cancelled_download_keeps_its_part_and_the_next_one_resumes(server, hub, big, tmp_path):
     dest = tmp_path / "big"
     hub.throttle_bps = 10 * MB
     server.send(download("org/big", dest, id="dl"))
-    while (line := server.read(timeout=60))["progress"] < 20:
-        assert line["type"] == "progress", line
+    step_s = mib_seconds(progress_until(server, 20))
     started = time.monotonic()
     server.send({"command": "cancel", "request_id": "dl"})
     assert server.read(10) == {"type": "response", "command": "cancel", "cancelled": True}
     while (line := server.read(10))["type"] == "progress":
         pass
-    assert time.monotonic() - started < 2.0
+    latency = time.monotonic() - started
+    assert latency < stop_within(step_s), f"stopped {latency:.2f} s later; a MiB: {step_s:.2f} s"
     assert line["code"] == "cancelled" and line["id"] == "dl", line
     on_disk = (dest / PARTIAL_DIR / "model.safetensors.part").stat().st_size
     assert (dest / MARKER).exists() and BIG_SIZE // 10 < on_disk < BIG_SIZE
@@ -507,32 +531,35 @@ def test_a_cancelled_download_keeps_its_part_and_the_next_one_resumes(server, hu
 
 def test_a_download_past_its_timeout_s_stops_and_resumes_like_a_cancel(server, hub, tmp_path):
     dest = tmp_path / "big"
-    hub.throttle_bps = 10 * MB
+    hub.throttle_bps = 10 * MB  # five seconds for the whole file: the deadline falls inside
+    deadline = 1.5
     started = time.monotonic()
-    events, line = server.request(download("org/big", dest, timeout_s=1.5))
-    assert line["code"] == "timeout" and 1.5 <= time.monotonic() - started < 3.5, line
-    assert events and (dest / PARTIAL_DIR / "model.safetensors.part").exists()
+    timed, line = timed_request(server, download("org/big", dest, timeout_s=deadline))
+    elapsed = time.monotonic() - started
+    assert line["code"] == "timeout", line
+    assert deadline <= elapsed < deadline + stop_within(mib_seconds(timed)), elapsed
+    assert (dest / PARTIAL_DIR / "model.safetensors.part").exists()
 
 
 def test_a_second_process_downloading_into_the_same_folder_is_busy_and_touches_nothing(
     server, hub, big, tmp_path
 ):
     dest = tmp_path / "shared"
-    hub.throttle_bps = 12 * MB  # about four seconds for the first
+    hub.throttle_bps = 2 * MB  # 25 s for the whole file: the second process is refused inside
     server.send(download("org/big", dest, id="first"))
-    while (line := server.read(timeout=60))["progress"] < 10:
-        assert line["type"] == "progress", line
+    progress_until(server, 4)
     second = start_server(hub_url(hub), tmp_path / "home2")
     try:
         before = snapshot(dest)
         requests_before = len(hub.requests)
-        started = time.monotonic()
         refused = second.answer(download("org/big", dest))
-        assert time.monotonic() - started < 2.0
         assert refused["code"] == "busy" and str(dest) in refused["error"], refused
+        # At once: the first download is still running, and nothing of it was touched.
+        assert (dest / MARKER).exists() and not (dest / "model.safetensors").exists()
         assert snapshot(dest) == before and len(hub.requests) == requests_before
     finally:
         second.stop()
+    hub.throttle_bps = None  # the first one may now finish quickly
     _, first = until_final_line(server)
     assert first["type"] == "response" and first["id"] == "first", first
     assert (dest / "model.safetensors").read_bytes() == big
