@@ -95,10 +95,14 @@ def loaded():
 
 @pytest.fixture(scope="session")
 def mlx_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The bundled GGUF written out as an MLX model folder (config.json + safetensors)."""
+    """The bundled GGUF written out as an MLX model folder (config.json + safetensors), by
+    ``--export-mlx DIR --model GGUF``."""
+    from mlx_sidecar.models import bundled_model_path
+
     dest = tmp_path_factory.mktemp("smollm2-mlx")
+    gguf = bundled_model_path()
     subprocess.run(
-        [sys.executable, str(SERVER), "--export-mlx", str(dest)],
+        [sys.executable, str(SERVER), "--export-mlx", str(dest), "--model", str(gguf)],
         check=True,
         capture_output=True,
         timeout=300,

@@ -9,7 +9,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import DOCUMENT, ROOT, SERVER, Sidecar
+import pytest
+from conftest import DOCUMENT, ROOT, SERVER, VALIDATOR, Sidecar
+
+from mlx_sidecar import cli
+from mlx_sidecar.client import SidecarClient, SidecarError
 
 SEED_ERROR_KEYS = {"type", "command", "error"}
 
@@ -135,11 +139,18 @@ def test_eof_on_stdin_exits_zero():
     assert s.close_stdin() == 0
 
 
-def test_shutdown_answers_then_exits_zero():
+def test_shutdown_answers_then_exits_zero_and_reads_no_line_after_it():
     s = Sidecar()
-    line = s.ok({"command": "shutdown", "id": "bye"})
+    s.send(
+        b'{"command": "shutdown", "id": "bye"}\n'
+        b'{"command": "check-availability", "id": 2}\n'
+        b"not even JSON"
+    )
+    line = s.read()
     assert line == {"type": "response", "command": "shutdown", "success": True, "id": "bye"}
     assert s.proc.wait(timeout=30) == 0
+    with pytest.raises(EOFError):
+        s.read(timeout=30)  # the two lines after it were never answered
 
 
 def test_check_availability_does_not_import_mlx_lm_or_transformers():
@@ -188,8 +199,9 @@ def test_blas_off_loads_no_blas_and_the_server_works():
 
 
 def test_a_blas_path_that_cannot_be_loaded_is_a_warning_and_the_server_still_works(tmp_path):
+    """Named in the environment this time: MLX_SIDECAR_BLAS is what --blas sets too."""
     missing = tmp_path / "libnoblas.so"
-    s = Sidecar("--blas", str(missing))
+    s = Sidecar(env={"MLX_SIDECAR_BLAS": str(missing)})
     try:
         line = s.ok({"command": "check-availability"})
         assert line["available"] is True and line["blas"] is None
@@ -197,6 +209,15 @@ def test_a_blas_path_that_cannot_be_loaded_is_a_warning_and_the_server_still_wor
             assert f"could not use BLAS library {missing}" in s.stderr()
     finally:
         s.stop()
+
+
+def test_the_default_deadline_comes_from_the_flag_or_else_the_environment(monkeypatch):
+    """Read as the server starts (cli.parse_args); tests/test_in_step.py serves with it."""
+    monkeypatch.setenv("MLX_SIDECAR_REQUEST_TIMEOUT", "55")
+    assert cli.parse_args([]).request_timeout == 55.0
+    assert cli.parse_args(["--request-timeout", "7.5"]).request_timeout == 7.5
+    monkeypatch.setenv("MLX_SIDECAR_REQUEST_TIMEOUT", " ")
+    assert cli.parse_args([]).request_timeout is None  # unset or blank: no deadline
 
 
 def test_a_bad_request_timeout_in_the_environment_is_refused_at_start():
@@ -236,6 +257,62 @@ def test_stdout_carries_only_protocol_lines_over_a_whole_session():
         assert raw.endswith(b"\n")
         assert json.loads(raw)["type"] in ("response", "error", "progress", "partial")
     assert len(s.raw_lines) == len(s.lines)
+
+
+# --- Where MLX cannot run -------------------------------------------------------------
+
+
+@pytest.fixture
+def broken_mlx(tmp_path) -> dict:
+    """An environment where `import mlx.core` fails as it does when the wheel's native
+    library is missing: a package named mlx ahead of the installed one on the path."""
+    package = tmp_path / "shadow" / "mlx"
+    package.mkdir(parents=True)
+    (package / "__init__.py").write_text("")
+    (package / "core.py").write_text(
+        'raise ImportError("libmlx.so: cannot open shared object file: No such file or directory")'
+    )
+    return {"PYTHONPATH": str(package.parent)}
+
+
+def test_without_a_usable_mlx_the_sidecar_says_why_and_keeps_serving(broken_mlx):
+    s = Sidecar(env=broken_mlx)
+    try:
+        line = s.ok({"command": "check-availability"})
+        assert line["available"] is False and line["backend"] is None
+        assert "libmlx.so" in line["reason"] and line["protocol_version"]
+        load = s.answer({"command": "load-model"})
+        assert load["code"] == "mlx_unavailable" and "libmlx.so" in load["error"], load
+        assert "pip install" in load["error"]  # what to do about it
+        assert s.answer({"command": "summarize", "content": DOCUMENT})["code"] == "no_model"
+        s.ok({"command": "shutdown"})
+        assert s.proc.wait(timeout=30) == 0
+    finally:
+        s.stop()
+
+
+# --- The Python client (mlx_sidecar.client) ----------------------------------------------
+
+
+def test_the_client_numbers_commands_matches_answers_and_raises_on_error_lines():
+    with SidecarClient(on_line=VALIDATOR.validate) as client:
+        first = client.send({"command": "check-availability"})
+        second = client.send({"command": "model-info"})
+        assert (first, second) == (1, 2)
+        _, info = client.wait_for(second)  # asked for out of order: the first one is kept
+        assert info["id"] == 2 and info["code"] == "no_model"
+        assert client.wait_for(first)[1]["available"] is True
+        assert client.send({"command": "check-availability", "id": "mine"}) == "mine"
+        assert client.wait_for("mine")[1]["id"] == "mine"
+        # call(): the response, or SidecarError carrying the error line.
+        assert client.call({"command": "check-availability"})["available"] is True
+        with pytest.raises(SidecarError) as raised:
+            client.call({"command": "model-info"})
+        assert raised.value.code == "no_model" and raised.value.line["command"] == "model-info"
+        assert "no_model" in str(raised.value)
+        # cancel(): the sidecar's answer (tests/test_in_step.py cancels a running command).
+        assert client.cancel("never-sent")["cancelled"] is False
+    assert client.proc.returncode == 0  # leaving the block shut the sidecar down
 
 
 # --- Entry points: the app spawns server.py by path; apps may ship the bundle ---------
@@ -321,6 +398,21 @@ def test_the_demo_runs_to_completion_and_prints_the_answer_to_each_command(tmp_p
     by_command = {a["command"]: a for a in finals}
     assert by_command["generate-tags"]["tags"] and by_command["summarize"]["summary"]
     assert len(out) == len(sent) + len(answers)  # nothing else on its stdout
+
+
+def test_export_mlx_converts_the_gguf_that_model_names(tmp_path):
+    """The session's MLX folder is the bundled GGUF exported with --model (conftest.py);
+    here --model names a file that is no GGUF: it is refused by name, nothing written."""
+    notes = tmp_path / "notes.gguf"
+    notes.write_text("not a model", encoding="utf-8")
+    out = tmp_path / "out"
+    proc = subprocess.run(
+        [sys.executable, str(SERVER), "--export-mlx", str(out), "--model", str(notes)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert proc.returncode != 0 and str(notes) in proc.stderr.decode()
+    assert proc.stdout == b"" and not (out.exists() and any(out.iterdir()))
 
 
 def test_the_installed_console_script_serves(tmp_path):
