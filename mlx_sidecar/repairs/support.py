@@ -11,8 +11,8 @@ sentence is supported here when
    "skip_bad_branches", "Git-commit(2)" and "Git-gitbisect" about git documents that
    hold none of them;
 2. its content words are found together (``best_place``): one window of WINDOW
-   consecutive sentences of the document, with the document's opening (which names
-   what the rest is about), holds them all by stem, but for a few (``allowed_misses``)
+   consecutive sentences of the document, with the document's subject (``subject_stems``),
+   holds them all by stem, but for a few (``allowed_misses``)
    that the document never uses, the words a paraphrase brings ("lets", "thinks"). A
    word the document uses in another place is never excused: a claim that carries it
    here is assembled from words scattered over the document (SmolLM2's answers are
@@ -34,13 +34,14 @@ import functools
 import re
 from dataclasses import dataclass, field
 
+from ..reading.email import WHO_WROTE
 from ..text import CJK, LETTERS, content_words, guess_language, identify_language, split_sentences
 from ..text import stem as snowball_stem
 
 WINDOW = 3  # consecutive sentences a claim's words must be found in
-OPENING_WORDS = 6  # the opening: the first line (a title, who wrote an e-mail) and the
-# first sentence of this many words (what the document is: "This module provides an
-# interface for parsing TOML"), which belong to every window: later ones say "it" of them
+OPENING_WORDS = 6  # the opening: the first line (a title) and the first sentence of this
+# many words (what the document is: "This is release 20020904 of Wine, a free ...")
+SUBJECT_PLACES = 3  # an opening word found in this many places is the document's subject
 MIN_SHARE = 0.75  # of a sentence's content words (by stem) found in one window
 NEGATION_SCOPE = 3  # content words after "not" that it denies
 # General English: what a summary calls the document and what it says the document does.
@@ -180,13 +181,27 @@ class Places:
             for s in stems:
                 self.index.setdefault(s, []).append(i)
         self._stems_of_words: set[str] | None = None
+        self.subject = self.subject_stems(document)
+
+    def subject_stems(self, document: str) -> frozenset:
+        """What any sentence of a summary may name besides its place's words: the words
+        of the opening that recur in SUBJECT_PLACES places (Wine, jq, Django: "it" in
+        the rest), and who wrote the message (the "I" of every sentence of an e-mail).
+        Not every word of the opening: "improved Windows support" takes "Windows" from
+        the Wine notes' first sentence and "improved ... support" from their list."""
         first = (i for i, x in enumerate(self.sentences) if i and len(x.split()) >= OPENING_WORDS)
-        self.opening = [0, *[next(first, 0)]]
+        opening = self.stems[0] | self.stems[next(first, 0)]
+        recurring = {s for s in opening if len(self.index.get(s, ())) >= SUBJECT_PLACES}
+        writers = " ".join(
+            " ".join(part for part in match.group("sender", "to", "cc") if part)
+            for match in map(WHO_WROTE.match, document.splitlines())
+            if match
+        )
+        return frozenset(recurring) | claim_stems(writers, self.language)
 
     def region(self, start: int) -> Region:
-        """Sentences ``start`` to ``start + WINDOW``, with the opening sentence."""
-        last = min(start + WINDOW, len(self.sentences))
-        chosen = dict.fromkeys([*self.opening, *range(start, last)])
+        """Sentences ``start`` to ``start + WINDOW``, and the document's subject."""
+        chosen = range(start, min(start + WINDOW, len(self.sentences)))
         texts = [self.sentences[i] for i in chosen]
         denied: set[str] = set()
         affirmed: set[str] = set()
@@ -194,7 +209,7 @@ class Places:
             no, yes = polarity(text, self.language)
             denied |= no
             affirmed |= yes
-        stems = frozenset().union(*(self.stems[i] for i in chosen))
+        stems = self.subject.union(*(self.stems[i] for i in chosen))
         negates = any(negation_at(w) for t in texts for w in tokens(t))
         return Region(stems, frozenset(denied), frozenset(affirmed), negates)
 
@@ -245,8 +260,8 @@ def best_place(stems: frozenset, places: Places) -> int:
 
 
 def _found(stems: frozenset, places: Places, start: int) -> int:
-    held: set[str] = set()
-    for i in [*places.opening, *range(start, min(start + WINDOW, len(places.stems)))]:
+    held = set(places.subject)
+    for i in range(start, min(start + WINDOW, len(places.stems))):
         held |= places.stems[i]
     return len(stems & held)
 
