@@ -111,6 +111,17 @@ def test_a_name_with_capitals_inside_is_spelled_as_the_document_spells_it():
     ]
 
 
+def test_a_tag_with_commas_is_a_list_of_tags():
+    # SmolLM2's one new tag on the Apache License, under the candidates grammar.
+    said = ["Apache License", "Source,Source form,Legal Entity"]
+    assert repairs.normalize_tags(said, 5) == [
+        "Apache License",
+        "Source",
+        "Source form",
+        "Legal Entity",
+    ]
+
+
 def test_a_part_s_label_is_no_topic_but_a_heading_the_text_discusses_is():
     lines = DocumentLines.of("Chapter 1. Backup\n\nA backup copies files.\n\nAbstract\n\nIt is.")
     assert lines.only_as_heading("Chapter") and lines.only_as_heading("Abstract")

@@ -211,11 +211,11 @@ def tag_key(tag: str) -> str:
 
 
 def normalize_tags(raw: Iterable[Any], limit: int) -> list[str]:
-    """Every TAG_RULES repair in order; duplicates (tag_key) and dropped tags go."""
+    """Every TAG_RULES repair in order; duplicates (tag_key) and dropped tags go. A tag
+    with commas is a list of tags ("Source,Source form,Legal Entity"): each is one."""
     seen, tags = set(), []
-    for item in raw:
-        if not isinstance(item, str):
-            continue
+    parts = (p for item in raw if isinstance(item, str) for p in re.split(r"[,，、]", item))
+    for item in parts:
         tag = " ".join(unicodedata.normalize("NFC", item).split())
         for rule in TAG_RULES:
             tag = rule(tag) if tag else tag
