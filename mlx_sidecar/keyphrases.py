@@ -438,12 +438,17 @@ def key_phrases(reading: Reading, limit: int = KEY_PHRASES) -> list[str]:
 
 def inside(phrase: str, kept: list[str], lines: DocumentLines) -> bool:
     """'Ian' after 'Ian Murdock': a part of a phrase already kept that the text seldom
-    writes apart from it ("Debian" apart from "Debian Project" it writes often)."""
+    writes apart from it ("Debian" apart from "Debian Project" it writes often); and
+    'Derivative Works thereof' after 'Derivative Works': a phrase already kept with a
+    lowercase word more, written less than half as often."""
     words = set(phrase.casefold().split())
-    for longer in kept:
-        if words < set(longer.casefold().split()):
-            apart = lines.mentions(phrase) - lines.mentions(longer)
-            return apart < SUBJECT_MIN_MENTIONS
+    for other in kept:
+        around = set(other.casefold().split())
+        if words < around:
+            return lines.mentions(phrase) - lines.mentions(other) < SUBJECT_MIN_MENTIONS
+        extra = [w for w in phrase.split() if w.casefold() not in around]
+        if around < words and all(w.islower() for w in extra):  # not "Free Software Foundation"
+            return 2 * lines.mentions(phrase) < lines.mentions(other)
     return False
 
 
