@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 
 from .reading import Reading
 from .reading.email import ADDRESS, writers
-from .text import CJK, guess_language, phrase_pattern, stopwords
+from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
 
 log = logging.getLogger(__name__)
 
@@ -395,13 +395,14 @@ def written_as_name(word: str, text: str) -> bool:
 
 
 def is_common_phrase(tag: str, language: str) -> bool:
-    """Every word of ``tag`` is one of the language's COMMON_WORDS (or a number): "bad",
-    "Work", "good time"; a single capital letter ("C") or a word with a sign ("C#") is a
-    name."""
+    """Every word of ``tag`` is one of the language's COMMON_WORDS or its stopwords
+    (yake's lists, for the languages pyspellchecker counts none of), or a number: "bad",
+    "Work", "good time", Swedish "eller"; a single capital letter ("C") or a word with a
+    sign ("C#") is a name."""
     words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", tag.casefold())
     if not words or re.fullmatch(r"[A-Z]", tag) or re.search(r"[^\w\s'’-]", tag):
         return False  # "C", "C#", "I/O", ".NET": names, not words of the language
-    common = common_words(language)
+    common = common_words(language) | language_stopwords(language)
     return all(w in common or w.isdigit() for w in words)
 
 
@@ -418,7 +419,7 @@ def key_phrases(reading: Reading, limit: int = KEY_PHRASES) -> list[str]:
 
     lines = DocumentLines.of(reading.text, reading.title)
     subject = lines.subjects
-    found = [*subject, *repeated_headings(lines), *yake_phrases(lines.prose, limit * 3)]
+    found = [*subject, *repeated_headings(lines), *yake_phrases(lines, limit * 3)]
     kept: list[str] = []
     seen = set()
     for phrase in normalize_tags(found, len(found)):
@@ -490,16 +491,20 @@ def repeated_headings(lines: DocumentLines) -> list[str]:
     return [h for h, _ in found.most_common()]
 
 
-def yake_phrases(text: str, top: int) -> list[str]:
-    """YAKE's best 1-3 word phrases of ``text``. A paragraph, a heading or an item that
+def yake_phrases(lines: DocumentLines, top: int) -> list[str]:
+    """YAKE's best 1-3 word phrases of the document's own lines (its language's stopwords
+    and those of the common languages end a phrase). A paragraph, a heading or an item that
     ends without punctuation still ends a phrase; the lines of a wrapped paragraph do not
     (a heading is not joined to the next line, and "as Mark / suggests" stays one sentence)."""
+    text = lines.prose
     if not text.strip():
         return []
     try:
         import yake
 
-        extractor = yake.KeywordExtractor(n=3, top=top, dedup_lim=0.7, stopwords=stopwords())
+        extractor = yake.KeywordExtractor(
+            n=3, top=top, dedup_lim=0.7, stopwords=stopwords() | language_stopwords(lines.language)
+        )
         return [phrase for phrase, _ in extractor.extract_keywords(sentences_of(text))]
     except Exception:
         log.exception("key phrase extraction failed")

@@ -145,6 +145,15 @@ def test_a_very_common_word_is_told_from_a_name():
     assert not is_common_phrase("C", "en")
 
 
+def test_a_stopword_of_the_document_s_language_alone_is_no_tag():
+    text = (
+        "chmod ändrar rättigheterna för filer eller kataloger. Med chmod kan ägaren ge "
+        "läsrätt eller skrivrätt till gruppen, och chmod visar vad som ändrades."
+    )
+    said = ["chmod", "för", "eller", "rättigheterna"]
+    assert repairs.ground_tags(said, text, 5, top_up=False) == ["chmod", "rättigheterna"]
+
+
 # --- Key phrases of real texts ------------------------------------------------------------
 # Each text's MANIFEST names what it is about (written when the corpus was collected).
 
