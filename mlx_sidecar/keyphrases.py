@@ -2,17 +2,18 @@
 
 A document names its subject in its title (an e-mail's Subject), its opening line, its
 headings and the noun phrases it repeats. It also carries lines that are not its own
-text: who wrote the e-mail and to whom, the attribution line above a quoted reply, the
-columns of a listing (`ls -l`: "-rw-r--r-- 1 david git ..."), code, a footer ("Part of the
-git(1) suite"). A word from those lines names no subject: "Hamano wrote", "david git",
-"Part of the git", "len". ``DocumentLines`` tells them apart once per document;
-``key_phrases`` offers the model the phrases worth choosing among (grammar.py
-``candidates_grammar``), and repairs/tags.py judges every tag against the same lines.
+text: who wrote the e-mail and to whom, the attribution line above a quoted reply, a
+byline, a chat's speakers, the columns of a listing (`ls -l`: "-rw-r--r-- 1 david git
+..."), code, links, a footer ("Part of the git(1) suite"). A word from those lines names no
+subject: "Hamano wrote", "david git", "Part of the git", "len". ``DocumentLines`` tells
+them apart once per document; ``key_phrases`` offers the model the phrases worth choosing
+among (grammar.py ``TagGrammar.candidates_processor``, tasks/tags.py), and repairs/tags.py
+``frames_the_document`` judges every tag against the same lines.
 
-General rules only, no lists of the corpus's words: a single word among the 1,000 most
-frequent of the document's language (pyspellchecker's frequency lists) names no subject
-unless the title or the opening names it ("bad", "Work"); month and day names are
-babel's CLDR names in the document's language and English.
+General rules only, no lists of the corpus's words: a word among the 1,000 most frequent
+of the document's language (pyspellchecker's frequency lists) or among its stopwords
+(yake's lists) names no subject alone unless the title or the opening names it ("bad",
+"Work"); month and day names are babel's CLDR names (repairs/tags.py).
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent wo
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
 FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
 FOOTER_MAX_WORDS = 10
-YAKE_MAX_CHARS = 60_000  # key phrases of a longer text come from its first part
+YAKE_MAX_CHARS = 20_000  # key phrases of a longer text come from its first part (~1 s)
 # Words that turn a name into an attribution: "Hamano wrote", "Alice writes" (reading/email.py).
 ATTRIBUTION_VERBS = frozenset(["wrote", "writes", "said", "says", "schrieb", "escribió", "écrit"])
 LISTING_FIELD = re.compile(r"^(?:[\w.-]*\d[\w.:/-]*|[-dlrwxst]{10}[.+@]?|[^\w\s]+)$")
@@ -90,9 +91,12 @@ class DocumentLines:
     speakers: list[str] = field(default_factory=list)
     language: str = "en"
     mostly_code: bool = False
+    _folded: dict = field(default_factory=dict, repr=False)
 
     @classmethod
     def of(cls, text: str, title: str = "") -> DocumentLines:
+        """The lines of ``text``, worked out once for the few documents in hand (a
+        command's passes and repairs ask about the same text many times)."""
         return _lines_of(text, title)
 
     @functools.cached_property
@@ -125,9 +129,16 @@ class DocumentLines:
         "code", "text"), case aside unless ``case``."""
         if not phrase.strip():
             return 0
-        body = getattr(self, where)
-        flags = 0 if case else re.IGNORECASE
-        return len(re.findall(phrase_pattern(phrase), body, flags))
+        if case:
+            return len(re.findall(phrase_pattern(phrase), getattr(self, where)))
+        return len(re.findall(phrase_pattern(phrase.casefold()), self.folded(where)))
+
+    def folded(self, where: str) -> str:
+        """``where``'s text case-folded, kept: a folded search is several times faster
+        than an IGNORECASE one over a novel."""
+        if where not in self._folded:
+            self._folded[where] = getattr(self, where).casefold()
+        return self._folded[where]
 
     def names_a_writer(self, tag: str) -> bool:
         """'Hamano wrote', 'Junio', 'Nathaniel Borenstein', 'ogra': the name of someone who
@@ -204,6 +215,7 @@ class DocumentLines:
         return not in_prose and tag in self.text
 
 
+@functools.lru_cache(maxsize=8)
 def _lines_of(text: str, title: str) -> DocumentLines:
     lines = text.split("\n")
     opening = "\n".join([title, *[ln for ln in lines if ln.strip()][:BYLINE_LINES]])
