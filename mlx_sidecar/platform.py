@@ -131,10 +131,6 @@ def backend_name() -> str:
     return "cpu"
 
 
-def on_cpu() -> bool:
-    return backend_name() == "cpu"
-
-
 def device_memory_bytes() -> int | None:
     """What MLX says the device can hold: Metal's recommended working set (the figure
     mlx_lm.server wires), a GPU's memory size, or on CPU the machine's physical memory."""

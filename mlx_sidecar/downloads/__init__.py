@@ -31,8 +31,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..context import Emit, RequestContext
-from ..errors import InvalidParams, SidecarError
-from ..models import DOWNLOAD_MARKER
+from ..errors import InvalidParams, LoadFailed, SidecarError
+from ..models import DOWNLOAD_MARKER, check_model_folder
 from ..validate import optional_str, require_folder, require_repo_id
 from . import hub
 from .hub import RemoteFile
@@ -334,12 +334,12 @@ def is_mlx_weights(path: str) -> bool:
 
 
 def mlx_ready(dest: Path) -> bool:
-    """What load-model needs: config.json and MLX weights, and no download in progress."""
-    return (
-        (dest / "config.json").is_file()
-        and any(is_mlx_weights(p.name) for p in dest.glob("*.safetensors"))
-        and not (dest / DOWNLOAD_MARKER).exists()
-    )
+    """Whether load-model takes the folder: the one rule, models.check_model_folder."""
+    try:
+        check_model_folder(dest)
+    except LoadFailed:
+        return False
+    return True
 
 
 def download_answer(repo_id: str, commit: str | None, dest: Path, files: list[str]) -> dict:

@@ -138,10 +138,10 @@ def check_model_folder(path: Path) -> None:
         raise LoadFailed(f"{path / 'config.json'} is not readable JSON: {one_line(e)}.") from None
     if not isinstance(config, dict) or "model_type" not in config:
         raise LoadFailed(f"{path / 'config.json'} has no 'model_type'.")
-    if not any(path.glob("*.safetensors")):
+    if not any(path.glob("model*.safetensors")):  # what mlx-lm loads
         raise LoadFailed(
-            f"{path} has no .safetensors weights (only safetensors or GGUF are loaded, "
-            "never pickled .bin/.pt files)."
+            f"{path} has no model*.safetensors weights (only safetensors or GGUF are "
+            "loaded, never pickled .bin/.pt files)."
         )
 
 
