@@ -201,7 +201,7 @@ def test_the_prompt_offers_the_phrases_and_says_how_many_others_may_come():
 def grammar(family_folders) -> TagGrammar:
     from mlx_lm.utils import load_tokenizer
 
-    built = family_folders("llama3.2")
+    built = family_folders("mistral")  # the smallest vocabulary of the three test_vocabulary uses
     tokenizer = load_tokenizer(built.path, eos_token_ids=built.family.config["eos_token_id"])
     model = Model(None, tokenizer, "x", "", "mlx", "x", 0, None, None, None, "quantized")
     return TagGrammar(model)
