@@ -483,6 +483,12 @@ REVIEWED_SUMMARIES: list[tuple[str, str, list[str], str]] = [
         ["Unique Role"],
         "Debian is a free operating system made by volunteers.",
     ),
+    (  # a template's placeholder written out empty (the document: a stand-in)
+        "The team released new versions on , with fixes for the parser.",
+        "The team released new versions on 2 May, with fixes for the parser.",
+        ["on ,"],
+        "",
+    ),
     (  # who wrote the message as its whole summary (the document: a stand-in, as read)
         "Linus Torvalds wrote on 9 November 2007.",
         "Linus Torvalds wrote to git on 9 November 2007.\n\nA corrupted object can be "

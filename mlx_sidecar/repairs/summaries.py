@@ -214,6 +214,16 @@ def starts_as_fragment(sentence: str, answer: Answer) -> bool:
     return bool(first) and first.group(0).islower() and first.group(0) in stopwords()
 
 
+# A slot of a template left empty: a preposition before a comma or the sentence's end.
+EMPTY_SLOT = re.compile(r"\b(?:on|of|in|at|to|from|by|with|for)\s*[,;:]|\b(?:on|of|at|by)\s*\.$")
+
+
+def leaves_a_slot_empty(sentence: str, answer: Answer) -> bool:
+    """A mail template's placeholders written out empty: "released new versions on ,"
+    (the review's case, from a release announcement's template)."""
+    return bool(EMPTY_SLOT.search(sentence))
+
+
 # What a sentence about who wrote a message says besides the names and the date.
 WRITING_WORDS = frozenset("wrote write writes written sent send sends replied replies".split())
 
@@ -288,6 +298,7 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     opens_about_itself,
     repeats_a_unit,
     starts_as_fragment,
+    leaves_a_slot_empty,
     says_only_who_wrote,
     names_unknown_facts,
     writes_unknown_identifiers,

@@ -16,7 +16,9 @@ sentence is supported here when
    that the document never uses, the words a paraphrase brings ("lets", "thinks"). A
    word the document uses in another place is never excused: a claim that carries it
    here is assembled from words scattered over the document (SmolLM2's answers are
-   made of the document's words: its decoding favours them);
+   made of the document's words: its decoding favours them); nor is the sentence's last
+   content word, where its new information stands ("It offers many features of other
+   languages but has its own set of limitations" of a tutorial that names none);
 3. what it asserts of them is there too (English): a word the sentence predicates
    ("was removed", "is used to create") is in that window (``predicates``), and the
    window neither denies what the sentence affirms ("most applications still do not
@@ -97,6 +99,7 @@ class Support:
     missing: list[str] = field(default_factory=list)  # content words its place lacks
     elsewhere: list[str] = field(default_factory=list)  # ...that another place has
     predicates: list[str] = field(default_factory=list)  # asserted words its place lacks
+    last: list[str] = field(default_factory=list)  # its last content word, if the place lacks it
     contradicted: list[str] = field(default_factory=list)  # words the place says otherwise
     found: int = 0
     total: int = 0
@@ -109,6 +112,7 @@ class Support:
             or self.facts
             or self.identifiers
             or self.predicates
+            or self.last
             or self.contradicted
             or self.elsewhere
             or self.total - self.found > allowed_misses(self.total)
@@ -133,6 +137,8 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
     verdict.found = len(stems & region.stems)
     verdict.missing = sorted(stems - region.stems)
     verdict.elsewhere = [s for s in verdict.missing if s in places.index]
+    last = ordered_claim_stems(sentence, places.language)[-1]
+    verdict.last = [last] if last not in region.stems else []
     if places.language == "en":
         asserted = {stem(w, "en") for w in predicates(sentence)}
         verdict.predicates = sorted(asserted - region.stems)
@@ -272,14 +278,18 @@ def _found(stems: frozenset, places: Places, start: int) -> int:
 def claim_stems(text: str, language: str) -> frozenset:
     """The stems of ``text``'s content words a document must hold: not the words a
     summary speaks of its document with, nor CJK pairs with a kana particle in them."""
-    found = set()
+    return frozenset(ordered_claim_stems(text, language))
+
+
+def ordered_claim_stems(text: str, language: str) -> list[str]:
+    found = []
     for word in content_words(text):
         if CJK.match(word):
             if not HIRAGANA.search(word):
-                found.add(word)
+                found.append(word)
         elif word not in REPORTING_WORDS:
-            found.add(stem(word, language))
-    return frozenset(found)
+            found.append(stem(word, language))
+    return found
 
 
 def tokens(text: str) -> list[str]:
