@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import argparse
 import ast
+import functools
 import json
 import re
 import sys
@@ -335,6 +336,55 @@ def batch_section(data: dict) -> list[str]:
         f"The batch generated {batch['generation_tokens']:,} tokens in {f1(data['batch_s'])} s: "
         f"{f1(data['batch_generated_tps'])} tokens per second over its whole run, prefill "
         f"included{beside}.",
+    ]
+
+
+@section("chat.json", "Chat", "chat.py")
+def chat_section(data: dict) -> list[str]:
+    m, at, run = data["medians"], data["commits"], data["run"]
+
+    def ratio_of(k: str) -> str:  # the median ratio, and its range over the repetitions
+        each = [functools.reduce(dict.get, k.split("."), r) for r in data["runs"]]
+        return f"{m[k]:.3f} ({min(each):.2f}-{max(each):.2f})"
+
+    def cells(k: str) -> list[str]:  # a command's wall time and cached share
+        return [
+            f2(m[k + ".s"]),
+            share(round(m[k + ".cached_tokens"]), round(m[k + ".prompt_tokens"])),
+        ]
+
+    turns = [
+        [what, *cells(k + ".turn1"), *cells(k + ".turn2"), ratio_of(k + ".time_ratio")]
+        for k, what in (("follow_up", "right after turn 1"), ("between", "after generate-tags"))
+    ]
+    caches = [
+        [f"{what} (`{at[c]}`)", *cells(k)]
+        for k, c, what in (("one_cache", "one_cache", "one"), ("lru", "measured", "a few (LRU)"))
+        if c in at
+    ]
+    formats = [
+        [f"`{f}`", *(f"{m[f'format.{f}.{k}']:.4g}" for k in ("generation_tokens", *keys))]
+        + [ratio_of(f"format.{f}.{k}_ratio") if f != "plain" else "1" for k in keys]
+        for f in ("plain", "schema", "json")
+        for keys in [("generation_tps", "s_per_token")]
+    ]
+    end = f"load average {run['load_average_end'][0]} at the end"
+    return [
+        recorded(run, end, f"repetitions: {data['reps']}; the sidecar at `{at['measured']}`"),
+        method("chat.py", "Follow-up:", "Each figure"),
+        table(
+            ("follow-up", "turn 1, s", "cached", "turn 2, s", "cached", "turn 2 / 1"),
+            turns,
+            "lrrrrr",
+        ),
+        method("chat.py", "One cache:"),
+        table(("prompt caches (commit)", "second summarize, s", "cached"), caches, "lrr"),
+        method("chat.py", "Format:"),
+        table(
+            ("format", "tokens", "tok/s", "s/token", "tok/s / plain", "s/token / plain"),
+            formats,
+            "lrrrrr",
+        ),
     ]
 
 

@@ -1,0 +1,141 @@
+"""Chat: a follow-up turn against the first, and `format` against plain text.
+
+    python bench/chat.py [--reps 5] [--root DIR] [--base DIR] [--out bench/results/chat.json]
+
+Follow-up: a system message (an instruction and 5,400 characters of Pride and Prejudice)
+and a question, ~1,500 tokens, answered in up to 16 tokens (turn 1, cold: each
+conversation begins with its own line); then all of it, turn 1's answer and a new question
+(turn 2). Wall time and cached share (`cached_tokens` / `prompt_tokens`) of each turn; again
+with a generate-tags of another document (2,850 characters of the Debian essay) between.
+
+One cache: the commit before the LRU of prompt caches (--base, c0c19cc^) has no chat, so
+both servers run the same sequence as summarize: the prose, generate-tags of the other
+document, the prose again; the cached share of the second summarize.
+
+Format: ten research topics asked for as a JSON array of strings, with `format` (a JSON
+Schema, an array of at least 5 strings: with no minimum SmolLM2 answers `[]`; and "json")
+and without, up to 96 tokens: generated tokens, tok/s and wall time a token, over plain's.
+
+Each figure is the median of --reps repetitions, each running every measure once (in a
+rotating order) on servers started together; ratios are taken within a repetition.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import itertools
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from common import RESULTS, ROOT, TIMEOUT_S, corpus_text, excerpt, run_record, write
+
+from mlx_sidecar.client import SidecarClient
+
+PROSE = excerpt(corpus_text("05-pride-and-prejudice-ch1-5.txt"), 5400)
+OTHER = excerpt(corpus_text("02-debian-project-essay.txt"), 3000)
+SYSTEM = "You are a careful reader. Answer questions about this text in one short sentence."
+ASKED = [{"role": "user", "content": "Who has taken Netherfield Park?"}]
+ASKED += [{"role": "user", "content": "How many daughters do the Bennets have?"}]
+TOPICS = (
+    "List ten research topics on honeybees as a JSON array of strings, "
+    'such as ["Pollination", "Hive temperature"].'
+)
+STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 5}
+FORMATS = {"plain": None, "schema": STRINGS, "json": "json"}
+KEYS = ("prompt_tokens", "cached_tokens", "generation_tokens", "generation_tps")
+
+
+def ask(client: SidecarClient, command: dict) -> tuple[dict, dict]:
+    """A command's answer, and its wall time with its counts."""
+    started = time.perf_counter()
+    line = client.call(command, TIMEOUT_S)
+    return line, {"s": round(time.perf_counter() - started, 3), **{k: line[k] for k in KEYS}}
+
+
+def turns(client: SidecarClient, first_line: str, between: str | None) -> dict:
+    said = [{"role": "system", "content": f"{first_line}\n{SYSTEM}\n\n{PROSE}"}]
+    line, one = ask(client, {"command": "chat", "messages": [*said, ASKED[0]], "max_tokens": 16})
+    if between:
+        client.call({"command": "generate-tags", "content": between, "max_tokens": 16}, TIMEOUT_S)
+    said += [ASKED[0], {"role": "assistant", "content": line["response"]}, ASKED[1]]
+    _, two = ask(client, {"command": "chat", "messages": said, "max_tokens": 16})
+    return {"turn1": one, "turn2": two, "time_ratio": round(two["s"] / one["s"], 3)}
+
+
+def one_cache(client: SidecarClient, first_line: str, other: str) -> dict:
+    summarize = {"command": "summarize", "content": f"{first_line}\n{PROSE}", "max_tokens": 16}
+    client.call(summarize, TIMEOUT_S)
+    client.call({"command": "generate-tags", "content": other, "max_tokens": 16}, TIMEOUT_S)
+    return ask(client, summarize)[1]
+
+
+def formats(client: SidecarClient) -> dict:
+    out = {}
+    for name, fmt in FORMATS.items():
+        asked = {"command": "chat", "messages": [{"role": "user", "content": TOPICS}]}
+        _, out[name] = ask(client, {**asked, "max_tokens": 96, **({"format": fmt} if fmt else {})})
+        out[name]["s_per_token"] = round(out[name]["s"] / max(out[name]["generation_tokens"], 1), 4)
+    for name, key in itertools.product(("schema", "json"), ("generation_tps", "s_per_token")):
+        out[name][key + "_ratio"] = round(out[name][key] / out["plain"][key], 3)
+    return out
+
+
+def server(stack: contextlib.ExitStack, root: Path) -> tuple[SidecarClient, dict]:
+    """The sidecar in ``root`` with the bundled model loaded, and check-availability's answer."""
+    client = stack.enter_context(SidecarClient(command=[sys.executable, str(root / "server.py")]))
+    info = client.call({"command": "check-availability"})
+    client.call({"command": "load-model"}, TIMEOUT_S)
+    return client, info
+
+
+def repetition(i: int, client: SidecarClient, base: SidecarClient | None) -> dict:
+    tag = f"Reading {time.time_ns()}-{i}"  # no earlier prompt begins like this one
+    measures = {
+        "follow_up": lambda: turns(client, f"{tag}a.", None),
+        "between": lambda: turns(client, f"{tag}b.", f"Essay {tag}b.\n{OTHER}"),
+        "lru": lambda: one_cache(client, f"{tag}c.", f"Essay {tag}c.\n{OTHER}"),
+        "format": lambda: formats(client),
+        "one_cache": lambda: one_cache(base, f"{tag}d.", f"Essay {tag}d.\n{OTHER}"),
+    }
+    names = [n for n in measures if base or n != "one_cache"]
+    done = {n: measures[n]() for n in names[i % len(names) :] + names[: i % len(names)]}
+    print(f"repetition {i + 1}: {done}", file=sys.stderr)
+    return done
+
+
+def leaves(tree: dict, path: str = "") -> dict:
+    out = {}
+    for key, value in tree.items():
+        out |= leaves(value, f"{path}{key}.") if isinstance(value, dict) else {path + key: value}
+    return out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--reps", type=int, default=5)
+    parser.add_argument("--root", type=Path, default=ROOT, help="the sidecar measured")
+    parser.add_argument("--base", type=Path, help="a checkout of c0c19cc^ (one prompt cache)")
+    parser.add_argument("--out", type=Path, default=RESULTS / "chat.json")
+    args = parser.parse_args()
+    with contextlib.ExitStack() as stack:
+        client, info = server(stack, args.root)
+        run, base = run_record(info), server(stack, args.base)[0] if args.base else None
+        formats(client)  # warm-up: first-call allocations, the grammar's first build
+        reps = [repetition(i, client, base) for i in range(args.reps)]
+    each = [leaves(r) for r in reps]
+    medians = {k: round(statistics.median(e[k] for e in each), 4) for k in each[0]}
+    run["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
+    git = ["git", "describe", "--always", "--dirty"]  # each server's commit; -dirty: edited
+    ran = (("measured", args.root), ("one_cache", args.base))
+    commits = {w: subprocess.check_output(git, cwd=p, text=True).strip() for w, p in ran if p}
+    write(args.out, run, reps=len(reps), commits=commits, medians=medians, runs=reps)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
