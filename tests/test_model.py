@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 
 import pytest
@@ -54,10 +55,13 @@ def test_tags_parse_even_when_max_tokens_runs_out(loaded, max_tokens):
     assert line["generation_tokens"] <= max_tokens and line["tags"]
 
 
-def test_tags_name_the_document_subject(loaded):
+def test_tags_name_what_the_document_is_about(loaded):
+    """Every tag's words are in the document (the grounding rule sees to that); one of them
+    must also name its subject, as a person tagging it would: Apollo 11, the Moon landing,
+    the Space Race, the astronauts. "President", "1961" or "United States" alone would not."""
     tags = loaded.ok({"command": "generate-tags", "content": DOCUMENT})["tags"]
-    words = DOCUMENT.casefold()
-    assert any(w in words for t in tags for w in t.casefold().split() if len(w) > 3), tags
+    subject = r"apollo|moon|lunar|space race|astronaut|armstrong|aldrin"
+    assert any(re.search(subject, t.casefold()) for t in tags), tags
 
 
 def test_greedy_tags_repeat_exactly(loaded):
@@ -177,6 +181,44 @@ def test_a_failed_load_keeps_the_previous_model_serving(loaded, tmp_path):
     assert "truncated" in cut["error"] or "corrupt" in cut["error"]
     assert loaded.ok({"command": "model-info"}) == before
     assert loaded.ok({"command": "generate-tags", "content": DOCUMENT})["tags"]
+
+
+def test_a_model_that_cannot_fit_beside_the_loaded_one_is_loaded_after_unloading_it(
+    loaded, tmp_path
+):
+    """So a failed load of such a model leaves no model at all: no_model until the next
+    load. Its weights are a sparse file twice the device's memory (they take no disk):
+    too big to fit beside anything, and no valid safetensors, so its load fails."""
+    from mlx_sidecar.platform import device_memory_bytes
+
+    huge = tmp_path / "huge"
+    huge.mkdir()
+    (huge / "config.json").write_text(json.dumps({"model_type": "llama"}), encoding="utf-8")
+    with open(huge / "model.safetensors", "wb") as weights:
+        weights.truncate(2 * device_memory_bytes())
+    line = loaded.answer({"command": "load-model", "model_path": str(huge)})
+    assert line["code"] == "load_failed" and str(huge) in line["error"], line
+    assert loaded.answer({"command": "model-info"})["code"] == "no_model"
+    assert loaded.ok({"command": "check-availability"})["model_loaded"] is False
+    loaded.ok({"command": "load-model"})  # the bundled model again, for the module
+
+
+def test_the_weights_option_sets_the_layout_in_memory_and_model_info_reports_it(loaded):
+    """auto (the module's load): float32 on the CPU, whose BLAS multiplies those fastest
+    (SmolLM2's 0.5 GB copy is well under the 4 GiB it allows); the file's 4-bit weights on
+    a GPU. Either layout on request; the last one asked, float32, is auto's on the CPU."""
+    auto = loaded.ok({"command": "model-info"})
+    assert auto["weights"] == ("float32" if auto["backend"] == "cpu" else "quantized")
+    quantized = loaded.ok({"command": "load-model", "weights": "quantized"})
+    held = loaded.ok({"command": "model-info"})
+    assert quantized["weights"] == held["weights"] == "quantized"
+    as_float32 = loaded.ok({"command": "load-model", "weights": "float32"})
+    unpacked = loaded.ok({"command": "model-info"})
+    assert as_float32["weights"] == unpacked["weights"] == "float32"
+    assert unpacked["weights_bytes"] >= 4 * unpacked["param_count"]  # 4 bytes a weight
+    assert held["weights_bytes"] < unpacked["weights_bytes"] / 4  # 4 bits and their scales
+    bad = loaded.answer({"command": "load-model", "weights": "int3"})
+    assert bad["code"] == "invalid_params" and "weights" in bad["error"]
 
 
 def test_gguf_with_an_unreadable_tensor_type_names_it(loaded, tmp_path):
