@@ -430,14 +430,14 @@ def test_download_model_refuses_a_file_as_destination(guarded, tmp_path):
 
 
 def send_private_work(s: Sidecar) -> list[str]:
-    """Commands whose content carries MARKER, along every path; returns the texts generated:
-    the tags, and a summary sentence the model wrote (not one taken from the document)."""
+    """Commands whose content carries MARKER, along every path; returns the texts answered
+    from it: the tags, and the summary (the model's words or the document's own sentence:
+    private either way)."""
     doc = f"{DOCUMENT} Internal reference {MARKER}."
     made = s.ok({"command": "generate-tags", "content": doc, "max_tokens": 16, "progress": True})
     summary = s.ok(
-        {"command": "summarize", "content": doc, "sentences": 1, "max_tokens": 48, "stream": True}
+        {"command": "summarize", "content": doc, "sentences": 1, "max_tokens": 24, "stream": True}
     )
-    assert "extractive" not in summary, summary
     for bad in (
         {"command": "generate-tags", "content": doc, "max_tags": 0},
         {"command": "summarize", "content": [doc]},
@@ -451,9 +451,9 @@ def send_private_work(s: Sidecar) -> list[str]:
 
 
 def assert_private(stderr: str, generated: list[str]) -> None:
-    """Neither the documents (they carry MARKER) nor what the model wrote from them is in
-    the log. A one-word tag ("Apollo") could be in a log for other reasons: the generated
-    texts checked are those of two words or more, and there must be some."""
+    """Neither the documents (they carry MARKER) nor what was answered from them is in the
+    log. A one-word tag ("Apollo") could be in a log for other reasons: the answered texts
+    checked are those of two words or more, and there is always one (the summary)."""
     assert MARKER not in stderr
     checked = [text for text in generated if len(text.split()) >= 2]
     assert checked, generated
