@@ -8,6 +8,8 @@ user's way, unrelated ones are not chosen, and new ones stay within max_new_tags
 
 from __future__ import annotations
 
+import re
+
 import pytest
 from conftest import ROOT
 
@@ -16,6 +18,7 @@ from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
 from mlx_sidecar.language import require_language
 from mlx_sidecar.models import Model
 from mlx_sidecar.prompts import summary_task, tags_task
+from mlx_sidecar.repairs.known_tags import FALLBACK_TAGS, with_known_tags
 from mlx_sidecar.vocabulary import KnownTags, require_known_tags, require_max_new_tags
 
 HTTPX = (ROOT / "bench" / "corpus" / "09-httpx-readme.md").read_text(encoding="utf-8")
@@ -60,6 +63,16 @@ def test_the_candidates_are_the_listed_tags_the_document_mentions_most_mentioned
 def test_a_list_is_worked_out_once_under_its_content():
     first, again = KnownTags.of(["a", "b"]), KnownTags.of(["a", "b"])
     assert first.key == again.key != KnownTags.of(["b", "a"]).key
+
+
+def test_when_the_model_gives_nothing_usable_the_most_mentioned_listed_tags_stand_in():
+    known = KnownTags.of(["HTTP", "Python", "async", "HTTP/2", "command line", *UNRELATED])
+    mentioned = known.candidates(HTTPX, limit=None)
+    assert len(mentioned) > FALLBACK_TAGS and not set(mentioned) & set(UNRELATED)
+    # Nothing; blanks; and a listed tag the document never mentions, which is no answer.
+    for answer in ([], ["", "  "], ["cooking"]):
+        assert with_known_tags(answer, HTTPX, 5, known, 0, mentioned) == mentioned[:FALLBACK_TAGS]
+    assert with_known_tags([], HTTPX, 2, known, 0, mentioned) == mentioned[:2]
 
 
 # --- Bad input ---------------------------------------------------------------------------
@@ -222,9 +235,33 @@ def test_bad_vocabulary_fields_through_the_server_name_the_field_and_the_loop_go
     assert tags_of(loaded)["tags"]
 
 
-def test_a_summary_in_another_language_is_asked_for_and_never_empty(loaded):
-    line = loaded.ok({"command": "summarize", "content": HTTPX, "language": "fr", "sentences": 1})
-    assert line["summary"].strip()
+def test_the_prompt_shows_at_most_30_of_the_listed_tags_the_document_mentions(loaded):
+    """Forty listed tags the document mentions make the same prompt as the thirty it
+    mentions most; twenty-nine make a shorter one. (Mentions are counted in the text as
+    the server reads the Markdown, as it does.)"""
+    from mlx_sidecar.reading import read_document
+
+    read = read_document(HTTPX, "auto").text
+    words = sorted(set(re.findall(r"[A-Za-z]{5,}", read)))
+    mentioned = KnownTags.of(words).candidates(read, limit=None)[:40]
+    assert len(mentioned) == 40
+
+    def prompt_tokens(known: list[str]) -> int:
+        return tags_of(loaded, known_tags=known, max_new_tags=0, max_tokens=1)["prompt_tokens"]
+
+    thirty = prompt_tokens(mentioned[:30])
+    assert prompt_tokens(mentioned) == thirty > prompt_tokens(mentioned[:29])
+
+
+def test_a_language_is_asked_for_in_the_prompt_and_auto_asks_for_none(loaded):
+    ask = {"command": "summarize", "content": HTTPX, "sentences": 1, "max_tokens": 4}
+    plain = loaded.ok(ask)
+    auto = loaded.ok({**ask, "language": "auto"})
+    french = loaded.ok({**ask, "language": "fr"})
+    named = loaded.ok({**ask, "language": "French"})
+    assert auto["prompt_tokens"] == plain["prompt_tokens"]  # the document's own language
+    assert french["prompt_tokens"] == named["prompt_tokens"] > plain["prompt_tokens"]
+    assert french["summary"].strip()  # never empty, whatever the model made of it
 
 
 def test_a_long_document_asks_every_chunk_in_the_language(short_context_folder):
