@@ -388,6 +388,68 @@ def chat_section(data: dict) -> list[str]:
     ]
 
 
+@section("extract.json", "Extract", "extract.py")
+def extract_section(data: dict) -> list[str]:
+    import extract
+
+    run, (quality, speed, grammar), left = data["run"], extract.tables(data), data["left_out"]
+    more = f"{run.get('seconds', 0):,} s, load average {run.get('load_average_end')} at the end"
+    out = f"tuning documents left out for time: {len(left)} ({', '.join(left)})" if left else ""
+    how = [method("extract.py", p) for p in ("Quality:", "Speed:", "Grammar:")]
+    return [recorded(run, more, out), how[0], *quality, how[1], *speed, how[2], *grammar]
+
+
+CASE_HEAD = ("text", "asked", "passes", "answer_language", "read as", "extractive", "summary")
+
+
+@section("language.json", "Languages asked", "language.py")
+def language_section(data: dict) -> list[str]:
+    """Shares in the language asked before and after the second pass, shares labelled
+    truthfully, by group and by case; the retries compared on the cases that needed one."""
+
+    def groups(rows: list[dict]) -> list[list[str]]:
+        named = {"own": "own language", "en": "English", "other": "English texts in de/fr/es"}
+        out = []
+        for key, title in named.items():
+            some = [r for r in rows if group(r) == key]
+            before = sum(r["passes"] == 1 and r["answer_language"] == r["asked"] for r in some)
+            after = sum(r["answer_language"] == r["asked"] for r in some)
+            labelled = sum(r["answer_language"] == truth(r) for r in some)
+            out.append([title, share(before, len(some)), share(after, len(some)),
+                        share(labelled, len(some))])  # fmt: skip
+        return out
+
+    def group(r: dict) -> str:
+        return "other" if r["language"] == "en" else "own" if r["asked"] == r["language"] else "en"
+
+    def truth(r: dict) -> str:  # read where py3langid and the label differ
+        return r.get("read") or r["py3langid"]
+
+    runs = data["runs"]
+    rows = runs["default"]["rows"]
+    head = ("asked in", "first pass in the language asked", "after the retry", "labelled truly")
+    cases = [[r["file"], r["asked"], str(r["passes"]), r["answer_language"], truth(r),
+              "yes" if r["extractive"] else "", r["summary"][:90].replace("|", "/")]
+             for r in rows]  # fmt: skip
+    twice = {name: [r for r in run["rows"] if r["passes"] == 2] for name, run in runs.items()}
+    retried = [
+        [f"{name} ({runs[name]['run']['retry']})" if name == "default" else name,
+         share(sum(r["answer_language"] == r["asked"] for r in rows), len(rows)),
+         ", ".join(f"{r['file'][:2]}→{r['asked']}" for r in rows)]
+        for name, rows in twice.items()
+    ]  # fmt: skip
+    how = method("language.py", "Cases:", "Retries:")
+    return [
+        recorded(runs["default"]["run"], f"{runs['default']['run']['seconds']:,} s"),
+        how,
+        table(head, groups(rows), "lrrr"),
+        table(CASE_HEAD, cases, "llrllll"),
+        "*Retries compared* on the cases the default run answered in two passes (the share "
+        "then in the language asked):",
+        table(("retry", "in the language asked", "cases (text→asked)"), retried, "lrl"),
+    ]
+
+
 @section("removed-scripts.md", "Findings of removed scripts", "")
 def removed_scripts(text: str) -> list[str]:
     """What benchmarks that are gone found, as the file says it (written by hand)."""

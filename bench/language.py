@@ -1,0 +1,87 @@
+"""Summaries in the language asked: how often, before and after the second pass, and said.
+
+    python bench/language.py [--retry NAME] [--judge /tmp/lid/bin/python]
+
+Cases: the first non-English corpus text of each language (MANIFEST.json) cut to about
+CUT characters at a line end, asked for one sentence (what the app asks) in its own
+language and in English, and three English texts asked in German, French and Spanish;
+through `python server.py`, bundled model. Before: the share whose first pass is in the
+language asked (`passes: 2` says a second ran, which it does only when the first was not).
+After: the share whose `answer_language` is the one asked. Labelled: the share whose
+`answer_language` is what py3langid (a second library, under --judge) names the summary;
+where the two differ, the summary was read (a row's `read`).
+
+Retries: `--retry NAME` (MLX_SIDECAR_LANGUAGE_RETRY) runs one of tasks/summary.py's
+RETRIES; a run with --only-retried asks only the cases the default run answered in two
+passes (the first pass is greedy, so the same in every run).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import time
+
+from common import CORPUS, RESULTS, TIMEOUT_S, SidecarClient, run_record
+
+from mlx_sidecar.tasks.summary import DEFAULT_RETRY
+
+OUT = RESULTS / "language.json"
+CUT = 2000  # characters of each text: one pass, and minutes, not hours, on a busy 2-core CPU
+ENGLISH = {"de": "14-python-whetting-your-appetite.txt", "fr": "07-click-readme.md",
+           "es": "50-git-howto-using-merge-subtree.txt"}  # fmt: skip
+JUDGE = "import json, sys, py3langid as p; print(json.dumps([p.classify(t)[0] for t in json.load(sys.stdin)]))"
+
+
+def cases() -> list[tuple[str, str, str]]:
+    """(file, its language, the language asked)."""
+    manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
+    foreign = [(m["file"], m["language"]) for m in manifest if m["language"] != "en"]
+    foreign = [f for f in foreign if not f[0].endswith(".html")]  # a cut page has no body
+    foreign = list({lang: (f, lang) for f, lang in reversed(foreign)}.values())  # the first
+    own = [(f, lang, asked) for f, lang in foreign for asked in (lang, "en")]
+    return own + [(f, "en", asked) for asked, f in ENGLISH.items()]
+
+
+def excerpt(file: str) -> str:
+    text = (CORPUS / file).read_text(encoding="utf-8")
+    return text[: text.rfind("\n", 0, CUT) + 1 or CUT]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--retry", help="a RETRIES name, or off")
+    parser.add_argument("--only-retried", action="store_true")
+    parser.add_argument("--judge", default="/tmp/lid/bin/python", help="has py3langid")
+    args = parser.parse_args()
+    record = json.loads(OUT.read_text("utf-8")) if OUT.is_file() else {"runs": {}}
+    asked = cases()
+    if args.only_retried:
+        asked = [(r["file"], r["language"], r["asked"]) for r in record["runs"]["default"]["rows"]
+                 if r["passes"] == 2]  # fmt: skip
+    env = {**os.environ, "MLX_SIDECAR_LANGUAGE_RETRY": args.retry} if args.retry else None
+    rows, start = [], time.time()
+    with SidecarClient(env=env) as client:
+        run = run_record(client.call({"command": "check-availability"}))
+        client.call({"command": "load-model"}, TIMEOUT_S)
+        for file, language, want in asked:
+            request = {"command": "summarize", "content": excerpt(file), "language": want}
+            r = client.call({**request, "sentences": 1}, TIMEOUT_S)
+            rows.append({"file": file, "language": language, "asked": want,
+                         "answer_language": r["answer_language"], "passes": r["passes"],
+                         "extractive": r.get("extractive", False), "summary": r["summary"]})  # fmt: skip
+            print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
+    summaries = json.dumps([r["summary"] for r in rows])
+    judged = subprocess.run([args.judge, "-c", JUDGE], input=summaries, text=True,
+                            capture_output=True, check=True).stdout  # fmt: skip
+    for row, named in zip(rows, json.loads(judged), strict=True):
+        row["py3langid"] = named
+    run |= {"seconds": round(time.time() - start), "retry": args.retry or DEFAULT_RETRY}
+    record["runs"][args.retry or "default"] = {"run": run, "rows": rows}
+    OUT.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+
+
+if __name__ == "__main__":
+    main()
