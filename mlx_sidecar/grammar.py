@@ -32,7 +32,13 @@ TAG_PATTERN = (
 NEW_TAG = (
     r'/"(?:[^\s"\\#<>{}\[\]|*`~\/:=()@.,-]|\.[A-Z])[^"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]{1,39}"/'
 )
-GRAMMARS_KEPT = 8  # grammars of known-tag lists kept for reuse (one per list and limits)
+GRAMMARS_KEPT = 8
+# Vocabulary pieces that are whitespace: byte-level BPE writes a space, newline, tab and
+# carriage return as these; SentencePiece writes a space as "▁" and bytes as <0xNN>.
+BLANK_PIECES = frozenset(" \n\t\rĠĊĉč▁")
+BLANK_BYTE_TOKENS = frozenset(
+    {"<0x20>", "<0x0A>", "<0x09>", "<0x0D>"}
+)  # grammars of known-tag lists kept for reuse (one per list and limits)
 
 
 def tags_schema(limit: int) -> dict:
@@ -146,21 +152,25 @@ class TagGrammar:
             )
         return self._tokenizer
 
-    def closing_tokens(self) -> tuple[Any, Any]:
-        """Two masks of the vocabulary (built once): tokens that end the string they are in
-        (made only of '"', ']' and '}', and starting with '"'), and tokens that close
-        arrays and objects (made only of ']' and '}')."""
+    def closing_tokens(self) -> tuple[Any, Any, Any]:
+        """Three masks of the vocabulary (built once): tokens that end the string they are
+        in (made only of '"', ']' and '}', and starting with '"'), tokens that close arrays
+        and objects (made only of ']' and '}'), and tokens that are only whitespace."""
         import numpy as np
 
         if self._closing is None:
             vocab = self.model.tokenizer.get_vocab()
             size = max(vocab.values()) + 1
             in_string, outside = np.zeros(size, dtype=bool), np.zeros(size, dtype=bool)
+            blank = np.zeros(size, dtype=bool)
             for token, i in vocab.items():
                 if token and set(token) <= {'"', "]", "}"}:
                     in_string[i] = token[0] == '"'
                     outside[i] = '"' not in token
-            self._closing = (in_string, outside)
+                blank[i] = bool(token) and (
+                    set(token) <= BLANK_PIECES or token in BLANK_BYTE_TOKENS
+                )
+            self._closing = (in_string, outside, blank)
         return self._closing
 
 
@@ -204,13 +214,23 @@ class Constraint:
         allowed = np.pad(allowed, (0, vocab - allowed.size)).astype(bool)
         left = self.max_tokens - (tokens.size - self.prompt_length)
         if self.closing_now or left <= CLOSING_WINDOW + self.depth.depth:
-            mask = self.closing[0] if self.depth.in_string else self.closing[1]
-            closers = np.zeros_like(allowed)
-            n = min(allowed.size, mask.size)
-            closers[:n] = mask[:n]
-            if (allowed & closers).any():
-                allowed &= closers
+            allowed = self.toward_closing(allowed)
         return mx.where(mx.array(allowed), logits, -mx.inf)
+
+    def toward_closing(self, allowed: Any) -> Any:
+        """What the grammar allows, narrowed to the tokens that close what is open; where
+        none of those is allowed yet (a required field still to write), to the tokens
+        that are not only whitespace."""
+        import numpy as np
+
+        closes = self.closing[0] if self.depth.in_string else self.closing[1]
+        for mask in (closes, ~self.closing[2]):
+            wanted = np.zeros_like(allowed)
+            n = min(allowed.size, mask.size)
+            wanted[:n] = mask[:n]
+            if (allowed & wanted).any():
+                return allowed & wanted
+        return allowed
 
 
 class JsonDepth:
@@ -237,14 +257,13 @@ class JsonDepth:
 
 
 def schema_grammar(schema: dict) -> str:
-    """llguidance's grammar for a JSON Schema, compact (no free whitespace: a small model
-    filled answers with endless newlines, ollama #18567); InvalidParams naming what
-    llguidance cannot take."""
+    """llguidance's grammar for a JSON Schema, whitespace as the model writes it (asked to
+    write compact JSON, SmolLM2 answered an array of strings with "[]"; endless whitespace,
+    ollama #18567, is a loop the Constraint closes); InvalidParams naming what llguidance
+    cannot take."""
     import llguidance
 
-    grammar = llguidance.LLMatcher.grammar_from_json_schema(
-        schema, defaults={"whitespace_flexible": False}
-    )
+    grammar = llguidance.LLMatcher.grammar_from_json_schema(schema)
     problem = llguidance.LLMatcher.validate_grammar(grammar)
     if problem:
         raise InvalidParams(f"The JSON Schema cannot be used: {one_line_of(problem)}.")

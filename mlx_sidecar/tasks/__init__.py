@@ -20,6 +20,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ..repairs.loops import LoopGuard
+
 
 @dataclass
 class Ask:
@@ -40,3 +42,18 @@ class Ask:
     def read(self, text: str, finish_reason: str | None) -> Any:
         """The task's result from the model's whole answer."""
         return text
+
+
+class JsonAsk(Ask):
+    """An answer held to JSON by its first processor (a grammar Constraint): when the
+    answer loops (endless whitespace, one key nested in itself), the grammar closes what
+    is open instead of the pass stopping mid-JSON."""
+
+    def __init__(self, prompt: list[int], max_tokens: int, processors: list, temperature: float):
+        super().__init__(prompt, max_tokens, processors, temperature)
+        self.guard = LoopGuard()
+
+    def heard(self, piece: str) -> None:
+        self.guard(piece)
+        if self.guard.looping:
+            self.processors[0].close()

@@ -23,9 +23,8 @@ from ..models import Model
 from ..models.memory import memory_token_limit
 from ..processors import RepetitionPenalty
 from ..prompts import encode_messages, new_sentinel
-from ..repairs.loops import LoopGuard
 from ..validate import json_type, optional_bool
-from . import Ask
+from . import JsonAsk
 from .options import max_tokens_option, temperature_option
 
 DEFAULT_CHAT_TOKENS = 512  # the app's own sidecar answers chat in up to 512 tokens
@@ -100,27 +99,26 @@ class ChatAnswer:
     finish_reason: str
 
 
-class ChatAsk(Ask):
-    """The answer to a conversation: streamed piece by piece when asked, stopped when it
-    loops, and, with a format, whole JSON or an error."""
+class ChatAsk(JsonAsk):
+    """The answer to a conversation: streamed piece by piece when asked; prose stops when
+    it loops, and JSON (with a format) closes, whole, or is an error."""
 
     def __init__(
         self, prompt: list[int], options: ChatOptions, processors: list, ctx: RequestContext
     ):
         super().__init__(prompt, options.max_tokens, processors, options.temperature)
         self.options, self.ctx = options, ctx
-        self.guard = LoopGuard()
-        self.constraint = processors[0] if options.schema is not None else None
 
     def heard(self, piece: str) -> None:
-        self.guard(piece)
-        if self.guard.looping and self.constraint is not None:
-            self.constraint.close()  # a looping JSON answer closes instead of stopping
+        if self.options.schema is not None:
+            super().heard(piece)  # a looping JSON answer closes instead of stopping
+        else:
+            self.guard(piece)
         if self.options.stream:
             self.ctx.partial(piece)
 
     def done(self) -> bool:
-        return self.guard.looping and self.constraint is None
+        return self.guard.looping and self.options.schema is None
 
     def read(self, text: str, finish_reason: str | None) -> ChatAnswer:
         if self.options.schema is not None and not parses(text):

@@ -24,7 +24,7 @@ from ..reading import Reading
 from ..repairs.values import merge_chunk_answers, not_in_document
 from ..schemas import check_extract_schema, field_questions, nullable, schema_key
 from ..text import identify_language
-from . import Ask
+from . import JsonAsk
 from .options import MAX_TOKENS_LIMIT, max_tokens_option, temperature_option
 
 if TYPE_CHECKING:
@@ -170,7 +170,7 @@ class ExtractTask:
         return {"data": answer.data, "not_in_document": missing}
 
 
-class ExtractAsk(Ask):
+class ExtractAsk(JsonAsk):
     """One extract answer: JSON held to the schema; None when it did not finish."""
 
     def read(self, text: str, finish_reason: str | None) -> Extracted:
