@@ -214,13 +214,18 @@ def starts_as_fragment(sentence: str, answer: Answer) -> bool:
     return bool(first) and first.group(0).islower() and first.group(0) in stopwords()
 
 
-# A slot of a template left empty: a preposition before a comma or the sentence's end.
-EMPTY_SLOT = re.compile(r"\b(?:on|of|in|at|to|from|by|with|for)\s*[,;:]|\b(?:on|of|at|by)\s*\.$")
+# A slot left empty: a preposition before a comma or the sentence's end, or before another
+# preposition that cannot be its object ("at to", "of by").
+EMPTY_SLOT = re.compile(
+    r"\b(?:on|of|in|at|to|from|by|with|for)\s*[,;:]|\b(?:on|of|at|by)\s*\.$"
+    r"|\b(?:at|of|from|by|with)\s+(?:at|on|to|of|from|by|with)\s"
+)
 
 
 def leaves_a_slot_empty(sentence: str, answer: Answer) -> bool:
-    """A mail template's placeholders written out empty: "released new versions on ,"
-    (the review's case, from a release announcement's template)."""
+    """A template's placeholders written out empty: "released new versions on ," (the
+    review's case, from a release announcement's template); "The source is available
+    for download at to be used in future releases" (SmolLM2 on the Wine notes)."""
     return bool(EMPTY_SLOT.search(sentence))
 
 
