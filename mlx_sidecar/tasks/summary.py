@@ -158,12 +158,13 @@ class SummaryTask:
     def chunk_tags(self) -> TagsTask:
         o = self.options
         return TagsTask(
-            TagsOptions(
+            offer_phrases=False,
+            options=TagsOptions(
                 CHUNK_TAGS.limit,
                 max_tokens=CHUNK_TAGS.max_tokens,
                 temperature=o.temperature,
                 language=o.language,
-            )
+            ),
         )
 
     def chunk_tasks(self) -> list:

@@ -9,7 +9,7 @@ names leads. A long document's chunk tags are merged: tags found in several chun
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from ..grammar import TAG_MAX_CHARS
@@ -45,6 +45,9 @@ MAX_TAGS_LIMIT = 20
 # senders' names and its footers' words (issue 25); a capable model may still name a topic
 # the phrases miss.
 CANDIDATE_NEW_TAGS = 1
+# Key phrases are whole literals the grammar cannot cut: with fewer tokens than this, the
+# plain tags grammar, which can close a tag anywhere (a 5-token budget still parses).
+CANDIDATE_MIN_TOKENS = 32
 DEFAULT_TAG_TOKENS = 64  # five tags of <= 4 words in a JSON array fit in ~50 tokens
 TOKENS_PER_TAG = 12  # room for each tag beyond the five
 
@@ -95,6 +98,7 @@ class TagsTask:
 
     options: TagsOptions = field(default_factory=TagsOptions)
     known: KnownTags | None = None
+    offer_phrases: bool = True  # the whole document's key phrases as candidates (see ask)
     name = "tags"
 
     @property
@@ -136,7 +140,10 @@ class TagsTask:
         ``max_new`` others; without them, the same for the text's key phrases (unless the
         answer is asked in another language than the text's)."""
         o = self.options
-        phrases = [] if self.known or self.translates(text) else key_phrases(Reading("text", text))
+        offered = self.offer_phrases and o.max_tokens >= CANDIDATE_MIN_TOKENS
+        phrases = []
+        if offered and not self.known and not self.translates(text):
+            phrases = key_phrases(Reading("text", text))
         if phrases:
             task = candidate_tags_task(o.limit, phrases, CANDIDATE_NEW_TAGS, self.language)
             prompt = encode_prompt(job.model.tokenizer, text, task)
@@ -156,7 +163,8 @@ class TagsTask:
         that summarize needs (the app asks for both; the chunk's prefill serves both)."""
         from .summary import SummaryTask
 
-        return [self, SummaryTask.of_chunks(self.options.language, self.options.temperature)]
+        own = replace(self, offer_phrases=False)  # a chunk's phrases are not the document's
+        return [own, SummaryTask.of_chunks(self.options.language, self.options.temperature)]
 
     def combine_passes(self) -> int:
         return 0  # chunk tags are merged without the model
