@@ -27,7 +27,6 @@ from conftest import DOCUMENT, SERVER, Sidecar
 from mlx_sidecar import commands, errors, loop, reading, validate, wire
 from mlx_sidecar.context import detached_context
 from mlx_sidecar.session import Session
-from mlx_sidecar.text import split_sentences
 
 MARKER = "zq7-private-marker-41c9"
 # SmolLM2's control tokens (tokenizer.json "added_tokens" with "special": true).
@@ -177,9 +176,11 @@ def summarize_in_process(session: Session, content: str) -> tuple[str, str]:
     return "".join(p.text for p in job.passes), fields["summary"]
 
 
-def test_a_special_token_string_the_model_writes_is_dropped_and_its_sentence_kept(
-    guarded, in_process
-):
+def test_a_special_token_string_the_model_writes_never_reaches_the_summary(guarded, in_process):
+    """The model writes a special-token string; the summary never shows it. The sentence
+    that carried it is kept without it only where what is left still says something the
+    document supports ("Use <|endoftext|> between files." leaves "Use between files.", a
+    sentence with a hole, which goes: repairs/summaries.py leaves_a_slot_empty)."""
     for document in LEAKY_DOCUMENTS:
         raw, repaired = summarize_in_process(in_process, document)
         leaked = [s for s in SPECIALS if s in raw]
@@ -187,17 +188,9 @@ def test_a_special_token_string_the_model_writes_is_dropped_and_its_sentence_kep
             break
     else:
         pytest.fail("the model wrote no special-token string for any document; add one it does")
-    # What the repair must keep: each sentence that carried a leak, without the leak.
-    kept = []
-    for sentence in split_sentences(raw):
-        if any(s in sentence for s in leaked):
-            for s in leaked:
-                sentence = sentence.replace(s, " ")
-            kept.append(" ".join(sentence.split()))
     line = guarded.ok({"command": "summarize", "content": document})
     assert line["summary"] == repaired, "the server did not run the pass this process ran"
-    assert not [s for s in SPECIALS if s in line["summary"]], line["summary"]
-    assert any(sentence in line["summary"] for sentence in kept), (kept, line["summary"])
+    assert line["summary"] and not [s for s in SPECIALS if s in line["summary"]], line["summary"]
     print(f"\nraw: {raw!r}\nsummary: {line['summary']!r}")
 
 
