@@ -233,21 +233,34 @@ def is_json_list(text: str) -> bool:
 
 
 def merge_chunk_tags(per_chunk: list[list[str]], limit: int) -> list[str]:
-    """Tags found in several chunks first; then each chunk's best, spread over the text."""
+    """A long document's tags from its chunks': tags found in several chunks first (they
+    name what the whole is about), but at most half the limit of them, so that every part
+    of the document still gets its say; then the best tag of each chunk no tag yet speaks
+    for, spread over the text (first, last, middle...); then each chunk's next best.
+
+    Repeated tags alone once filled all five places with the volcano and honeybee parts of
+    a document whose middle third is about chess ("Etna in Sicily", "Mount Etna",
+    "Honeybees", "honeybee dances", ...)."""
     counts: dict[str, int] = {}
     for tags in per_chunk:
         for tag in {tag_key(t) for t in tags}:
             counts[tag] = counts.get(tag, 0) + 1
     repeated = [t for tags in per_chunk for t in tags if counts[tag_key(t)] > 1]
-    repeated.sort(key=lambda t: -counts[tag_key(t)])
+    repeated = normalize_tags(sorted(repeated, key=lambda t: -counts[tag_key(t)]), limit // 2)
+    taken = {tag_key(t) for t in repeated}
     order = spread_order(len(per_chunk))
+    unheard = [
+        per_chunk[c][0]
+        for c in order
+        if per_chunk[c] and not taken & {tag_key(t) for t in per_chunk[c]}
+    ]
     by_rank = [
         per_chunk[c][rank]
         for rank in range(max((len(t) for t in per_chunk), default=0))
         for c in order
         if rank < len(per_chunk[c])
     ]
-    return normalize_tags(repeated + by_rank, limit)
+    return normalize_tags(repeated + unheard + by_rank, limit)
 
 
 def spread_order(n: int) -> list[int]:
