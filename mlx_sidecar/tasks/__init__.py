@@ -44,6 +44,22 @@ class Ask:
         return text
 
 
+class OverDocument:
+    """What every task over a document shares, from its ``options`` (max_tokens,
+    language): how many tokens its answer may take, and whether it is a translation."""
+
+    options: Any
+
+    @property
+    def max_tokens(self) -> int:
+        return self.options.max_tokens
+
+    def translates(self, text: str) -> bool:
+        """Whether the answer is asked in another language than ``text``'s."""
+        language = self.options.language
+        return language is not None and language.differs_from(text)
+
+
 class JsonAsk(Ask):
     """An answer held to JSON by its first processor (a grammar Constraint): when the
     answer loops (endless whitespace, one key nested in itself), the grammar closes what

@@ -24,7 +24,7 @@ from ..reading import Reading
 from ..repairs.values import merge_chunk_answers, not_in_document
 from ..schemas import check_extract_schema, field_questions, nullable, schema_key
 from ..text import identify_language
-from . import JsonAsk
+from . import JsonAsk, OverDocument
 from .options import MAX_TOKENS_LIMIT, max_tokens_option, temperature_option
 
 if TYPE_CHECKING:
@@ -103,7 +103,7 @@ class Extracted:
 
 
 @dataclass
-class ExtractTask:
+class ExtractTask(OverDocument):
     """Fields of one document, as ``options.schema`` asks them."""
 
     options: ExtractOptions
@@ -112,10 +112,6 @@ class ExtractTask:
 
     def __post_init__(self) -> None:
         self.held = grammar_schema(self.options.schema)
-
-    @property
-    def max_tokens(self) -> int:
-        return self.options.max_tokens
 
     def instruction(self) -> str:
         lines = "\n".join(f"- {p.lstrip('/')}: {q}" for p, q in field_questions(self.held))

@@ -33,7 +33,7 @@ from ..repairs.loops import LoopGuard
 from ..text import guess_language, identify_language, same_language, sentence_key, split_sentences
 from ..tokens import count_tokens
 from ..validate import optional_bool, optional_count
-from . import Ask
+from . import Ask, OverDocument
 from .options import max_tokens_option, temperature_option
 from .tags import TagsOptions, TagsTask, tag_tokens
 
@@ -80,7 +80,7 @@ class SummaryOptions:
 
 
 @dataclass
-class SummaryTask:
+class SummaryTask(OverDocument):
     """A summary of one document; ``emit`` streams its sentences as `partial` lines."""
 
     options: SummaryOptions = field(default_factory=SummaryOptions)
@@ -105,14 +105,6 @@ class SummaryTask:
             language=language,
         )
         return cls(options, length=CHUNK_SENTENCES, target=2)
-
-    @property
-    def max_tokens(self) -> int:
-        return self.options.max_tokens
-
-    def translates(self, text: str) -> bool:
-        language = self.options.language
-        return language is not None and language.differs_from(text)
 
     def instruction(self, subject: str = "", length: str = "") -> str:
         language = self.options.language

@@ -31,7 +31,7 @@ from ..repairs.answer import THINK_BLOCK
 from ..repairs.tags import names_same_thing
 from ..validate import optional_int
 from ..vocabulary import CANDIDATES_IN_PROMPT, KnownTags, require_known_tags, require_max_new_tags
-from . import Ask
+from . import Ask, OverDocument
 from .options import max_tokens_option, temperature_option
 
 if TYPE_CHECKING:
@@ -93,21 +93,13 @@ class TagsFound:
 
 
 @dataclass
-class TagsTask:
+class TagsTask(OverDocument):
     """Tags of one document; ``known`` is the user's list, worked out by the session."""
 
     options: TagsOptions = field(default_factory=TagsOptions)
     known: KnownTags | None = None
     offer_phrases: bool = True  # the whole document's key phrases as candidates (see ask)
     name = "tags"
-
-    @property
-    def max_tokens(self) -> int:
-        return self.options.max_tokens
-
-    def translates(self, text: str) -> bool:
-        language = self.options.language
-        return language is not None and language.differs_from(text)
 
     def instruction(self, mentioned: list[str] | None = None, limit: int | None = None) -> str:
         """What the model is asked after the document: with the user's tags, the ones it
