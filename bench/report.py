@@ -394,6 +394,7 @@ def extract_section(data: dict) -> list[str]:
 
     run, (quality, speed, grammar), left = data["run"], extract.tables(data), data["left_out"]
     more = f"{run.get('seconds', 0):,} s, load average {run.get('load_average_end')} at the end"
+    more += f"; the sidecar at `{run.get('code')}` (HEAD when the run began)"
     out = f"tuning documents left out for time: {len(left)} ({', '.join(left)})" if left else ""
     how = [method("extract.py", p) for p in ("Quality:", "Speed:", "Grammar:")]
     return [recorded(run, more, out), how[0], *quality, how[1], *speed, how[2], *grammar]
