@@ -385,6 +385,17 @@ def test_numbers_are_checked_like_strings() -> None:
     ]
 
 
+def test_a_total_cut_at_the_documents_comma_is_named() -> None:
+    """SmolLM2 answered "Total due: 12,080 JPY" with 12 and "104,90 EUR" with 104: a number
+    with one separator is one number, so its first digits do not state the cut value."""
+    schema = obj({"total": {"type": "number"}})
+    assert not_in_document({"total": 12}, schema, "Total due: 12,080 JPY") == ["/total"]
+    assert not_in_document({"total": 12080}, schema, "Total due: 12,080 JPY") == []
+    assert not_in_document({"total": 104}, schema, "Total TTC : 104,90 EUR") == ["/total"]
+    assert not_in_document({"total": 104.9}, schema, "Total TTC : 104,90 EUR") == []
+    assert not_in_document({"total": 7}, schema, "git 1.7.9 is out.") == []  # a version's parts
+
+
 def test_month_names_of_the_requested_language_are_read() -> None:
     letter = "Warszawa, 9 listopada 2007 r.\n\nSzanowny Panie,"
     schema = obj({"date": {"type": "string"}})

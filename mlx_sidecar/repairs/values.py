@@ -325,10 +325,14 @@ def _number_candidates(value: int | float) -> set[Decimal]:
 
 def _interpretations(token: str, runs: bool) -> set[Decimal]:
     """The values a written number may have: separators read as thousands groups or a
-    decimal point/comma, where the groups allow; with ``runs`` also each run of digits
-    (a document's "2007-11-09" states 2007, 11 and 9)."""
-    found = {Decimal(r) for r in re.findall(r"\d+", token)} if runs else set()
+    decimal point/comma, where the groups allow; with ``runs`` also each run of digits of a
+    token with two separators or more (a document's "09.11.2007" states 9, 11 and 2007,
+    "1.7.9" states 7). A token with one separator is one number: "12,080" states 12080
+    or 12.08, never 12 (an answer that cut the document's total at its comma)."""
     separators = re.findall(r"\D", token)
+    found = (
+        {Decimal(r) for r in re.findall(r"\d+", token)} if runs and len(separators) > 1 else set()
+    )
     if not separators:
         return found | {Decimal(token)}
     if _grouped(token):
