@@ -108,8 +108,8 @@ def load_model_command(session: Session, req: dict, ctx: RequestContext) -> dict
 
 
 def unload_model(session: Session, req: dict, ctx: RequestContext) -> dict:
-    """Free the model and everything kept for it: an idle app gives its memory back."""
-    session.require_loaded()
+    """Free the model and everything kept for it: an idle app gives its memory back (the
+    command needs a model: the loop answers no_model without one)."""
     return {"success": True, "freed": session.unload()}
 
 
@@ -164,12 +164,12 @@ def extract(session: Session, request: OnDocument, ctx: RequestContext) -> dict:
     return answer_one(session, request, ExtractTask(request.options), ctx)
 
 
-# What a batch may ask of each document, in this order (tags and summary by default), and
-# how each task's options are read from the batch's own fields.
-BATCH_TASKS = {
-    "tags": TagsOptions.parse,
-    "summary": SummaryOptions.parse,
-    "extract": ExtractOptions.parse,  # with the batch's `schema`
+# What a batch may ask of each document, in this order (tags and summary by default): how
+# each task's options are read from the batch's own fields, and how the task is made.
+BATCH_TASKS: dict[str, tuple[Callable[[dict], Any], Callable[[Session, Any], Any]]] = {
+    "tags": (TagsOptions.parse, tags_task),
+    "summary": (SummaryOptions.parse, lambda session, options: SummaryTask(options)),
+    "extract": (ExtractOptions.parse, lambda session, options: ExtractTask(options)),  # `schema`
 }
 
 
@@ -181,17 +181,12 @@ class BatchRequest:
     @classmethod
     def parse(cls, req: dict) -> BatchRequest:
         batch = BatchOptions.parse(req, tuple(BATCH_TASKS))
-        return cls(batch, {name: BATCH_TASKS[name](req) for name in batch.tasks})
+        return cls(batch, {name: BATCH_TASKS[name][0](req) for name in batch.tasks})
 
 
 def batch(session: Session, request: BatchRequest, ctx: RequestContext) -> dict:
     """Tasks over many documents, decoded together (answers/batch.py)."""
-    make = {
-        "tags": lambda options: tags_task(session, options),
-        "summary": SummaryTask,
-        "extract": ExtractTask,
-    }
-    tasks = [make[name](options) for name, options in request.options.items()]
+    tasks = [BATCH_TASKS[name][1](session, options) for name, options in request.options.items()]
     return BatchRun(session.require_loaded(), tasks, request.batch, ctx).run()
 
 
