@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from ..answers.summary import PartialStream, Summary, sentence_target, summary_length
-from ..chunking import chunk_token_limit, content_budget, plan_chunks, split_into_chunks
+from ..chunking import chunk_token_limit, content_budget, split_into_chunks
 from ..language import Language, require_language
 from ..processors import RepetitionPenalty, document_bias
 from ..prompts import (
@@ -116,9 +116,11 @@ class SummaryTask(OverDocument):
     def key(self) -> str:
         return self.instruction()
 
-    def new_summary(self) -> Summary:
+    def new_summary(self, streamed: bool = True) -> Summary:
+        """An empty summary of this task's length; its sentences stream as partial lines
+        when the task streams and ``streamed`` (a second pass's never do)."""
         o = self.options
-        summary = Summary(o.max_words, o.sentences, self.emit)
+        summary = Summary(o.max_words, o.sentences, self.emit if streamed else None)
         summary.limit = self.target
         return summary
 
@@ -198,7 +200,7 @@ class SummaryTask(OverDocument):
         if asked is None or found is None or same_language(found, asked.code):
             return first
         retry = RETRIES.get(os.environ.get(RETRY_ENV, DEFAULT_RETRY))
-        if retry is None or first.extractive or self.emit or len(plan_chunks(job, text, self)) > 1:
+        if retry is None or first.extractive or self.emit or job.chunks > 1:
             return first
         again = job.answer(retry(self, job, text, first))
         return again if same_language(identify_language(again.text()), asked.code) else first
@@ -214,12 +216,6 @@ class SummaryTask(OverDocument):
             found = asked.code
         return found or guess_language(document)
 
-    def retry_summary(self) -> Summary:
-        """A second pass's summary: this task's length, nothing streamed."""
-        summary = Summary(self.options.max_words, self.options.sentences)
-        summary.limit = self.target
-        return summary
-
 
 # --- A second pass in the language asked: the candidates bench/language.py compares ---
 
@@ -227,7 +223,7 @@ class SummaryTask(OverDocument):
 def retry_in_system_prompt(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
     """The same task, and the system prompt says it too: "You answer only in German"."""
     system = SYSTEM_PROMPT + ONLY_LANGUAGE_SYSTEM.format(language=task.options.language.name)
-    return task.ask(job, text, task.retry_summary(), system=system)
+    return task.ask(job, text, task.new_summary(streamed=False), system=system)
 
 
 def retry_named_natively(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
@@ -235,14 +231,14 @@ def retry_named_natively(task: SummaryTask, job: Job, text: str, first: Summary)
     language = task.options.language
     wording = NATIVE_LANGUAGE_TASK.format(language=language.name, native=native_name(language))
     instruction = task.instruction().removesuffix(LANGUAGE_TASK.format(language=language.name))
-    return task.ask(job, text, task.retry_summary(), instruction + wording)
+    return task.ask(job, text, task.new_summary(streamed=False), instruction + wording)
 
 
 def retry_with_answer_start(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
     """The answer begun with the language's own name ("Deutsch: "): the model goes on in
     it. The beginning is the prompt's, not the answer's."""
     start = native_name(task.options.language).capitalize() + ": "
-    return task.ask(job, text, task.retry_summary(), start=start)
+    return task.ask(job, text, task.new_summary(streamed=False), start=start)
 
 
 def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
@@ -251,7 +247,7 @@ def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary)
     the document as any answer in another language is: its names, numbers and identifiers."""
     tokenizer, language = job.model.tokenizer, task.options.language
     prompt = encode_prompt(tokenizer, first.text(), TRANSLATE_TASK.format(language=language.name))
-    summary = task.retry_summary()
+    summary = task.new_summary(streamed=False)
     feed = PartialStream(summary, answer_for(tokenizer, text, task.translates(text)))
     return SummaryAsk(prompt, task.max_tokens, [], task.options.temperature, summary, feed)
 
