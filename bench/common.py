@@ -29,9 +29,11 @@ VERSIONS = ("mlx", "mlx-metal", "mlx-lm", "llguidance", "transformers", "numpy")
 
 
 @contextlib.contextmanager
-def sidecar() -> Iterator[tuple[SidecarClient, dict]]:
-    """`python server.py` with the bundled model loaded, and the run's record (run_record)."""
-    with SidecarClient() as client:
+def sidecar(server: Path | None = None) -> Iterator[tuple[SidecarClient, dict]]:
+    """`python server.py` (``server``: another checkout's, run in its folder) with the
+    bundled model loaded, and the run's record (run_record)."""
+    command = [sys.executable, str(server.resolve())] if server else None
+    with SidecarClient(command=command, cwd=server.resolve().parent if server else None) as client:
         info = client.call({"command": "check-availability"})
         client.call({"command": "load-model"}, TIMEOUT_S)
         yield client, run_record(info)

@@ -1,8 +1,15 @@
 """Tags and summaries over the shipped corpus (bench/corpus/): generate-tags, then
 summarize, on each text through the sidecar, and a table of how good they are.
 
-    python bench/quality.py [--max-chars N] [--only 01,07] [--out bench/results/quality.json]
+    python bench/quality.py [--half held-out|tuning] [--only 01,07] [--max-chars N]
+                            [--server PATH] [--blind DIR] [--out bench/results/quality.json]
     python bench/quality.py --table RUN.json [--before EARLIER.json]
+
+The answers a reader judges are kept too: after the two, the one-sentence summary
+(summarize with "sentences": 1, what the app asks for), and for each answer how the server
+read the text (read_chars, format, extractive, answer_language, chunks). --server runs
+another checkout's server.py (for a baseline); --blind also writes DIR/<file>.md per text
+holding only the three answers, for a blind read.
 
 For each text: how it was read (the format the server detected and the characters the
 model read), whether the model's raw tag output parsed as a JSON array, tags per document,
@@ -103,12 +110,19 @@ def content_words_found(summary: str, document: str) -> tuple[int, int]:
     return WordStems(read_document(document).text).support(summary)
 
 
+RESPONSE_FIELDS = ("read_chars", "format", "extractive", "answer_language", "chunks")
+
+
 def evaluate(client: SidecarClient, entry: dict) -> dict:
+    """A text's answers and their measures; ``seconds`` times the tags and the summary."""
     text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
     started = time.perf_counter()
     tags_line = client.call({"command": "generate-tags", "content": text}, TIMEOUT_S)
     summary_line = client.call({"command": "summarize", "content": text}, TIMEOUT_S)
     seconds = time.perf_counter() - started
+    ask = {"command": "summarize", "content": text, "sentences": 1}
+    one_line = client.call(ask, TIMEOUT_S)
+    lines = {"tags": tags_line, "summary": summary_line, "one_sentence": one_line}
     folded = text.casefold()
     tags, summary = tags_line["tags"], summary_line["summary"]
     found, facts = facts_found(summary, folded)
@@ -136,7 +150,22 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
         "words": words,
         "extractive": bool(summary_line.get("extractive")),
         "empty_summary": not summary.strip(),
+        "one_sentence": one_line["summary"],
+        **{
+            f"{name}_response": {k: line[k] for k in RESPONSE_FIELDS if k in line}
+            for name, line in lines.items()
+        },
     }
+
+
+def blind_text(row: dict) -> str:
+    """The three answers and nothing else: no document, no code version."""
+    tags = "\n".join(f"- {t}" for t in row["tags"]) or "(no tags)"
+    return (
+        f"# Answers for {row['file']}\n\n## Tags\n\n{tags}\n\n## Summary\n\n"
+        f"{row['summary'].strip() or '(empty)'}\n\n## One-sentence summary\n\n"
+        f"{row['one_sentence'].strip() or '(empty)'}\n"
+    )
 
 
 HEAD = (
@@ -188,8 +217,8 @@ def table_of(rows: list[dict], entries: dict[str, dict], before: list[dict] | No
     body = [cells(r) for r in rows]
     body += [totals(part, f"{half} half, {len(part)}") for half, part in sorted(halves.items())]
     body.append(totals(rows, f"all {len(rows)}"))
-    if before:
-        common = {r["file"] for r in before} & {r["file"] for r in rows}
+    common = {r["file"] for r in before or []} & {r["file"] for r in rows}
+    if common:
         for label, run in (("this run", rows), ("earlier run", before)):
             shared = [r for r in run if r["file"] in common]
             body.append(totals(shared, f"{label}, the {len(shared)} texts both read"))
@@ -207,6 +236,8 @@ def main() -> int:
     parser.add_argument("--max-chars", type=int, default=None, help="skip longer texts")
     parser.add_argument("--only", default="", help="comma-separated file prefixes, e.g. 01,07")
     parser.add_argument("--half", choices=["tuning", "held-out"], help="only this corpus half")
+    parser.add_argument("--server", type=Path, help="the server.py to run (default: this one)")
+    parser.add_argument("--blind", type=Path, help="a folder for the blind-read files")
     parser.add_argument("--out", type=Path, default=RESULTS / "quality.json")
     parser.add_argument("--show", action="store_true", help="print each text's tags and summary")
     parser.add_argument("--table", help="print the table of a saved run (its JSON) and exit")
@@ -226,13 +257,16 @@ def main() -> int:
         and (args.max_chars is None or e["chars"] <= args.max_chars)
     ]
     rows: list[dict] = []
-    with sidecar() as (client, run):
+    with sidecar(args.server) as (client, run):
         for entry in chosen:
             rows.append(evaluate(client, entry))
             print(f"{entry['file']}: {rows[-1]['seconds']:.1f}s", file=sys.stderr)
             if args.show:
                 print(f"  tags: {rows[-1]['tags']}\n  {rows[-1]['summary']}", file=sys.stderr)
             write(args.out, run, rows=rows)  # after every text: a cut run keeps what it read
+            if args.blind:
+                args.blind.mkdir(parents=True, exist_ok=True)
+                (args.blind / f"{entry['file']}.md").write_text(blind_text(rows[-1]), "utf-8")
     print(table_of(rows, entries, before))
     return 0
 
