@@ -103,12 +103,20 @@ MACROLANGUAGE = {"yue": "zh", "wuu": "zh", "arz": "ar", "azb": "az", "pnb": "pa"
 SAME_LANGUAGE = {"nb": "no"}  # the model names Norwegian Bokmål "no"
 
 
-def identify_language(text: str) -> str | None:
+CONFIDENT = 0.5  # the model's score of a language it is sure of: of one-line technical
+# texts, "Git 2.45 fixes bugs in git rebase and git clone." scores Turkish 0.43
+
+
+def identify_language(text: str, confident: bool = False) -> str | None:
     """The ISO 639-1 code of ``text``'s language, from its first IDENTIFY_CHARS characters.
     None when they are no sentence (is_sentence: three words or four CJK characters; of
-    two-word texts the model names 69% right) or name no language that has a code."""
+    two-word texts the model names 69% right), name no language that has a code, or (with
+    ``confident``) when the model scores its guess below CONFIDENT."""
     sample = " ".join(text[:IDENTIFY_CHARS].split())
-    return _identify(sample) if is_sentence(sample) else None
+    if not is_sentence(sample):
+        return None
+    code, score = _identify(sample)
+    return code if score >= (CONFIDENT if confident else 0.0) else None
 
 
 def guess_language(text: str) -> str:
@@ -122,12 +130,12 @@ def same_language(a: str | None, b: str | None) -> bool:
 
 
 @functools.lru_cache(maxsize=64)  # the same document is asked about by several readers
-def _identify(sample: str) -> str | None:
+def _identify(sample: str) -> tuple[str | None, float]:
     for guess in _language_model().detect(sample, k=3):  # the first that has an ISO 639-1 code
         code = MACROLANGUAGE.get(guess["lang"], guess["lang"])
         if len(code) == 2:
-            return code
-    return None
+            return code, guess["score"]
+    return None, 0.0
 
 
 @functools.cache

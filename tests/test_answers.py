@@ -496,6 +496,25 @@ REVIEWED_SUMMARIES: list[tuple[str, str, list[str], str]] = [
         ["wrote on"],
         "",
     ),
+    (  # the model's English in a summary of a Swedish manual page (a stand-in), made up
+        "This manual provides an overview of the GNU General Public License. chmod ändrar "
+        "filrättigheterna för varje given fil.",
+        "chmod ändrar filrättigheterna för varje given fil enligt läge. Läget kan vara "
+        "symboliskt eller ett oktalt tal. Detta är fri programvara under GNU General Public "
+        "License.",
+        ["manual provides", "overview"],
+        "chmod ändrar filrättigheterna för varje given fil.",
+    ),
+    (  # what the whole document is, said of one section of it (a how-to, as a stand-in)
+        "This document provides a guide to creating and using self-signed certificates.",
+        "OpenSSL Certificates HOWTO\n\nThis document explains how to get your own "
+        "certificate: you make a private key, and an authority signs your request.\n\n"
+        "Keep the key safe. Use a passphrase. Send the request to the authority. It "
+        "answers with the certificate.\n\nFor testing, you can make a self-signed "
+        "certificate yourself with openssl req -x509.",
+        ["guide to creating"],
+        "",
+    ),
     (  # a claim the document does not make
         "The license is a non-disclosure agreement about making the world a little bit "
         "happier and more hopeful.",
@@ -525,6 +544,11 @@ REVIEWED_TAGS: list[tuple[list[str], str, list[str]]] = [
         ["dateutil", "list of up to 5 keywords", "year", "Easter"],
         "dateutil computes the date of Easter for any year, and parses dates.",
         ["list of up to 5 keywords", "year"],
+    ),
+    (  # a command line from the examples; words with a hyphen stay
+        ["git log --raw --all", "corrupt object", "e-mail", "ls -l"],
+        "Find a corrupt object with git fsck, then git log --raw --all and ls -l; e-mail the list.",
+        ["git log --raw --all", "ls -l"],
     ),
     (  # a loop inside a tag
         ["适合自己适合自己适合自己", "微信", "聊天"],

@@ -42,6 +42,7 @@ class Answer:
     document: str = ""
     think: tuple[str, str] = ("<think>", "</think>")
     translated: bool = False  # asked in another language: its words are not the document's
+    language: str | None = None  # the ISO 639-1 code asked; None: the document's language
     _words: frozenset | None = None
     _stems: WordStems | None = None
 
@@ -89,9 +90,12 @@ def drop_markup(text: str, answer: Answer) -> str:
     return re.sub(r"[ \t]+", " ", text)
 
 
-def answer_for(tokenizer: Any, document: str, translated: bool = False) -> Answer:
+def answer_for(
+    tokenizer: Any, document: str, translated: bool = False, language: str | None = None
+) -> Answer:
     """The repair rules' view of a model's tokenizer (mlx-lm's TokenizerWrapper): its
-    added strings, special or not, and its thinking markers."""
+    added strings, special or not, and its thinking markers; ``language`` is the code of
+    the language asked (None: the answer is to be in the document's)."""
     start = getattr(tokenizer, "think_start", None) or "<think>"
     end = getattr(tokenizer, "think_end", None) or "</think>"
     # Added strings that are ordinary words or whitespace would eat the answer's words.
@@ -100,4 +104,4 @@ def answer_for(tokenizer: Any, document: str, translated: bool = False) -> Answe
         key=len,
         reverse=True,
     )
-    return Answer(leaks=tuple(leaks), document=document, think=(start, end), translated=translated)
+    return Answer(tuple(leaks), document, (start, end), translated, language)

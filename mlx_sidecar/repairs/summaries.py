@@ -21,7 +21,9 @@ from ..text import (
     LETTERS,
     content_words,
     full_stop,
+    identify_language,
     is_sentence,
+    same_language,
     sentence_key,
     split_sentences,
     stopwords,
@@ -29,6 +31,7 @@ from ..text import (
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 from .loops import has_loop
 from .support import (
+    REPORTING_WORDS,
     Support,
     check_support,
     claim_stems,
@@ -48,30 +51,29 @@ PREAMBLE = re.compile(
 )
 
 
-# Words about documents and summaries, not about what a document says: a sentence or a
-# lead-in made only of these (and stopwords) talks about itself. Collected from SmolLM2's
-# summaries of the corpus (tests/test_answers.py holds them).
-META_WORDS = frozenset(
-    "document documents text texts article articles page pages passage excerpt content "
-    "contents material piece doc docs summary summaries summarize summarized summarizes "
-    "summarizing summarise summarised rephrase rephrased paraphrase sentence sentences "
-    "overview information informative provide provides provided providing contain contains "
-    "contained describe describes described discuss discusses discussed cover covers "
-    "covered covering explain explains explained present presents offer offers include "
-    "includes including highlight highlights touches outline outlines detail details "
-    "detailed comprehensive concise clear clearly brief briefly thorough depth excellent "
-    "great useful helpful easy easily various aspects several topic topics point points "
-    "main following above below organized sections section descriptions description help "
-    "helps navigate reader readers just also well written writing overall essentially "
-    "basically importance important understand understanding lot lots goes give gives given "
-    "rewrite rewritten here ideas idea list lists".split()
+# Words about documents and summaries, not about what a document says (metadiscourse, by
+# kind, not by what one model said): what a summary calls a text and says a text does
+# (support.REPORTING_WORDS), the parts a text is made of, how it is organized, and how
+# good it is (PRAISE_WORDS). A sentence or a lead-in made only of these (and stopwords)
+# talks about itself.
+TEXT_PARTS = frozenset(
+    "documents doc docs texts articles pages passage excerpt paragraph paragraphs sentence "
+    "sentences content contents information topic topics point points aspect aspects idea "
+    "ideas detail details example examples descriptions description".split()
 )
-META_MIN_WORDS = 2  # a meta sentence has at least this many content words, all meta
-SELF_NOUNS = frozenset("document documents text article page summary summaries doc".split())
+TEXT_ACTS = frozenset(
+    "contain contains contained summarized summarizing summarise summarised rephrase "
+    "rephrased paraphrase covering providing discussing explaining describing organized "
+    "organised structured divided written help helps read reader readers understand "
+    "understanding navigate".split()
+)
 PRAISE_WORDS = (
     r"comprehensive|detailed|concise|clear|brief|thorough|in-depth|informative|excellent"
     r"|great|useful|helpful|well-written|well-structured|insightful|succinct|complete"
 )
+META_WORDS = REPORTING_WORDS | TEXT_PARTS | TEXT_ACTS | frozenset(PRAISE_WORDS.split("|"))
+META_MIN_WORDS = 2  # a meta sentence has at least this many content words, all meta
+SELF_NOUNS = frozenset("document documents text article page summary summaries doc".split())
 PRAISE = re.compile(
     rf"\b(?P<article>[Aa]n?)\s+(?:(?:{PRAISE_WORDS})(?:,\s*|\s+and\s+|\s+))+"
     r"(?P<noun>overview|guide|introduction|summary|explanation|description|exploration"
@@ -83,9 +85,14 @@ NEAR_DUPLICATE_WORDS = 4  # ...judged only on a sentence with this many
 
 
 def is_meta(text: str) -> bool:
-    """Whether every content word of ``text`` is about documents and summaries."""
+    """Whether ``text`` speaks of documents and summaries, not of what a document says:
+    every content word is one of META_WORDS, or all but one when it names the text itself
+    ("This document contains a lot of information that can be easily summarized")."""
     words = content_words(text)
-    return len(words) >= META_MIN_WORDS and all(w in META_WORDS for w in words)
+    content = [w for w in words if w not in META_WORDS]
+    names_itself = any(w in SELF_NOUNS for w in words)
+    meta = len(words) - len(content)
+    return meta >= META_MIN_WORDS and (not content or (names_itself and len(content) <= 1))
 
 
 def drop_preamble(text: str, answer: Answer) -> str:
@@ -180,17 +187,25 @@ def echoes_instruction(sentence: str, answer: Answer) -> bool:
     return sentence_key(sentence).startswith(("summarize this", "summarize the"))
 
 
+def in_another_language(sentence: str, answer: Answer) -> bool:
+    """A sentence in another language than the answer is to be in: SmolLM2 opened its
+    summaries of Swedish and Polish manual pages with English it made up about their
+    licence notes ("This manual provides an overview of the GNU General Public License"),
+    which the document's words could not be held to. The document's own sentences take
+    its place (answers/summary.py), so a summary is not half in one language and half in
+    another. Only a language named with confidence counts, the document's and the
+    sentence's: one line of technical English can pass for Turkish."""
+    wanted = answer.language or identify_language(answer.document, confident=True)
+    found = identify_language(sentence, confident=True) if wanted else None
+    return found is not None and not same_language(found, wanted)
+
+
 def talks_about_itself(sentence: str, answer: Answer) -> bool:
     """A sentence about the summary or the document with nothing of what the document
     says: "The doc is organized into sections with clear descriptions that can help you
-    navigate the document easily." (every content word one of META_WORDS), or "The
-    document is a summary of the release." (one word of content, the document named)."""
-    if is_meta(sentence):
-        return True
-    words = content_words(sentence)
-    content = [w for w in words if w not in META_WORDS]
-    names_itself = any(w in SELF_NOUNS for w in words)
-    return names_itself and len(words) - len(content) >= META_MIN_WORDS and len(content) <= 1
+    navigate the document easily." or "The document is a summary of the release." (see
+    is_meta)."""
+    return is_meta(sentence)
 
 
 def opens_about_itself(sentence: str, answer: Answer) -> bool:
@@ -305,6 +320,7 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     starts_as_fragment,
     leaves_a_slot_empty,
     says_only_who_wrote,
+    in_another_language,
     names_unknown_facts,
     writes_unknown_identifiers,
     claims_what_no_place_says,

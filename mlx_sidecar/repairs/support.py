@@ -25,6 +25,13 @@ sentence is supported here when
    work" against "most applications work") nor holds no negation where the sentence
    denies (``contradiction``).
 
+A sentence that speaks of the whole document ("This document provides a guide to
+self-signed certificates", ``speaks_of_the_whole``) says what the document as a whole is
+about: its words must be found in the document's opening (its first OPENING_SENTENCES
+sentences: a title, a synopsis, an abstract, a message's first lines), not in any one
+place. SmolLM2 called an OpenSSL how-to on getting a certificate "a guide to creating and
+using self-signed certs", from its fourth section.
+
 Words a summary uses to speak of its document ("the guide explains", "this chapter
 covers", REPORTING_WORDS) are not asked of the document. In another language than the
 document's (``translated``) only names, numbers and identifiers are checked.
@@ -44,6 +51,7 @@ WINDOW = 3  # consecutive sentences a claim's words must be found in
 OPENING_WORDS = 6  # the opening: the first line (a title) and the first sentence of this
 # many words (what the document is: "This is release 20020904 of Wine, a free ...")
 SUBJECT_PLACES = 3  # an opening word found in this many places is the document's subject
+OPENING_SENTENCES = 2 * WINDOW  # what the whole document is said to be about is in these
 MIN_SHARE = 0.75  # of a sentence's content words (by stem) found in one window
 NEGATION_SCOPE = 3  # content words after "not" that it denies
 # General English: what a summary calls the document and what it says the document does.
@@ -71,6 +79,14 @@ MODIFIERS = frozenset(
 )
 OPPOSITE_PREFIXES = ("dis", "un", "non")
 NEGATIONS = frozenset("not no never cannot without none neither nor nothing".split())
+# "This document ...", "The Git manual page ...", "In short, the guide ...": a sentence
+# whose subject is the document itself (not "the text of the licence", a part of it).
+WHOLE_DOCUMENT = re.compile(
+    r"^\W*(?:(?:in short|in brief|in summary|overall),\s*)?(?:this|the)\s+(?:[\w'’-]+\s+){0,2}?"
+    r"(?:document|text|article|page|guide|manual|tutorial|readme|notes|report|how-?to"
+    r"|e-?mail|message)\b(?![-'’])(?!\s+(?:of|for|from|to|in|at|on|by)\b)",
+    re.IGNORECASE,
+)
 LIST_LINE = re.compile(r"^\s*(?:[-*•]|\d+[.)])\s+")
 HIRAGANA = re.compile(r"[\u3040-\u309f]")
 
@@ -132,7 +148,10 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
     stems = claim_stems(sentence, places.language)
     if not stems:
         return verdict
-    region = places.region(best_place(stems, places))
+    if speaks_of_the_whole(sentence):
+        region = places.region(0, OPENING_SENTENCES)
+    else:
+        region = places.region(best_place(stems, places))
     verdict.total = len(stems)
     verdict.found = len(stems & region.stems)
     verdict.missing = sorted(stems - region.stems)
@@ -144,6 +163,11 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
         verdict.predicates = sorted(asserted - region.stems)
         verdict.contradicted = contradiction(sentence, region)
     return verdict
+
+
+def speaks_of_the_whole(sentence: str) -> bool:
+    """Whether the sentence's subject is the document itself (WHOLE_DOCUMENT)."""
+    return bool(WHOLE_DOCUMENT.match(sentence))
 
 
 def allowed_misses(total: int) -> int:
@@ -205,9 +229,9 @@ class Places:
         )
         return frozenset(recurring) | claim_stems(writers, self.language)
 
-    def region(self, start: int) -> Region:
-        """Sentences ``start`` to ``start + WINDOW``, and the document's subject."""
-        chosen = range(start, min(start + WINDOW, len(self.sentences)))
+    def region(self, start: int, size: int = WINDOW) -> Region:
+        """Sentences ``start`` to ``start + size``, and the document's subject."""
+        chosen = range(start, min(start + size, len(self.sentences)))
         texts = [self.sentences[i] for i in chosen]
         denied: set[str] = set()
         affirmed: set[str] = set()

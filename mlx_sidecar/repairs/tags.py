@@ -120,6 +120,15 @@ def tag_fragment(tag: str) -> str:
     return "" if len(words) > 1 and FRAGMENT_VERBS & set(words) and not is_name(tag) else tag
 
 
+COMMAND_OPTION = re.compile(r"(?:^|\s)--?[^\W\d_][\w-]*")
+
+
+def tag_command_line(tag: str) -> str:
+    """'git log --raw --all': a command line from the document's examples (an option
+    after a space), not what it is about; 'e-mail' and 'anti-aliasing' are words."""
+    return "" if COMMAND_OPTION.search(tag) else tag
+
+
 def tag_stutter(tag: str) -> str:
     """'typing-typing-typing', 'wena wena': a word said again; a name ("Bora Bora")
     stays, and so does a word inside a longer one ("Backup with rdiff-backup")."""
@@ -191,6 +200,7 @@ TAG_RULES: tuple[Callable[[str], str], ...] = (
     tag_edges,  # again: the section number may have hidden a quote
     tag_too_long,
     tag_fragment,  # before the trailing stopword goes: "Flat is better" is a fragment
+    tag_command_line,
     tag_stutter,
     tag_loop,
     tag_trailing_stopword,

@@ -28,7 +28,7 @@ from ..prompts import (
     summary_task,
 )
 from ..reading import Reading
-from ..repairs import answer_for
+from ..repairs import Answer, answer_for
 from ..repairs.loops import LoopGuard
 from ..text import guess_language, identify_language, same_language, sentence_key, split_sentences
 from ..tokens import count_tokens
@@ -144,10 +144,16 @@ class SummaryTask(OverDocument):
         processors = [RepetitionPenalty(prompt)]
         if not translated:
             processors.append(document_bias(tokenizer, text))
-        feed = PartialStream(summary, answer_for(tokenizer, text, translated))
+        feed = PartialStream(summary, self.answer_about(tokenizer, text))
         return SummaryAsk(
             prompt, self.max_tokens, processors, self.options.temperature, summary, feed
         )
+
+    def answer_about(self, tokenizer: Any, text: str) -> Answer:
+        """What the repairs know of an answer about ``text``: whether it is asked in
+        another language than the document's, and which."""
+        asked = self.options.language
+        return answer_for(tokenizer, text, self.translates(text), asked and asked.code)
 
     def chunk_tags(self) -> TagsTask:
         o = self.options
@@ -248,7 +254,7 @@ def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary)
     tokenizer, language = job.model.tokenizer, task.options.language
     prompt = encode_prompt(tokenizer, first.text(), TRANSLATE_TASK.format(language=language.name))
     summary = task.new_summary(streamed=False)
-    feed = PartialStream(summary, answer_for(tokenizer, text, task.translates(text)))
+    feed = PartialStream(summary, task.answer_about(tokenizer, text))
     return SummaryAsk(prompt, task.max_tokens, [], task.options.temperature, summary, feed)
 
 
