@@ -162,7 +162,7 @@ class BatchRun:
         started = time.perf_counter()
         documents = list(self.options.documents)
         self.total = len(documents)
-        readable = [d for d in documents if self.read(d)]
+        readable = [d for d in documents if self.read(d)]  # a cancel stops it between two
         batched = can_batch(self.loaded)
         together = [d for d in readable if batched and self.fits_one_pass(d)]
         if together:
@@ -185,7 +185,10 @@ class BatchRun:
     # --- Reading -----------------------------------------------------------------------
 
     def read(self, document: Document) -> bool:
-        """Read one document; a problem with it becomes its own result line."""
+        """Read one document; a problem with it becomes its own result line. A cancel or
+        deadline stops the batch before the next document is read (reading thousands of
+        pages takes a while)."""
+        self.ctx.check()
         try:
             if not isinstance(document.content, str) or not document.content.strip():
                 raise InvalidParams(
