@@ -197,16 +197,18 @@ class SummaryTask(OverDocument):
         return fields
 
     def in_asked_language(self, job: Job, text: str, first: Summary) -> Summary:
-        """``first``, or a second pass's summary (RETRIES) when ``first`` is the model's
-        prose in another language than asked and the second one is in the language asked.
-        No second pass for the document's own sentences (in its language, and said so),
-        a summary too short to name, a streamed one (its lines are out) or a long document
+        """``first``, or a second pass's summary (RETRIES) when ``first`` is in another
+        language than asked and the second one is in the language asked. ``first`` may be
+        the document's own sentences: the model's, in another language than asked, were
+        dropped (repairs/summaries.in_another_language), and translating what the
+        document says beats translating what the model made up. No second pass for a
+        summary too short to name, a streamed one (its lines are out) or a long document
         (its combined summary is many passes' work)."""
         asked, found = self.options.language, identify_language(first.text())
         if asked is None or found is None or same_language(found, asked.code):
             return first
         retry = RETRIES.get(os.environ.get(RETRY_ENV, DEFAULT_RETRY))
-        if retry is None or first.extractive or self.emit or job.chunks > 1:
+        if retry is None or self.emit or job.chunks > 1:
             return first
         again = job.answer(retry(self, job, text, first))
         return again if same_language(identify_language(again.text()), asked.code) else first
@@ -248,7 +250,8 @@ def retry_with_answer_start(task: SummaryTask, job: Job, text: str, first: Summa
 
 
 def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
-    """The model translates its own first summary (the prompt's document). There is no
+    """The model translates the first summary (the prompt's document): its own sentences or
+    the document's. There is no
     text to hold a translation to but the document, so its sentences are checked against
     the document as any answer in another language is: its names, numbers and identifiers."""
     tokenizer, language = job.model.tokenizer, task.options.language
