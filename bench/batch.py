@@ -17,13 +17,11 @@ summary both ways (greedy decoding; batched products may round differently).
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 import time
-from pathlib import Path
 
-from common import RESULTS, TIMEOUT_S, corpus_text, excerpt, sidecar, write
+from common import RESULTS, TIMEOUT_S, arguments, corpus_text, excerpt, sidecar, write
 
 SOURCES = """
 36-wine-release-announcement.eml 07-click-readme.md 41-ubuntu-irc-support-channel.txt
@@ -57,27 +55,17 @@ def llama_cpp_decode() -> dict | None:
     """llama.cpp's single-stream decode on the same GGUF from the latest perf run: the
     best of its thread counts after a 400-token prompt (the length of these documents)."""
     perf = RESULTS / "perf.json"
-    runs = json.loads(perf.read_text("utf-8")) if perf.is_file() else {}
-    figures = {
-        t: r["at"]["400"]["generation_tps"]
-        for t, r in runs.get("llama_cpp", {}).get("by_threads", {}).items()
-        if "400" in r.get("at", {})
-    }
-    if not figures:
+    lc = json.loads(perf.read_text("utf-8"))["llama_cpp"] if perf.is_file() else {}
+    by_threads = lc.get("by_threads", {}).items()
+    tps = {t: r["at"]["400"]["generation_tps"] for t, r in by_threads if "400" in r["at"]}
+    if not tps:
         return None
-    threads = max(figures, key=figures.get)
-    return {
-        "generation_tps": round(figures[threads], 1),
-        "threads": int(threads),
-        "prompt_tokens": 400,
-    }
+    best = max(tps, key=tps.get)
+    return {"generation_tps": round(tps[best], 1), "threads": int(best), "prompt_tokens": 400}
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--documents", type=int, default=24)
-    parser.add_argument("--out", type=Path, default=RESULTS / "batch.json")
-    args = parser.parse_args()
+    args = arguments(__doc__, "batch.json", ("--documents", {"type": int, "default": 24}))
     docs = documents(args.documents)
     with sidecar() as (client, run):
         client.call({"command": "summarize", "content": docs[0]["content"]})  # warm-up
@@ -95,23 +83,16 @@ def main() -> int:
         raise SystemExit(f"the batch failed: {final}")
     batch = {e["document_id"]: (e["tags"], e["summary"]) for e in events if e["type"] == "result"}
     differ = [d["id"] for d in docs if single[d["id"]] != batch.get(d["id"])]
-    write(
-        args.out,
-        run,
-        documents=len(docs),
-        chars=[len(d["content"]) for d in docs],
-        one_at_a_time_s=round(single_s, 1),
-        batch_s=round(batch_s, 1),
-        one_at_a_time_per_minute=round(60 * len(docs) / single_s, 2),
-        batch_per_minute=round(60 * len(docs) / batch_s, 2),
-        speedup=round(single_s / batch_s, 2),
-        batch=final,
-        batch_generated_tps=round(final["generation_tokens"] / batch_s, 1),
-        llama_cpp_decode=llama_cpp_decode(),
-        same_answers=len(docs) - len(differ),
-        differ=differ,
-        answers={d["id"]: {"single": single[d["id"]], "batch": batch.get(d["id"])} for d in docs},
-    )
+    n, answers = len(docs), {d["id"]: {"single": single[d["id"]]} for d in docs}
+    for d in docs:
+        answers[d["id"]]["batch"] = batch.get(d["id"])
+    write(args.out, run, documents=n, chars=[len(d["content"]) for d in docs],
+          one_at_a_time_s=round(single_s, 1), batch_s=round(batch_s, 1),
+          one_at_a_time_per_minute=round(60 * n / single_s, 2),
+          batch_per_minute=round(60 * n / batch_s, 2), speedup=round(single_s / batch_s, 2),
+          batch=final, batch_generated_tps=round(final["generation_tokens"] / batch_s, 1),
+          llama_cpp_decode=llama_cpp_decode(), same_answers=n - len(differ), differ=differ,
+          answers=answers)  # fmt: skip
     print(f"one at a time {single_s:.1f} s, batch {batch_s:.1f} s: {single_s / batch_s:.2f}x")
     return 0
 

@@ -22,17 +22,14 @@ rotating order) on servers started together; ratios are taken within a repetitio
 
 from __future__ import annotations
 
-import argparse
 import contextlib
-import itertools
 import os
 import statistics
-import subprocess
 import sys
 import time
 from pathlib import Path
 
-from common import RESULTS, ROOT, TIMEOUT_S, corpus_text, excerpt, run_record, write
+from common import ROOT, arguments, commit, corpus_text, excerpt, sidecar, timed, write
 
 from mlx_sidecar.client import SidecarClient
 
@@ -52,25 +49,24 @@ KEYS = ("prompt_tokens", "cached_tokens", "generation_tokens", "generation_tps")
 
 def ask(client: SidecarClient, command: dict) -> tuple[dict, dict]:
     """A command's answer, and its wall time with its counts."""
-    started = time.perf_counter()
-    line = client.call(command, TIMEOUT_S)
-    return line, {"s": round(time.perf_counter() - started, 3), **{k: line[k] for k in KEYS}}
+    line, s = timed(client, {"max_tokens": 16, **command})
+    return line, {"s": round(s, 3), **{k: line[k] for k in KEYS}}
 
 
 def turns(client: SidecarClient, first_line: str, between: str | None) -> dict:
     said = [{"role": "system", "content": f"{first_line}\n{SYSTEM}\n\n{PROSE}"}]
-    line, one = ask(client, {"command": "chat", "messages": [*said, ASKED[0]], "max_tokens": 16})
+    line, one = ask(client, {"command": "chat", "messages": [*said, ASKED[0]]})
     if between:
-        client.call({"command": "generate-tags", "content": between, "max_tokens": 16}, TIMEOUT_S)
+        ask(client, {"command": "generate-tags", "content": between})
     said += [ASKED[0], {"role": "assistant", "content": line["response"]}, ASKED[1]]
-    _, two = ask(client, {"command": "chat", "messages": said, "max_tokens": 16})
+    _, two = ask(client, {"command": "chat", "messages": said})
     return {"turn1": one, "turn2": two, "time_ratio": round(two["s"] / one["s"], 3)}
 
 
 def one_cache(client: SidecarClient, first_line: str, other: str) -> dict:
-    summarize = {"command": "summarize", "content": f"{first_line}\n{PROSE}", "max_tokens": 16}
-    client.call(summarize, TIMEOUT_S)
-    client.call({"command": "generate-tags", "content": other, "max_tokens": 16}, TIMEOUT_S)
+    summarize = {"command": "summarize", "content": f"{first_line}\n{PROSE}"}
+    ask(client, summarize)
+    ask(client, {"command": "generate-tags", "content": other})
     return ask(client, summarize)[1]
 
 
@@ -80,17 +76,10 @@ def formats(client: SidecarClient) -> dict:
         asked = {"command": "chat", "messages": [{"role": "user", "content": TOPICS}]}
         _, out[name] = ask(client, {**asked, "max_tokens": 96, **({"format": fmt} if fmt else {})})
         out[name]["s_per_token"] = round(out[name]["s"] / max(out[name]["generation_tokens"], 1), 4)
-    for name, key in itertools.product(("schema", "json"), ("generation_tps", "s_per_token")):
-        out[name][key + "_ratio"] = round(out[name][key] / out["plain"][key], 3)
+    for name in ("schema", "json"):
+        for key in ("generation_tps", "s_per_token"):
+            out[name][key + "_ratio"] = round(out[name][key] / out["plain"][key], 3)
     return out
-
-
-def server(stack: contextlib.ExitStack, root: Path) -> tuple[SidecarClient, dict]:
-    """The sidecar in ``root`` with the bundled model loaded, and check-availability's answer."""
-    client = stack.enter_context(SidecarClient(command=[sys.executable, str(root / "server.py")]))
-    info = client.call({"command": "check-availability"})
-    client.call({"command": "load-model"}, TIMEOUT_S)
-    return client, info
 
 
 def repetition(i: int, client: SidecarClient, base: SidecarClient | None) -> dict:
@@ -116,23 +105,23 @@ def leaves(tree: dict, path: str = "") -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--reps", type=int, default=5)
-    parser.add_argument("--root", type=Path, default=ROOT, help="the sidecar measured")
-    parser.add_argument("--base", type=Path, help="a checkout of c0c19cc^ (one prompt cache)")
-    parser.add_argument("--out", type=Path, default=RESULTS / "chat.json")
-    args = parser.parse_args()
+    args = arguments(
+        __doc__,
+        "chat.json",
+        ("--reps", {"type": int, "default": 5}),
+        ("--root", {"type": Path, "default": ROOT, "help": "the sidecar measured"}),
+        ("--base", {"type": Path, "help": "a checkout of c0c19cc^ (one prompt cache)"}),
+    )
     with contextlib.ExitStack() as stack:
-        client, info = server(stack, args.root)
-        run, base = run_record(info), server(stack, args.base)[0] if args.base else None
+        client, run = stack.enter_context(sidecar(args.root / "server.py"))
+        base = args.base and stack.enter_context(sidecar(args.base / "server.py"))[0]
         formats(client)  # warm-up: first-call allocations, the grammar's first build
         reps = [repetition(i, client, base) for i in range(args.reps)]
     each = [leaves(r) for r in reps]
     medians = {k: round(statistics.median(e[k] for e in each), 4) for k in each[0]}
     run["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    git = ["git", "describe", "--always", "--dirty"]  # each server's commit; -dirty: edited
-    ran = (("measured", args.root), ("one_cache", args.base))
-    commits = {w: subprocess.check_output(git, cwd=p, text=True).strip() for w, p in ran if p}
+    ran = {"measured": args.root, "one_cache": args.base}  # -dirty: a server with edits
+    commits = {who: commit(folder) for who, folder in ran.items() if folder}
     write(args.out, run, reps=len(reps), commits=commits, medians=medians, runs=reps)
     return 0
 

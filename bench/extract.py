@@ -25,39 +25,22 @@ valid answer, fill_next_token_bitmask alone and the sidecar's whole Constraint c
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import json
 import os
 import re
-import subprocess
 import sys
 import time
-from pathlib import Path
 from statistics import median
 
-from common import CORPUS, RESULTS, ROOT, TIMEOUT_S, sidecar, write
-from report import f1, f2, share, table
+import common
+from common import CORPUS, sidecar, timed, write
 
 from mlx_sidecar.repairs import values
 from mlx_sidecar.schemas import field_questions
 
-SET, APP_TOKENS, SIZES, WHO = CORPUS / "extract", 96, (5, 20, 60), ("extract", "app")
+SET, APP_TOKENS, SIZES = CORPUS / "extract", 96, (5, 20, 60)
 FENCED = re.compile(r"```(?:json)?\s*(.*?)```", re.S)
-HEADS = (
-    ("field", "values", "extract matches", "app's way matches", "extract invented",
-     "named by not_in_document", "app's way invented"),
-    ("commands", "extract parsed", "extract valid", "app's way parsed", "app's way valid",
-     f"app's way cut at {APP_TOKENS} tokens"),
-    ("properties", "tokens", "build, ms", "mask, ms (median)", "mask, ms (max)",
-     "Constraint call, ms (median)"),
-)  # fmt: skip
-
-
-def timed(client, command: dict) -> tuple[dict, float]:
-    started = time.perf_counter()
-    line = client.request(command, TIMEOUT_S)[1]  # an error line too
-    return line, round(time.perf_counter() - started, 2)
 
 
 def app_way(client, schema: dict, document: str) -> tuple[dict | None, dict]:
@@ -72,7 +55,12 @@ def app_way(client, schema: dict, document: str) -> tuple[dict | None, dict]:
         data = json.loads(m.group(1) if (m := FENCED.search(text)) else text)
     data = data if isinstance(data, dict) else None
     said = {"raw": text, "finish": line.get("finish_reason")}
-    return data, {"s": s, "parsed": data is not None, "valid": valid(schema, data), **said}
+    return data, {
+        "s": round(s, 2),
+        "parsed": data is not None,
+        "valid": valid(schema, data),
+        **said,
+    }
 
 
 def valid(schema: dict, data: dict | None) -> bool:
@@ -113,7 +101,8 @@ def run_document(client, entry: dict, recipes: dict, flip: bool) -> tuple[list, 
     for step in steps[:1] + ([*steps[1:2], "tags"] if flip else ["tags"]) + steps[1 + flip :]:
         ask = {"command": "extract", "schema": recipes.get(step)} if step != "tags" else {}
         lines[step], s = timed(client, {"command": "generate-tags", **ask, "content": doc})
-        took = {"s": s, **{k: lines[step].get(k) for k in ("prompt_tokens", "cached_tokens")}}
+        took = {k: lines[step].get(k) for k in ("prompt_tokens", "cached_tokens")}
+        took = {"s": round(s, 2), **took}
         speed.update(tags=took) if step == "tags" else speed["extract"].append(took)
     evidence, rows = values.Evidence(doc, (entry["language"],)), []
     for recipe, labels in entry["expected"].items():
@@ -132,19 +121,14 @@ def run_document(client, entry: dict, recipes: dict, flip: bool) -> tuple[list, 
 
 
 def grammar_costs() -> list[dict]:
-    from mlx_sidecar.platform import BLAS_ENV, Platform
-
-    Platform(blas_request=os.environ.get(BLAS_ENV)).require_mlx()
-    import llguidance
-    import mlx.core as mx
-    from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
-
     from mlx_sidecar.grammar import TagGrammar, schema_grammar
-    from mlx_sidecar.models import bundled_model_path, load_model
     from mlx_sidecar.schemas import check_extract_schema
     from mlx_sidecar.tasks.extract import grammar_schema
 
-    grammar = TagGrammar(load_model(bundled_model_path(), "auto"))
+    grammar = TagGrammar(common.bundled_model())
+    import llguidance
+    import mlx.core as mx
+
     tokenizer, rows = grammar.tokenizer(), []
     kinds = [({"type": ["string", "null"], "maxLength": 80}, "Junio C Hamano"),
              ({"type": "integer"}, 2014), ({"type": ["number", "null"]}, 104.9),
@@ -153,93 +137,40 @@ def grammar_costs() -> list[dict]:
         fields = {f"field_{i}": kinds[i % 5] for i in range(n)}
         asked = {k: {**p, "description": f"{k}?"} for k, (p, _) in fields.items()}
         held = grammar_schema(check_extract_schema({"type": "object", "properties": asked}))
-        builds, masks, calls = [], [], []
+        builds = []
         for _ in range(5):
             started = time.perf_counter()
             matcher = llguidance.LLMatcher(tokenizer, schema_grammar(held))
-            builds.append(time.perf_counter() - started)
-        bitmask = allocate_token_bitmask(1, tokenizer.vocab_size)
-        constraint, logits = (
-            grammar.schema_processor(held, 1000),
-            mx.zeros((1, tokenizer.vocab_size)),
-        )
-        answer, tokens = (
-            json.dumps({k: v for k, (_, v) in fields.items()}, separators=(",", ":")),
-            [0],
-        )
-        for token in tokenizer.tokenize_str(answer)[:50]:
+            builds.append(1000 * (time.perf_counter() - started))
+        answer = json.dumps({k: v for k, (_, v) in fields.items()}, separators=(",", ":"))
+        tokens = tokenizer.tokenize_str(answer)[:50]
+        masks = common.mask_ms(matcher, tokenizer, tokens)
+        constraint, calls = grammar.schema_processor(held, 1000), []
+        logits = mx.zeros((1, tokenizer.vocab_size))
+        for i in range(len(tokens)):  # the answer so far, as generation hands it over
             started = time.perf_counter()
-            fill_next_token_bitmask(matcher, bitmask)
-            masks.append(time.perf_counter() - started)
-            matcher.consume_token(token)
-            started = time.perf_counter()
-            mx.eval(constraint(mx.array(tokens), logits))
-            calls.append(time.perf_counter() - started)
-            tokens.append(token)
-        ms = [median(builds), median(masks), max(masks), median(calls)]
-        ms = [round(1000 * x, 3) for x in ms]
+            mx.eval(constraint(mx.array([0, *tokens[:i]]), logits))
+            calls.append(1000 * (time.perf_counter() - started))
+        ms = [round(x, 3) for x in (median(builds), median(masks), max(masks), median(calls))]
         rows.append({"properties": n, "tokens": len(masks), "ms": ms, "ok": not matcher.is_error()})
         print(f"grammar: {rows[-1]}", file=sys.stderr)
     return rows
 
 
-def tables(data: dict) -> tuple[list[str], list[str], list[str]]:
-    """The report's blocks: quality (by field and half; the commands), speed, grammar."""
-    rows, by, quality, commands = data["rows"], {}, [], []
-    for key in ("field", "half", None):  # each field, then each half, then all
-        for r in rows:
-            by.setdefault(f"all, {r[key]}" if key == "half" else r.get(key, "all"), []).append(r)
-    for key, g in by.items():
-        made_up = [r for r in g if r["extract"]["invented"]]
-        named = share(sum(r["extract"]["named"] for r in made_up), len(made_up))
-        hits = [sum(r[w]["match"] and r[w]["command"]["parsed"] for r in g) for w in WHO]
-        matched = [share(hit, len(g)) for hit in hits]
-        app_made_up = str(sum(r["app"]["invented"] for r in g))
-        quality.append([key, str(len(g)), *matched, str(len(made_up)), named, app_made_up])
-    each = list({(r["file"], r["recipe"]): r for r in rows}.values())  # one row a command
-    for half in ("held-out", "tuning", None):
-        g = [r["extract"]["command"] for r in each if half in (None, r["half"])]
-        h = [r["app"]["command"] for r in each if half in (None, r["half"])]
-        cells = [share(sum(c[k] for c in x), len(x)) for x in (g, h) for k in ("parsed", "valid")]
-        commands.append([half or "all", *cells, str(sum(c["finish"] == "length" for c in h))])
-    false = sum(r["extract"]["named"] and not r["extract"]["invented"] for r in rows)
-    sp, times = data["speed"], {}
-    times["extract, the document's first command (cold)"] = [d["extract"][0]["s"] for d in sp]
-    warm = [x["s"] for d in sp for x in d["extract"][1:]]
-    times["extract, the document in the prompt cache"] = warm
-    times["generate-tags, the document in the prompt cache"] = [d["tags"]["s"] for d in sp]
-    times["the app's way (chat, cold)"] = [r["app"]["command"]["s"] for r in each]
-    ratios = [median(x["s"] for x in d["extract"][1:]) / d["tags"]["s"] for d in sp]
-    speed = [[k, str(len(t)), f1(median(t))] for k, t in times.items()]
-    grammar = []
-    for g in data["grammar"] or []:
-        grammar.append([str(g["properties"]), str(g["tokens"]), f2(g["ms"][0])])
-        grammar[-1] += [f"{m:.3f}" for m in g["ms"][1:]]
-    return (
-        [table(HEADS[0], quality, "lrrrrrr"), table(HEADS[1], commands, "lrrrrr"),
-         f"`not_in_document` also named {false} values that were not invented."],
-        [table(("command", "commands", "median s"), speed, "lrr"),
-         f"Per document, its cached extracts' median time over its generate-tags': "
-         f"{median(ratios):.2f}x (from {min(ratios):.2f}x to {max(ratios):.2f}x)."],
-        [table(HEADS[2], grammar, "rrrrrr")] if grammar else [],
-    )  # fmt: skip
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--minutes", type=float, default=40.0, help="no tuning document after")
-    parser.add_argument("--only", default="", help="file prefixes, comma-separated")
-    parser.add_argument("--out", type=Path, default=RESULTS / "extract.json")
-    args = parser.parse_args()
+    args = common.arguments(
+        __doc__,
+        "extract.json",
+        ("--minutes", {"type": float, "default": 40.0, "help": "no tuning document after"}),
+        ("--only", {"default": "", "help": "file prefixes, comma-separated"}),
+    )
     manifest = json.loads((SET / "MANIFEST.json").read_text(encoding="utf-8"))
     recipes = {k: json.loads((SET / v).read_text()) for k, v in manifest["recipes"].items()}
-    only = tuple(args.only.split(","))
-    entries = [e for e in manifest["documents"] if e["file"].startswith(only)]
+    entries = common.chosen(manifest["documents"], args.only)
     entries.sort(key=lambda e: e["split"] != "held-out")
     started, found = time.time(), {"left_out": [], "rows": [], "speed": [], "grammar": None}
     with sidecar() as (client, run):
-        head = ["git", "-C", str(ROOT), "rev-parse", "--short", "HEAD"]
-        run["code"] = subprocess.check_output(head, text=True).strip()  # the sidecar measured
+        run["code"] = common.commit()  # the sidecar measured
         timed(client, {"command": "generate-tags", "content": "A warm-up: a model's first words."})
         for i, entry in enumerate(entries):
             if entry["split"] != "held-out" and time.time() - started > 60 * args.minutes:
@@ -252,6 +183,7 @@ def main() -> int:
             print(f"{entry['file']}: {time.time() - started:.0f} s", file=sys.stderr)
     found["grammar"] = grammar_costs()
     end = {"seconds": round(time.time() - started), "load_average_end": os.getloadavg()[0]}
+    end["load_average_end"] = round(end["load_average_end"], 2)
     write(args.out, run | end, **found)
     return 0
 

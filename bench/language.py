@@ -1,6 +1,6 @@
 """Summaries in the language asked: how often, before and after the second pass, and said.
 
-    python bench/language.py [--retry NAME] [--judge /tmp/lid/bin/python]
+    python bench/language.py [--retry NAME] [--only-retried] [--judge PYTHON] [--out FILE]
 
 Cases: the first non-English corpus text of each language (MANIFEST.json) cut to about
 CUT characters at a line end, asked for one sentence (what the app asks) in its own
@@ -18,21 +18,19 @@ passes (the first pass is greedy, so the same in every run).
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
 import subprocess
 import time
 
-from common import CORPUS, RESULTS, TIMEOUT_S, SidecarClient, run_record
+from common import CORPUS, TIMEOUT_S, arguments, sidecar
 
 from mlx_sidecar.tasks.summary import DEFAULT_RETRY
 
-OUT = RESULTS / "language.json"
 CUT = 2000  # characters of each text: one pass, and minutes, not hours, on a busy 2-core CPU
 ENGLISH = {"de": "14-python-whetting-your-appetite.txt", "fr": "07-click-readme.md",
            "es": "50-git-howto-using-merge-subtree.txt"}  # fmt: skip
-JUDGE = "import json, sys, py3langid as p; print(json.dumps([p.classify(t)[0] for t in json.load(sys.stdin)]))"
+JUDGE = "import json, sys, py3langid as p\ntexts = json.load(sys.stdin)\n"
+JUDGE += "print(json.dumps([p.classify(t)[0] for t in texts]))"
 
 
 def cases() -> list[tuple[str, str, str]]:
@@ -51,27 +49,28 @@ def excerpt(file: str) -> str:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--retry", help="a RETRIES name, or off")
-    parser.add_argument("--only-retried", action="store_true")
-    parser.add_argument("--judge", default="/tmp/lid/bin/python", help="has py3langid")
-    args = parser.parse_args()
-    record = json.loads(OUT.read_text("utf-8")) if OUT.is_file() else {"runs": {}}
+    args = arguments(
+        __doc__,
+        "language.json",
+        ("--retry", {"help": "a RETRIES name, or off"}),
+        ("--only-retried", {"action": "store_true"}),
+        ("--judge", {"default": "/tmp/lid/bin/python", "help": "has py3langid"}),
+    )
+    out = args.out
+    record = json.loads(out.read_text("utf-8")) if out.is_file() else {"runs": {}}
     asked = cases()
     if args.only_retried:
         asked = [(r["file"], r["language"], r["asked"]) for r in record["runs"]["default"]["rows"]
                  if r["passes"] == 2]  # fmt: skip
-    env = {**os.environ, "MLX_SIDECAR_LANGUAGE_RETRY": args.retry} if args.retry else None
+    env = {"MLX_SIDECAR_LANGUAGE_RETRY": args.retry} if args.retry else None
     rows, start = [], time.time()
-    with SidecarClient(env=env) as client:
-        run = run_record(client.call({"command": "check-availability"}))
-        client.call({"command": "load-model"}, TIMEOUT_S)
+    with sidecar(env=env) as (client, run):
         for file, language, want in asked:
             request = {"command": "summarize", "content": excerpt(file), "language": want}
             r = client.call({**request, "sentences": 1}, TIMEOUT_S)
-            rows.append({"file": file, "language": language, "asked": want,
-                         "answer_language": r["answer_language"], "passes": r["passes"],
-                         "extractive": r.get("extractive", False), "summary": r["summary"]})  # fmt: skip
+            said = {k: r[k] for k in ("answer_language", "passes", "summary")}
+            rows.append({"file": file, "language": language, "asked": want, **said,
+                         "extractive": r.get("extractive", False)})  # fmt: skip
             print(json.dumps(rows[-1], ensure_ascii=False), flush=True)
     summaries = json.dumps([r["summary"] for r in rows])
     judged = subprocess.run([args.judge, "-c", JUDGE], input=summaries, text=True,
@@ -80,7 +79,7 @@ def main() -> None:
         row["py3langid"] = named
     run |= {"seconds": round(time.time() - start), "retry": args.retry or DEFAULT_RETRY}
     record["runs"][args.retry or "default"] = {"run": run, "rows": rows}
-    OUT.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    out.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -32,7 +32,6 @@ llama_decode segfaulted on Xeons):
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import statistics
@@ -41,7 +40,8 @@ import sys
 import time
 from pathlib import Path
 
-from common import BENCH, RESULTS, TIMEOUT_S, corpus_text, excerpt, sidecar, write
+import common
+from common import TIMEOUT_S, corpus_text, excerpt, sidecar, timed, write
 
 DOC = "05-pride-and-prejudice-ch1-5.txt"
 DOC_CHARS = 6_500  # ~1,500 SmolLM2 tokens of English prose (~4.3 characters per token)
@@ -49,8 +49,8 @@ CHUNK = "06-persuasion-ch1-11.txt"
 CHUNK_CHARS = 15_000  # what the app sends per chunk
 LENGTHS = (400, 2000)  # prompt lengths compared with llama.cpp, beside the chunk's own
 TASK = "Summarize this document in three sentences."
-KEYS = tuple(enumerate(("prompt_tps", "generation_tps")))
-LLAMA_PYTHONS = (sys.executable, str(BENCH / ".venv-llama" / "bin" / "python"))
+KEYS = ("prompt_tps", "generation_tps")
+LLAMA_PYTHONS = (sys.executable, str(common.BENCH / ".venv-llama" / "bin" / "python"))
 
 
 def through_sidecar(doc: str, chunk: str, max_tokens: int) -> tuple[dict, dict]:
@@ -65,50 +65,40 @@ def through_sidecar(doc: str, chunk: str, max_tokens: int) -> tuple[dict, dict]:
         client.call({"command": "load-model"}, TIMEOUT_S)  # a new model: an empty prompt cache
         client.call({"command": "generate-tags", "content": doc}, TIMEOUT_S)
         warm = client.call(summarize, TIMEOUT_S)
-        started = time.perf_counter()
-        tags = client.call({"command": "generate-tags", "content": chunk}, TIMEOUT_S)
-        tags_s = time.perf_counter() - started
-        summary = client.call({"command": "summarize", "content": chunk}, TIMEOUT_S)
-        summary_s = time.perf_counter() - started - tags_s
+        tags, tags_s = timed(client, {"command": "generate-tags", "content": chunk})
+        summary, summary_s = timed(client, {"command": "summarize", "content": chunk})
+    cache = {k: warm[k] for k in ("prompt_tokens", "cached_tokens")}
+    chunk_15k = {"chars": len(chunk), "prompt_tokens": tags["prompt_tokens"]}
+    chunk_15k |= {"tags_s": round(tags_s, 1), "summary_s": round(summary_s, 1)}
     return run, {
         "summarize": cold,
-        "prompt_cache": {
-            "prompt_tokens": warm["prompt_tokens"],
-            "cached_tokens": warm["cached_tokens"],
+        "prompt_cache": cache | {
             "cold_prefill_s": round(prefill_s(cold), 3),
             "warm_prefill_s": round(prefill_s(warm), 3),
             "ratio": round(prefill_s(warm) / prefill_s(cold), 3),
         },
-        "chunk_15k": {
-            "chars": len(chunk),
-            "prompt_tokens": tags["prompt_tokens"],
-            "tags_s": round(tags_s, 1),
-            "summary_s": round(summary_s, 1),
+        "chunk_15k": chunk_15k | {
             "total_s": round(tags_s + summary_s, 1),
             "summary_prompt_tokens": summary["prompt_tokens"],
             "summary_cached_tokens": summary["cached_tokens"],
             "tags_generation_tokens": tags["generation_tokens"],
             "summary_generation_tokens": summary["generation_tokens"],
         },
-    }
+    }  # fmt: skip
 
 
 def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) -> tuple:
     """The Generator against stream_generate; with ``lengths``, the Generator at LENGTHS and
     the chunk's prompt length; the chunk's prompt ids and the GGUF's path, for llama.cpp."""
-    from mlx_sidecar.platform import BLAS_ENV, Platform
-
-    Platform(blas_request=os.environ.get(BLAS_ENV)).require_mlx()  # its BLAS before mlx.core
+    model = common.bundled_model()
     import mlx.core as mx
     from mlx_lm import stream_generate
     from mlx_lm.sample_utils import make_sampler
 
     from mlx_sidecar.context import detached_context
     from mlx_sidecar.generation import Generator, prefill_step_size
-    from mlx_sidecar.models import bundled_model_path, load_model
+    from mlx_sidecar.models import bundled_model_path
     from mlx_sidecar.prompts import encode_prompt
-
-    model = load_model(bundled_model_path(), "auto")
 
     def raw(ids: list[int]) -> tuple[float, float]:
         kw = {"sampler": make_sampler(temp=0.0), "prefill_step_size": prefill_step_size(len(ids))}
@@ -128,8 +118,8 @@ def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) 
         for name in ("raw", "sidecar") if i % 2 == 0 else ("sidecar", "raw"):  # cancel drift
             runs[name].append((raw if name == "raw" else generator)(prompt))
     generation: dict = {"prompt_tokens": len(prompt), "decode_tokens": max_tokens}
-    for i, key in KEYS:
-        mine, theirs = [r[i] for r in runs["sidecar"]], [r[i] for r in runs["raw"]]
+    for i, key in enumerate(KEYS):
+        mine, theirs = ([r[i] for r in runs[w]] for w in ("sidecar", "raw"))
         generation[key] = {
             "sidecar": round(statistics.median(mine), 2),
             "raw": round(statistics.median(theirs), 2),
@@ -138,11 +128,11 @@ def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) 
             "raw_all": [round(x, 2) for x in theirs],
         }
     generation.update(weights=model.weights, peak_memory_gb=round(mx.get_peak_memory() / 1e9, 3))
-    ids = encode_prompt(model.tokenizer, chunk, TASK)
-    at = {}
+    ids, at = encode_prompt(model.tokenizer, chunk, TASK), {}
     for n in (*LENGTHS, len(ids)) if lengths else ():
         passes = [generator(ids[:n]) for _ in range(max(1, reps - 1))]
-        at[str(n)] = {k: round(statistics.median(p[i] for p in passes), 2) for i, k in KEYS}
+        medians = [round(statistics.median(p[i] for p in passes), 2) for i in range(2)]
+        at[str(n)] = dict(zip(KEYS, medians, strict=True))
     return generation, at, ids, str(bundled_model_path())
 
 
@@ -152,31 +142,17 @@ def llama_cpp(python: str | None, gguf: str, ids: list[int], max_tokens: int) ->
         return {"installed": False, "reason": "no llama_cpp; bench/perf.py says how to build it"}
     lengths = [*LENGTHS, len(ids)]
     params = {"model_path": gguf, "ids": ids, "lengths": lengths, "max_tokens": max_tokens}
-    found = subprocess.run(
-        [python, __file__, "--llama-worker"],
-        input=json.dumps(params),
-        capture_output=True,
-        text=True,
-        timeout=TIMEOUT_S,
-    )
-    if found.returncode != 0:
-        return {"installed": False, "reason": f"failed: {found.stderr[-300:]}"}
-    out = json.loads(found.stdout.splitlines()[-1])
+    worker = [python, __file__, "--llama-worker"]
+    done = subprocess.run(worker, input=json.dumps(params), capture_output=True, text=True)
+    if done.returncode != 0:
+        return {"installed": False, "reason": f"failed: {done.stderr[-300:]}"}
+    out = json.loads(done.stdout.splitlines()[-1])
     threads = out["by_threads"].values()
     out["best_at"] = {
-        str(n): {k: round(max(t["at"][str(n)][k] for t in threads), 2) for _, k in KEYS}
+        str(n): {k: round(max(t["at"][str(n)][k] for t in threads), 2) for k in KEYS}
         for n in lengths
     }
     return out
-
-
-def llama_python() -> str | None:
-    """The first of LLAMA_PYTHONS that imports llama_cpp."""
-    for python in LLAMA_PYTHONS:
-        check = [python, "-c", "import llama_cpp"]
-        if Path(python).exists() and not subprocess.run(check, capture_output=True).returncode:
-            return python
-    return None
 
 
 def llama_worker(params: dict) -> dict:
@@ -190,13 +166,9 @@ def llama_worker(params: dict) -> dict:
     out: dict = {"installed": True, "version": llama_cpp.__version__, "by_threads": {}}
     for threads in sorted({1, os.cpu_count() or 1}):
         llm = llama_cpp.Llama(
-            model_path=params["model_path"],
-            n_ctx=len(ids) + max_tokens + 64,
-            n_batch=512,
-            n_threads=threads,
-            n_threads_batch=threads,
-            verbose=False,
-        )
+            model_path=params["model_path"], n_ctx=len(ids) + max_tokens + 64, n_batch=512,
+            n_threads=threads, n_threads_batch=threads, verbose=False,
+        )  # fmt: skip
         at = {}
         for n in params["lengths"]:
             prefill, decode = [], []
@@ -208,9 +180,8 @@ def llama_worker(params: dict) -> dict:
                 started = time.perf_counter()
                 for _ in range(max_tokens):
                     logits = llama_cpp.llama_get_logits_ith(llm._ctx.ctx, -1)
-                    llm.eval(
-                        [int(np.argmax(np.ctypeslib.as_array(logits, shape=(llm.n_vocab(),))))]
-                    )
+                    row = np.ctypeslib.as_array(logits, shape=(llm.n_vocab(),))
+                    llm.eval([int(np.argmax(row))])
                 decode.append(max_tokens / (time.perf_counter() - started))
             at[str(n)] = {"prompt_tps": max(prefill), "generation_tps": max(decode)}
         out["by_threads"][str(threads)] = {"at": at}
@@ -219,38 +190,29 @@ def llama_worker(params: dict) -> dict:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--quick", action="store_true", help="fewer runs, shorter decodes")
-    parser.add_argument("--out", type=Path, default=RESULTS / "perf.json")
-    parser.add_argument("--llama-worker", action="store_true", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.llama_worker:
+    if sys.argv[1:] == ["--llama-worker"]:  # run by llama_cpp() in llama.cpp's Python
         print(json.dumps(llama_worker(json.load(sys.stdin))))
         return 0
+    quick = {"action": "store_true", "help": "fewer runs, shorter decodes"}
+    args = common.arguments(__doc__, "perf.json", ("--quick", quick))
     max_tokens, reps = (32, 1) if args.quick else (64, 3)
     doc, chunk = excerpt(corpus_text(DOC), DOC_CHARS), excerpt(corpus_text(CHUNK), CHUNK_CHARS)
     started = time.perf_counter()
     run, through = through_sidecar(doc, chunk, max_tokens)
-    python = llama_python()
+    check = [[p, "-c", "import llama_cpp"] for p in LLAMA_PYTHONS if Path(p).exists()]
+    found = [c[0] for c in check if not subprocess.run(c, capture_output=True).returncode]
+    python = found[0] if found else None
     generation, at, ids, gguf = in_process(doc, chunk, max_tokens, reps, python is not None)
     tps = through.pop("summarize")["generation_tps"]
     generation["subprocess_summarize"] = {
         "generation_tps": tps,
         "ratio_vs_raw": round(tps / generation["generation_tps"]["raw"], 3),
     }
-    write(
-        args.out,
-        run,
-        quick=args.quick,
-        inputs={
-            "document": {"source": f"bench/corpus/{DOC}", "chars": len(doc)},
-            "chunk": {"source": f"bench/corpus/{CHUNK}", "chars": len(chunk)},
-        },
-        generation=generation,
-        **through,
-        llama_cpp={**llama_cpp(python, gguf, ids, max_tokens), "sidecar_at": at},
-        total_s=round(time.perf_counter() - started, 1),
-    )
+    inputs = {"document": (DOC, doc), "chunk": (CHUNK, chunk)}
+    inputs = {k: {"source": f"bench/corpus/{f}", "chars": len(t)} for k, (f, t) in inputs.items()}
+    write(args.out, run, quick=args.quick, inputs=inputs, generation=generation, **through,
+          llama_cpp={**llama_cpp(python, gguf, ids, max_tokens), "sidecar_at": at},
+          total_s=round(time.perf_counter() - started, 1))  # fmt: skip
     return 0
 
 

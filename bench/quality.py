@@ -3,13 +3,11 @@ summarize, on each text through the sidecar, and a table of how good they are.
 
     python bench/quality.py [--half held-out|tuning] [--only 01,07] [--max-chars N]
                             [--server PATH] [--blind DIR] [--out bench/results/quality.json]
-    python bench/quality.py --table RUN.json [--before EARLIER.json]
 
-The answers a reader judges are kept too: after the two, the one-sentence summary
-(summarize with "sentences": 1, what the app asks for), and for each answer how the server
-read the text (read_chars, format, extractive, answer_language, chunks). --server runs
-another checkout's server.py (for a baseline); --blind also writes DIR/<file>.md per text
-holding only the three answers, for a blind read.
+The answers a reader judges are kept too: then the one-sentence summary ("sentences": 1,
+what the app asks for), and how the server read the text for each answer. --server runs
+another checkout's server.py (a baseline); --blind writes DIR/<file>.md per text holding
+only the three answers, for a blind read.
 
 For each text: how it was read (the format the server detected and the characters the
 model read), whether the model's raw tag output parsed as a JSON array, tags per document,
@@ -22,25 +20,18 @@ and numbers that occur in the document, and the share of its content words the d
 uses (see content_words_found). Totals for each half of the corpus (the MANIFEST's `half`:
 the texts rules were tuned on, and those held out) and for all texts.
 
-Names and numbers are counted as the sidecar's facts_of counts them: in each sentence
-(split by its segmenter), the capitalized words after its first word, and every number.
-One is found when it occurs in the case-folded document as a whole (a trailing "'s"
-aside): stricter than the server's own check, which also accepts a name whose words
-all occur in the document.
-
-With --before, the totals of an earlier run and of this one over the texts both read.
+Names and numbers are counted as the sidecar's facts_of counts them; one is found when it
+occurs in the case-folded document as a whole (a trailing "'s" aside).
 """
 
 from __future__ import annotations
 
-import argparse
-import json
 import re
 import sys
 import time
 from pathlib import Path
 
-from common import CORPUS, RESULTS, TIMEOUT_S, sidecar, write
+from common import TIMEOUT_S, arguments, chosen, corpus_text, manifest, sidecar, write
 from report import share, table
 
 from mlx_sidecar.client import SidecarClient
@@ -64,12 +55,7 @@ FURNITURE_TAG = re.compile(
     r"|navigation|previous topic|next topic|table of contents)\b",
     re.I,
 )
-
-
-def manifest() -> dict[str, dict]:
-    """The corpus MANIFEST's entries, by file name."""
-    entries = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
-    return {e["file"]: e for e in entries}
+RESPONSE_FIELDS = ("read_chars", "format", "extractive", "answer_language", "chunks")
 
 
 def is_furniture_tag(tag: str) -> bool:
@@ -110,27 +96,21 @@ def content_words_found(summary: str, document: str) -> tuple[int, int]:
     return WordStems(read_document(document).text).support(summary)
 
 
-RESPONSE_FIELDS = ("read_chars", "format", "extractive", "answer_language", "chunks")
-
-
 def evaluate(client: SidecarClient, entry: dict) -> dict:
     """A text's answers and their measures; ``seconds`` times the tags and the summary."""
-    text = (CORPUS / entry["file"]).read_text(encoding="utf-8")
+    text = corpus_text(entry["file"])
     started = time.perf_counter()
-    tags_line = client.call({"command": "generate-tags", "content": text}, TIMEOUT_S)
-    summary_line = client.call({"command": "summarize", "content": text}, TIMEOUT_S)
+    lines = {"tags": client.call({"command": "generate-tags", "content": text}, TIMEOUT_S)}
+    lines["summary"] = client.call({"command": "summarize", "content": text}, TIMEOUT_S)
     seconds = time.perf_counter() - started
     ask = {"command": "summarize", "content": text, "sentences": 1}
-    one_line = client.call(ask, TIMEOUT_S)
-    lines = {"tags": tags_line, "summary": summary_line, "one_sentence": one_line}
-    folded = text.casefold()
+    lines["one_sentence"] = client.call(ask, TIMEOUT_S)
+    (tags_line, summary_line), folded = (lines["tags"], lines["summary"]), text.casefold()
     tags, summary = tags_line["tags"], summary_line["summary"]
     found, facts = facts_found(summary, folded)
     words_found, words = content_words_found(summary, text)
     return {
-        "file": entry["file"],
-        "kind": entry["kind"],
-        "language": entry["language"],
+        **{k: entry[k] for k in ("file", "kind", "language")},
         "chars": len(text),
         "chunks": summary_line.get("chunks", 1),
         "raw_parsed": bool(tags_line.get("raw_output_parsed")),
@@ -144,13 +124,10 @@ def evaluate(client: SidecarClient, entry: dict) -> dict:
         "read_chars": summary_line.get("read_chars"),
         "subject_tags": sum(names_subject(t, entry.get("subject", [])) for t in tags),
         "furniture_tags": sum(is_furniture_tag(t) for t in tags),
-        "facts_found": found,
-        "facts": facts,
-        "words_found": words_found,
-        "words": words,
+        **{"facts_found": found, "facts": facts, "words_found": words_found, "words": words},
         "extractive": bool(summary_line.get("extractive")),
         "empty_summary": not summary.strip(),
-        "one_sentence": one_line["summary"],
+        "one_sentence": lines["one_sentence"]["summary"],
         **{
             f"{name}_response": {k: line[k] for k in RESPONSE_FIELDS if k in line}
             for name, line in lines.items()
@@ -169,9 +146,9 @@ def blind_text(row: dict) -> str:
 
 
 HEAD = (
-    *("text", "kind", "lang", "chars", "read as", "read chars", "raw tags parse", "tags"),
-    *("tags in doc", "subject tags", "furniture tags", "summary/doc", "leaks"),
-    *("names/numbers in doc", "content words in doc", "empty", "extractive", "s/doc"),
+    "text|kind|lang|chars|read as|read chars|raw tags parse|tags|tags in doc|subject tags|"
+    "furniture tags|summary/doc|leaks|names/numbers in doc|content words in doc|empty|"
+    "extractive|s/doc"
 )
 
 
@@ -206,68 +183,40 @@ def totals(rows: list[dict], label: str) -> list[str]:
     ]
 
 
-def table_of(rows: list[dict], entries: dict[str, dict], before: list[dict] | None = None) -> str:
-    """The quality table: a row per text, totals per corpus half and over all texts; with
-    ``before`` (an earlier run's rows), both runs' totals over the texts both read."""
+def table_of(rows: list[dict], entries: dict[str, dict]) -> str:
+    """The quality table: a row per text, totals per corpus half and over all texts."""
     halves: dict[str, list[dict]] = {}
     for r in rows:
-        half = entries.get(r["file"], {}).get("half")
-        if half:
+        if half := entries.get(r["file"], {}).get("half"):
             halves.setdefault(half, []).append(r)
     body = [cells(r) for r in rows]
     body += [totals(part, f"{half} half, {len(part)}") for half, part in sorted(halves.items())]
     body.append(totals(rows, f"all {len(rows)}"))
-    common = {r["file"] for r in before or []} & {r["file"] for r in rows}
-    if common:
-        for label, run in (("this run", rows), ("earlier run", before)):
-            shared = [r for r in run if r["file"] in common]
-            body.append(totals(shared, f"{label}, the {len(shared)} texts both read"))
     return table(HEAD, body, "lllrlrlrrrrrrrrrrr")
 
 
-def saved_rows(path: str | Path) -> list[dict]:
-    """A saved run's rows (runs before the run record was a list of rows)."""
-    data = json.loads(Path(path).read_text(encoding="utf-8"))
-    return data if isinstance(data, list) else data["rows"]
-
-
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-chars", type=int, default=None, help="skip longer texts")
-    parser.add_argument("--only", default="", help="comma-separated file prefixes, e.g. 01,07")
-    parser.add_argument("--half", choices=["tuning", "held-out"], help="only this corpus half")
-    parser.add_argument("--server", type=Path, help="the server.py to run (default: this one)")
-    parser.add_argument("--blind", type=Path, help="a folder for the blind-read files")
-    parser.add_argument("--out", type=Path, default=RESULTS / "quality.json")
-    parser.add_argument("--show", action="store_true", help="print each text's tags and summary")
-    parser.add_argument("--table", help="print the table of a saved run (its JSON) and exit")
-    parser.add_argument("--before", help="an earlier run's JSON: totals over the shared texts")
-    args = parser.parse_args()
-    entries = manifest()
-    before = saved_rows(args.before) if args.before else None
-    if args.table:
-        print(table_of(saved_rows(args.table), entries, before))
-        return 0
-    only = tuple(p for p in args.only.split(",") if p)
-    chosen = [
-        e
-        for e in entries.values()
-        if (not only or e["file"].startswith(only))
-        and (args.half is None or e["half"] == args.half)
-        and (args.max_chars is None or e["chars"] <= args.max_chars)
-    ]
-    rows: list[dict] = []
+    args = arguments(
+        __doc__,
+        "quality.json",
+        ("--half", {"choices": ["tuning", "held-out"], "help": "only this corpus half"}),
+        ("--only", {"default": "", "help": "comma-separated file prefixes, e.g. 01,07"}),
+        ("--max-chars", {"type": int, "help": "skip longer texts"}),
+        ("--server", {"type": Path, "help": "the server.py to run (default: this one)"}),
+        ("--blind", {"type": Path, "help": "a folder for the blind-read files"}),
+    )
+    entries, rows = manifest(), []
     with sidecar(args.server) as (client, run):
-        for entry in chosen:
+        for entry in chosen(list(entries.values()), args.only):
+            if args.half not in (None, entry["half"]) or entry["chars"] > (args.max_chars or 1e12):
+                continue
             rows.append(evaluate(client, entry))
             print(f"{entry['file']}: {rows[-1]['seconds']:.1f}s", file=sys.stderr)
-            if args.show:
-                print(f"  tags: {rows[-1]['tags']}\n  {rows[-1]['summary']}", file=sys.stderr)
             write(args.out, run, rows=rows)  # after every text: a cut run keeps what it read
             if args.blind:
                 args.blind.mkdir(parents=True, exist_ok=True)
                 (args.blind / f"{entry['file']}.md").write_text(blind_text(rows[-1]), "utf-8")
-    print(table_of(rows, entries, before))
+    print(table_of(rows, entries))
     return 0
 
 

@@ -1,6 +1,6 @@
 """The user's own tags (`known_tags`): relevance, speed with large lists, grammar costs.
 
-    python bench/vocabulary.py [--max-chars 6000] [--only 07,09] [--out bench/results/vocabulary.json]
+    python bench/vocabulary.py [--max-chars 6000] [--only 07,09] [--out FILE]
 
 Relevance: for each corpus text, generate-tags with known_tags = the text's MANIFEST
 subject names plus UNRELATED (24 topics no corpus text is about), once with
@@ -20,16 +20,13 @@ tokenizer, in process.
 
 from __future__ import annotations
 
-import argparse
 import json
-import os
-import statistics
 import sys
 import time
-from pathlib import Path
+from statistics import median
 
-from common import RESULTS, TIMEOUT_S, corpus_text, excerpt, sidecar, write
-from quality import manifest
+import common
+from common import TIMEOUT_S, corpus_text, excerpt, sidecar, timed, write
 
 from mlx_sidecar.client import SidecarClient
 
@@ -48,26 +45,14 @@ def relevance(client: SidecarClient, entries: list[dict], max_chars: int) -> dic
     for max_new in (0, 1):
         rows = []
         for entry in entries:
-            line = client.call(
-                {
-                    "command": "generate-tags",
-                    "content": excerpt(corpus_text(entry["file"]), max_chars),
-                    "known_tags": [*entry["subject"], *UNRELATED],
-                    "max_new_tags": max_new,
-                },
-                TIMEOUT_S,
-            )
-            subject = {s.casefold() for s in entry["subject"]}
-            rows.append(
-                {
-                    "file": entry["file"],
-                    "tags": line["tags"],
-                    "new_tags": line["new_tags"],
-                    "subject_chosen": any(t.casefold() in subject for t in line["tags"]),
-                    "unrelated_chosen": [t for t in line["tags"] if t in UNRELATED],
-                }
-            )
-            print(f"max_new {max_new} {entry['file']}: {line['tags']}", file=sys.stderr)
+            content = excerpt(corpus_text(entry["file"]), max_chars)
+            known = {"known_tags": [*entry["subject"], *UNRELATED], "max_new_tags": max_new}
+            line = client.call({"command": "generate-tags", "content": content, **known}, TIMEOUT_S)
+            subject, tags = {s.casefold() for s in entry["subject"]}, line["tags"]
+            rows.append({"file": entry["file"], "tags": tags, "new_tags": line["new_tags"],
+                         "subject_chosen": any(t.casefold() in subject for t in tags),
+                         "unrelated_chosen": [t for t in tags if t in UNRELATED]})  # fmt: skip
+            print(f"max_new {max_new} {entry['file']}: {tags}", file=sys.stderr)
         out[str(max_new)] = {
             "texts": len(rows),
             "texts_with_subject_tag": sum(r["subject_chosen"] for r in rows),
@@ -85,87 +70,54 @@ def speed(client: SidecarClient, entries: dict[str, dict]) -> list[dict]:
     for file in SPEED_TEXTS:
         subject = entries[file]["subject"]
         filler = [f"topic {i:04d}" for i in range(5000 - len(subject) - len(UNRELATED))]
-        known = [*subject, *UNRELATED, *filler]
-        base = {"command": "generate-tags", "content": corpus_text(file)}
-        timings = {}
-        for name, fields in (
-            ("no_list", {}),
-            ("list_first", {"known_tags": known, "max_new_tags": 0}),
-            ("list_again", {"known_tags": known, "max_new_tags": 0}),
-        ):
+        known = {"known_tags": [*subject, *UNRELATED, *filler], "max_new_tags": 0}
+        base, row = {"command": "generate-tags", "content": corpus_text(file)}, {"file": file}
+        row["known_tags"] = len(known["known_tags"])
+        for name, fields in (("no_list", {}), ("list_first", known), ("list_again", known)):
             client.call(base)  # the same prefix is cached for every variant alike
-            started = time.perf_counter()
-            client.call({**base, **fields}, TIMEOUT_S)
-            timings[name] = round(time.perf_counter() - started, 3)
-        rows.append({"file": file, "known_tags": len(known), **timings})
-        print(f"speed {file}: {timings}", file=sys.stderr)
+            row[name] = round(timed(client, {**base, **fields})[1], 3)
+        rows.append(row)
+        print(f"speed: {row}", file=sys.stderr)
     return rows
 
 
 def grammar_costs() -> list[dict]:
     """Build time and per-token mask time of known-tag grammars, in process."""
-    from mlx_sidecar.platform import BLAS_ENV, Platform
-
-    Platform(blas_request=os.environ.get(BLAS_ENV)).require_mlx()
-    import llguidance
-    from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
-
     from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
-    from mlx_sidecar.models import bundled_model_path, load_model
 
-    tokenizer = TagGrammar(load_model(bundled_model_path(), "auto")).tokenizer()
+    tokenizer = TagGrammar(common.bundled_model()).tokenizer()
+    import llguidance
+
     rows = []
     for size in LIST_SIZES:
         known = ["C#", "Node.js", "日本語", *UNRELATED, *(f"topic {i:05d}" for i in range(size))]
         known = known[:size]
         started = time.perf_counter()
         matcher = llguidance.LLMatcher(tokenizer, known_tags_grammar(known, 5, 1))
-        build = time.perf_counter() - started
+        build = 1000 * (time.perf_counter() - started)
         answer = json.dumps([known[0], known[1], known[-1], "a new tag"], ensure_ascii=False)
-        bitmask = allocate_token_bitmask(1, tokenizer.vocab_size)
-        masks = []
-        for token in tokenizer.tokenize_str(answer):
-            started = time.perf_counter()
-            fill_next_token_bitmask(matcher, bitmask)
-            masks.append(time.perf_counter() - started)
-            matcher.consume_token(token)
-        rows.append(
-            {
-                "known_tags": size,
-                "build_ms": round(1000 * build, 2),
-                "mask_ms_median": round(1000 * statistics.median(masks), 3),
-                "mask_ms_max": round(1000 * max(masks), 3),
-                "tokens": len(masks),
-            }
-        )
+        ms = common.mask_ms(matcher, tokenizer, tokenizer.tokenize_str(answer))
+        rows.append({"known_tags": size, "build_ms": round(build, 2), "tokens": len(ms),
+                     "mask_ms_median": round(median(ms), 3),
+                     "mask_ms_max": round(max(ms), 3)})  # fmt: skip
         print(f"grammar {size}: {rows[-1]}", file=sys.stderr)
     return rows
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--max-chars", type=int, default=6000)
-    parser.add_argument("--only", default="", help="file prefixes, comma-separated")
-    parser.add_argument("--out", type=Path, default=RESULTS / "vocabulary.json")
-    args = parser.parse_args()
-    entries = manifest()
-    only = tuple(p for p in args.only.split(",") if p)
-    chosen = [e for e in entries.values() if not only or e["file"].startswith(only)]
-    started = time.time()
-    with sidecar() as (client, run):
-        found = relevance(client, chosen, args.max_chars)
-        timings = speed(client, entries)
-    grammar = grammar_costs()
-    write(
-        args.out,
-        run,
-        seconds=round(time.time() - started, 1),
-        max_chars=args.max_chars,
-        unrelated=UNRELATED,
-        relevance=found,
-        speed=timings,
-        grammar=grammar,
+    args = common.arguments(
+        __doc__,
+        "vocabulary.json",
+        ("--max-chars", {"type": int, "default": 6000}),
+        ("--only", {"default": "", "help": "file prefixes, comma-separated"}),
     )
+    entries, started = common.manifest(), time.time()
+    with sidecar() as (client, run):
+        found = relevance(client, common.chosen(list(entries.values()), args.only), args.max_chars)
+        timings = speed(client, entries)
+    grammar, seconds = grammar_costs(), round(time.time() - started, 1)
+    write(args.out, run, seconds=seconds, max_chars=args.max_chars, unrelated=UNRELATED,
+          relevance=found, speed=timings, grammar=grammar)  # fmt: skip
     return 0
 
 
