@@ -83,9 +83,8 @@ def main() -> int:
         raise SystemExit(f"the batch failed: {final}")
     batch = {e["document_id"]: (e["tags"], e["summary"]) for e in events if e["type"] == "result"}
     differ = [d["id"] for d in docs if single[d["id"]] != batch.get(d["id"])]
-    n, answers = len(docs), {d["id"]: {"single": single[d["id"]]} for d in docs}
-    for d in docs:
-        answers[d["id"]]["batch"] = batch.get(d["id"])
+    answers = {d["id"]: {"single": single[d["id"]], "batch": batch.get(d["id"])} for d in docs}
+    n = len(docs)
     write(args.out, run, documents=n, chars=[len(d["content"]) for d in docs],
           one_at_a_time_s=round(single_s, 1), batch_s=round(batch_s, 1),
           one_at_a_time_per_minute=round(60 * n / single_s, 2),
