@@ -68,10 +68,11 @@ def sidecar(
         yield client, run_record(info)
 
 
-def timed(client: SidecarClient, command: dict) -> tuple[dict, float]:
-    """A command's last line (an error line too) and its wall time in seconds."""
+def timed(client: SidecarClient, command: dict, errors: bool = False) -> tuple[dict, float]:
+    """A command's answer and its wall time in seconds; with ``errors``, an error line is
+    an answer too (without, SidecarError)."""
     started = time.perf_counter()
-    line = client.request(command, TIMEOUT_S)[1]
+    line = client.request(command, TIMEOUT_S)[1] if errors else client.call(command, TIMEOUT_S)
     return line, time.perf_counter() - started
 
 

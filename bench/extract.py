@@ -49,7 +49,8 @@ def app_way(client, schema: dict, document: str) -> tuple[dict | None, dict]:
         asks[i] += f" One of: {json.dumps(node['enum'])}." if "enum" in node else ""
     content = "Respond in JSON with these fields:\n" + "\n".join(asks) + "\n\n" + document
     messages = [{"role": "user", "content": content}]
-    line, s = timed(client, {"command": "chat", "messages": messages, "max_tokens": APP_TOKENS})
+    ask = {"command": "chat", "messages": messages, "max_tokens": APP_TOKENS}
+    line, s = timed(client, ask, errors=True)
     text, data = line.get("response", ""), None
     with contextlib.suppress(ValueError):
         data = json.loads(m.group(1) if (m := FENCED.search(text)) else text)
@@ -100,7 +101,7 @@ def run_document(client, entry: dict, recipes: dict, flip: bool) -> tuple[list, 
     steps = list(entry["expected"])
     for step in steps[:1] + ([*steps[1:2], "tags"] if flip else ["tags"]) + steps[1 + flip :]:
         ask = {"command": "extract", "schema": recipes.get(step)} if step != "tags" else {}
-        lines[step], s = timed(client, {"command": "generate-tags", **ask, "content": doc})
+        lines[step], s = timed(client, {"command": "generate-tags", **ask, "content": doc}, True)
         took = {k: lines[step].get(k) for k in ("prompt_tokens", "cached_tokens")}
         took = {"s": round(s, 2), **took}
         speed.update(tags=took) if step == "tags" else speed["extract"].append(took)
@@ -171,7 +172,8 @@ def main() -> int:
     started, found = time.time(), {"left_out": [], "rows": [], "speed": [], "grammar": None}
     with sidecar() as (client, run):
         run["code"] = common.commit()  # the sidecar measured
-        timed(client, {"command": "generate-tags", "content": "A warm-up: a model's first words."})
+        warm_up = {"command": "generate-tags", "content": "A warm-up: a model's first words."}
+        client.call(warm_up, common.TIMEOUT_S)
         for i, entry in enumerate(entries):
             if entry["split"] != "held-out" and time.time() - started > 60 * args.minutes:
                 found["left_out"].append(entry["file"])
