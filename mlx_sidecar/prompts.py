@@ -39,8 +39,6 @@ ONLY_KNOWN_TAGS = " Use only tags from that list."
 SOME_NEW_TAGS = " You may add at most {n} other {tags}."
 LANGUAGE_TASK = " Write your answer in {language}."
 # The retries when a summary came back in another language than asked (tasks/summary.py):
-ONLY_LANGUAGE_SYSTEM = " You answer only in {language}."  # added to the system prompt
-NATIVE_LANGUAGE_TASK = " Write your answer in {language} ({native})."  # its own name too
 TRANSLATE_TASK = "Translate this text into {language}."
 
 
@@ -83,20 +81,15 @@ def summary_task(sentences: str, language: str | None = None, subject: str = "")
     return task + (LANGUAGE_TASK.format(language=language) if language else "")
 
 
-def encode_prompt(
-    tokenizer: Any, content: str, task: str, system: str = SYSTEM_PROMPT, start: str = ""
-) -> list[int]:
+def encode_prompt(tokenizer: Any, content: str, task: str) -> list[int]:
     """Token ids of the chat prompt for ``task`` on ``content``: the system prompt, then
-    the document (as literal text, see encode_messages), then the task; with ``start``,
-    the assistant's answer already begins with it (the model continues it)."""
+    the document (as literal text, see encode_messages), then the task."""
     sentinel = new_sentinel()
     messages = [
-        {"role": "system", "content": system},
+        {"role": "system", "content": SYSTEM_PROMPT},
         {"role": "user", "content": DOCUMENT_OPEN + sentinel + DOCUMENT_CLOSE + task},
     ]
-    if start:
-        messages.append({"role": "assistant", "content": start})
-    return encode_messages(tokenizer, messages, {sentinel: content}, answer_started=bool(start))
+    return encode_messages(tokenizer, messages, {sentinel: content})
 
 
 def encode_messages(

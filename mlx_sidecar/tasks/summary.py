@@ -8,7 +8,6 @@ are summarized in a sentence or two each, then combined part by part, in order.
 
 from __future__ import annotations
 
-import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -19,10 +18,6 @@ from ..chunking import chunk_token_limit, content_budget, split_into_chunks
 from ..language import Language, require_language
 from ..processors import RepetitionPenalty, document_bias
 from ..prompts import (
-    LANGUAGE_TASK,
-    NATIVE_LANGUAGE_TASK,
-    ONLY_LANGUAGE_SYSTEM,
-    SYSTEM_PROMPT,
     TRANSLATE_TASK,
     encode_prompt,
     summary_task,
@@ -47,13 +42,12 @@ MAX_WORDS_RANGE = (5, 2000)
 MAX_SUMMARY_PARTS = 3  # a long document's summary: a sentence or more per third
 CHUNK_SENTENCES = "one or two sentences"  # what each chunk of a long document is asked
 CHUNK_TAGS = TagsOptions(limit=5, max_tokens=tag_tokens(5))  # generate-tags' defaults
-# The second pass when a summary came back in another language than `language` asked
-# (see in_asked_language), of RETRIES. bench/language.py (23 cases, 10 languages): SmolLM2
-# answered 2 in another language than asked, and no retry got either into it; the model
-# translating its own summary is the cheapest pass (its prompt is the summary, not the
-# document: 91 s for the run against 105-109 s) and, asked alone, SmolLM2 does translate.
-DEFAULT_RETRY = "translate"
-RETRY_ENV = "MLX_SIDECAR_LANGUAGE_RETRY"  # another of RETRIES, or "off": for measuring them
+# The second pass when a summary came back in another language than `language` asked (see
+# in_asked_language): the model translates the summary. bench/language.py compared four
+# (the system prompt saying the language too, the language named in its own words, the
+# answer begun with that name, and this one; 23 cases in 10 languages, 2026-12-07): none
+# got either of SmolLM2's two misses into the language asked, and this one costs least
+# (its prompt is the summary, not the document: 91 s for the run against 105-109 s).
 
 
 @dataclass(frozen=True)
@@ -130,17 +124,14 @@ class SummaryTask(OverDocument):
         text: str,
         into: Summary | None = None,
         instruction: str = "",
-        system: str = SYSTEM_PROMPT,
-        start: str = "",
     ) -> SummaryAsk:
         """A summary answer: a mild repetition penalty, the document's own tokens favoured
         (unless it is asked in another language); its clean sentences go into ``into`` (a
-        new Summary of this task's length if none). ``system`` and ``start`` (the answer's
-        beginning) as encode_prompt takes them."""
+        new Summary of this task's length if none)."""
         summary = into if into is not None else self.new_summary()
         translated = self.translates(text)
         tokenizer = job.model.tokenizer
-        prompt = encode_prompt(tokenizer, text, instruction or self.instruction(), system, start)
+        prompt = encode_prompt(tokenizer, text, instruction or self.instruction())
         processors = [RepetitionPenalty(prompt)]
         if not translated:
             processors.append(document_bias(tokenizer, text))
@@ -197,7 +188,7 @@ class SummaryTask(OverDocument):
         return fields
 
     def in_asked_language(self, job: Job, text: str, first: Summary) -> Summary:
-        """``first``, or a second pass's summary (RETRIES) when ``first`` is in another
+        """``first``, or a second pass's summary (retry_as_translation) when ``first`` is in another
         language than asked and the second one is in the language asked. ``first`` may be
         the document's own sentences: the model's, in another language than asked, were
         dropped (repairs/summaries.in_another_language), and translating what the
@@ -207,10 +198,9 @@ class SummaryTask(OverDocument):
         asked, found = self.options.language, identify_language(first.text())
         if asked is None or found is None or same_language(found, asked.code):
             return first
-        retry = RETRIES.get(os.environ.get(RETRY_ENV, DEFAULT_RETRY))
-        if retry is None or self.emit or job.chunks > 1:
+        if self.emit or job.chunks > 1:
             return first
-        again = job.answer(retry(self, job, text, first))
+        again = job.answer(retry_as_translation(self, job, text, first))
         return again if same_language(identify_language(again.text()), asked.code) else first
 
     def answer_language(self, summary: Summary, document: str) -> str:
@@ -225,59 +215,19 @@ class SummaryTask(OverDocument):
         return found or guess_language(document)
 
 
-# --- A second pass in the language asked: the candidates bench/language.py compares ---
-
-
-def retry_in_system_prompt(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
-    """The same task, and the system prompt says it too: "You answer only in German"."""
-    system = SYSTEM_PROMPT + ONLY_LANGUAGE_SYSTEM.format(language=task.options.language.name)
-    return task.ask(job, text, task.new_summary(streamed=False), system=system)
-
-
-def retry_named_natively(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
-    """The language named in its own words too: "in German (Deutsch)"."""
-    language = task.options.language
-    wording = NATIVE_LANGUAGE_TASK.format(language=language.name, native=native_name(language))
-    instruction = task.instruction().removesuffix(LANGUAGE_TASK.format(language=language.name))
-    return task.ask(job, text, task.new_summary(streamed=False), instruction + wording)
-
-
-def retry_with_answer_start(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
-    """The answer begun with the language's own name ("Deutsch: "): the model goes on in
-    it. The beginning is the prompt's, not the answer's."""
-    start = native_name(task.options.language).capitalize() + ": "
-    return task.ask(job, text, task.new_summary(streamed=False), start=start)
+# --- A second pass in the language asked -------------------------------------------
 
 
 def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary) -> SummaryAsk:
     """The model translates the first summary (the prompt's document): its own sentences or
-    the document's. There is no
-    text to hold a translation to but the document, so its sentences are checked against
-    the document as any answer in another language is: its names, numbers and identifiers."""
+    the document's. There is no text to hold a translation to but the document, so its
+    sentences are checked against the document as any answer in another language is: its
+    names, numbers and identifiers."""
     tokenizer, language = job.model.tokenizer, task.options.language
     prompt = encode_prompt(tokenizer, first.text(), TRANSLATE_TASK.format(language=language.name))
     summary = task.new_summary(streamed=False)
     feed = PartialStream(summary, task.answer_about(tokenizer, text))
     return SummaryAsk(prompt, task.max_tokens, [], task.options.temperature, summary, feed)
-
-
-RETRIES = {
-    "system": retry_in_system_prompt,
-    "native": retry_named_natively,
-    "start": retry_with_answer_start,
-    "translate": retry_as_translation,
-}
-
-
-def native_name(language: Language) -> str:
-    """The language's name in itself ("Deutsch"), from Babel's CLDR data; its English name
-    where CLDR has no locale for it."""
-    from babel import Locale, UnknownLocaleError
-
-    try:
-        return Locale(language.code).get_display_name(language.code) or language.name
-    except (UnknownLocaleError, ValueError):
-        return language.name
 
 
 @dataclass
