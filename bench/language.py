@@ -1,19 +1,17 @@
 """Summaries in the language asked: how often, before and after the second pass, and said.
 
-    python bench/language.py [--retry NAME] [--only-retried] [--judge PYTHON] [--out FILE]
+    python bench/language.py [--judge PYTHON] [--out FILE]
 
 Cases: the first non-English corpus text of each language (MANIFEST.json) cut to about
 CUT characters at a line end, asked for one sentence (what the app asks) in its own
 language and in English, and three English texts asked in German, French and Spanish;
-through `python server.py`, bundled model. Before: the share whose first pass is in the
-language asked (`passes: 2` says a second ran, which it does only when the first was not).
-After: the share whose `answer_language` is the one asked. Labelled: the share whose
-`answer_language` is what py3langid (a second library, under --judge) names the summary;
-where the two differ, the summary was read (a row's `read`).
-
-Retries: `--retry NAME` (MLX_SIDECAR_LANGUAGE_RETRY) runs one of tasks/summary.py's
-RETRIES; a run with --only-retried asks only the cases the default run answered in two
-passes (the first pass is greedy, so the same in every run).
+through `python server.py`, bundled model. First pass: the share answered in the language
+asked in one pass (`passes: 2` says the second ran, the model translating its summary,
+which it does only when the first was not in the language asked). After the second pass:
+the share whose `answer_language` is the one asked. Labelled truly: the share whose
+`answer_language` names the language py3langid (a second library, under --judge) names
+the summary (text.same_language); where a reader read the summary, a row's `read` says
+its language and stands for py3langid's.
 """
 
 from __future__ import annotations
@@ -22,9 +20,7 @@ import json
 import subprocess
 import time
 
-from common import CORPUS, TIMEOUT_S, arguments, sidecar
-
-from mlx_sidecar.tasks.summary import DEFAULT_RETRY
+from common import CORPUS, TIMEOUT_S, arguments, sidecar, write
 
 CUT = 2000  # characters of each text: one pass, and minutes, not hours, on a busy 2-core CPU
 ENGLISH = {"de": "14-python-whetting-your-appetite.txt", "fr": "07-click-readme.md",
@@ -52,20 +48,11 @@ def main() -> None:
     args = arguments(
         __doc__,
         "language.json",
-        ("--retry", {"help": "a RETRIES name, or off"}),
-        ("--only-retried", {"action": "store_true"}),
         ("--judge", {"default": "/tmp/lid/bin/python", "help": "has py3langid"}),
     )
-    out = args.out
-    record = json.loads(out.read_text("utf-8")) if out.is_file() else {"runs": {}}
-    asked = cases()
-    if args.only_retried:
-        asked = [(r["file"], r["language"], r["asked"]) for r in record["runs"]["default"]["rows"]
-                 if r["passes"] == 2]  # fmt: skip
-    env = {"MLX_SIDECAR_LANGUAGE_RETRY": args.retry} if args.retry else None
     rows, start = [], time.time()
-    with sidecar(env=env) as (client, run):
-        for file, language, want in asked:
+    with sidecar() as (client, run):
+        for file, language, want in cases():
             request = {"command": "summarize", "content": excerpt(file), "language": want}
             r = client.call({**request, "sentences": 1}, TIMEOUT_S)
             said = {k: r[k] for k in ("answer_language", "passes", "summary")}
@@ -77,9 +64,7 @@ def main() -> None:
                             capture_output=True, check=True).stdout  # fmt: skip
     for row, named in zip(rows, json.loads(judged), strict=True):
         row["py3langid"] = named
-    run |= {"seconds": round(time.time() - start), "retry": args.retry or DEFAULT_RETRY}
-    record["runs"][args.retry or "default"] = {"run": run, "rows": rows}
-    out.write_text(json.dumps(record, ensure_ascii=False, indent=1) + "\n", encoding="utf-8")
+    write(args.out, run | {"seconds": round(time.time() - start)}, rows=rows)
 
 
 if __name__ == "__main__":

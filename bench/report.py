@@ -347,43 +347,33 @@ def extract_section(data: dict) -> list[str]:
 
 @section("language.json", "Languages asked", "language.py")
 def language_section(data: dict) -> list[str]:
-    """Shares in the language asked before and after the second pass, shares labelled
-    truthfully, by group and by case; the retries compared on the cases that needed one."""
+    """Shares in the language asked before and after the second pass, and labelled truly,
+    by group and in all; then each case."""
+    from mlx_sidecar.text import same_language
 
     def group(r: dict) -> str:
         return "other" if r["language"] == "en" else "own" if r["asked"] == r["language"] else "en"
 
-    def truth(r: dict) -> str:  # read where py3langid and the label differ
+    def truth(r: dict) -> str:  # a reader's read, where there is one, stands for py3langid's
         return r.get("read") or r["py3langid"]
 
-    runs = data["runs"]
-    rows, groups = runs["default"]["rows"], []
+    rows, groups = data["rows"], []
     titles = {"own": "own language", "en": "English", "other": "English texts in de/fr/es"}
-    for key, title in titles.items():
-        some = [r for r in rows if group(r) == key]
+    for key, title in [*titles.items(), (None, "all")]:
+        some = [r for r in rows if key in (None, group(r))]
         before = sum(r["passes"] == 1 and r["answer_language"] == r["asked"] for r in some)
         after = sum(r["answer_language"] == r["asked"] for r in some)
-        labelled = sum(r["answer_language"] == truth(r) for r in some)
+        labelled = sum(same_language(r["answer_language"], truth(r)) for r in some)
         groups.append([title, *(share(x, len(some)) for x in (before, after, labelled))])
     cases = [[r["file"], r["asked"], str(r["passes"]), r["answer_language"], truth(r),
               "yes" if r["extractive"] else "", r["summary"][:90].replace("|", "/")]
              for r in rows]  # fmt: skip
-    twice = {name: [r for r in run["rows"] if r["passes"] == 2] for name, run in runs.items()}
-    retried = [
-        [f"{name} ({runs[name]['run']['retry']})" if name == "default" else name,
-         share(sum(r["answer_language"] == r["asked"] for r in rows), len(rows)),
-         ", ".join(f"{r['file'][:2]}→{r['asked']}" for r in rows)]
-        for name, rows in twice.items()
-    ]  # fmt: skip
     return [
-        recorded(runs["default"]["run"], f"{runs['default']['run']['seconds']:,} s"),
-        method("language.py", "Cases:", "Retries:"),
-        table("asked in|first pass in the language asked|after the retry|labelled truly",
+        recorded(data["run"], f"{data['run']['seconds']:,} s"),
+        method("language.py", "Cases:"),
+        table("asked in|first pass in the language asked|after the second pass|labelled truly",
               groups, "lrrr"),
         table("text|asked|passes|answer_language|read as|extractive|summary", cases, "llrllll"),
-        "*Retries compared* on the cases the default run answered in two passes (the share "
-        "then in the language asked):",
-        table("retry|in the language asked|cases (text→asked)", retried, "lrl"),
     ]  # fmt: skip
 
 
