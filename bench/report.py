@@ -121,6 +121,85 @@ def quality_section(data: dict) -> list[str]:
     ]
 
 
+BLIND = {"baseline": "blind-read/verdicts-baseline.json", "after": "blind-read/verdicts-after.json"}
+ANSWERS = {
+    "baseline": ["answers-baseline.json"],
+    "after": ["quality-held-out.json", "answers-after.json"],
+}
+VERDICTS = ("supported", "unsupported", "contradicts", "empty")
+
+
+@section(BLIND["baseline"], "Blind read", "")
+def blind_section(_: dict) -> list[str]:
+    """The readers' verdicts before and after issue 25, beside its targets, and by kind."""
+    from common import manifest
+
+    reads = {k: json.loads((RESULTS / f).read_text("utf-8"))["documents"]
+             for k, f in BLIND.items() if (RESULTS / f).is_file()}  # fmt: skip
+
+    def verdicts(docs: list[dict], *parts: str) -> list[str]:
+        return [s["verdict"] for d in docs for p in parts for s in d[p]]
+
+    def counts(docs: list[dict], part: str) -> str:
+        said = verdicts(docs, part)
+        return " / ".join(str(said.count(v)) for v in VERDICTS)
+
+    def of(docs: list[dict], parts: tuple, verdict: str) -> str:
+        said = verdicts(docs, *parts)
+        return share(said.count(verdict), len(said))
+
+    def docs_with(docs: list[dict], key: str) -> str:
+        return share(sum(bool(d[key]) for d in docs), len(docs))
+
+    both, every, tags = ("summary", "one_sentence"), ("summary",), ("tags",)
+    measures = [
+        ("summary sentences: supported / unsupported / contradicts / empty", "",
+         lambda d: counts(d, "summary")),
+        ("summary sentences supported", "≥ 90%", lambda d: of(d, every, "supported")),
+        ("one-sentence summaries: supported / unsupported / contradicts / empty", "",
+         lambda d: counts(d, "one_sentence")),
+        ("one-sentence summaries supported", "≥ 90%",
+         lambda d: of(d, ("one_sentence",), "supported")),
+        ("all sentences supported", "≥ 90%", lambda d: of(d, both, "supported")),
+        ("all sentences contradicting", "0", lambda d: of(d, both, "contradicts")),
+        ("all sentences empty", "≤ 5%", lambda d: of(d, both, "empty")),
+        ("tags: useful / weak / junk", "",
+         lambda d: " / ".join(str(verdicts(d, "tags").count(v)) for v in ("useful", "weak", "junk"))),
+        ("tags junk", "≤ 5%", lambda d: of(d, tags, "junk")),
+        ("documents with a subject tag", "≥ 80%", lambda d: docs_with(d, "subject_tag")),
+        ("useful summaries", "≥ 80%", lambda d: docs_with(d, "summary_useful")),
+        ("useful one-sentence summaries", "≥ 80%", lambda d: docs_with(d, "one_sentence_useful")),
+        ("readable summaries", "", lambda d: docs_with(d, "readable")),
+    ]  # fmt: skip
+    rows = [[what, *(cell(docs) for docs in reads.values()), target]
+            for what, target, cell in measures]  # fmt: skip
+    kinds: dict[str, dict[str, list]] = {}
+    entries = manifest()
+    for key, docs in reads.items():
+        for d in docs:
+            kinds.setdefault(entries[d["file"]]["kind"], {}).setdefault(key, []).append(d)
+    by_kind = [[kind, " / ".join(str(len(g.get(k, []))) for k in reads),
+                *(of(g[k], both, "supported") if k in g else "" for k in reads)]
+               for kind, g in sorted(kinds.items())]  # fmt: skip
+    answers = [next((f"`bench/results/{f}`" for f in ANSWERS[k] if (RESULTS / f).is_file()), "")
+               for k in reads]  # fmt: skip
+    return [
+        "*Method*: a helper reader, blind to the code version, judged each answer of the "
+        "held-out half against its document (`bench/quality.py --blind` writes the answer "
+        "files): each summary and one-sentence summary sentence supported, unsupported, "
+        "contradicts or empty; each tag useful, weak or junk; whether a tag names the "
+        "subject, whether each summary is useful to the person who saved the document and "
+        "readable. The baseline is the code at cbfa0eb (before issue 25). Answers: "
+        + "; ".join(f"{k} {a}" for k, a in zip(reads, answers, strict=True) if a)
+        + "; verdicts: " + ", ".join(f"`bench/results/{BLIND[k]}`" for k in reads) + ".",
+        table(f"measure|{'|'.join(f'{k} ({len(d)} documents)' for k, d in reads.items())}"
+              "|issue 25's target", rows, "l" + "r" * (len(reads) + 1)),
+        table(f"kind|documents ({' / '.join(reads)})|"
+              + "|".join(f"sentences supported, {k}" for k in reads), by_kind,
+              "l" + "r" * (len(reads) + 1)),
+    ]  # fmt: skip
+
+
 @section("perf.json", "Speed", "perf.py")
 def perf_section(data: dict) -> list[str]:
     inputs = data["inputs"].items()
