@@ -429,3 +429,15 @@ def test_an_unknown_format_is_refused_before_a_model_is_needed(sidecar):
     for command in ("generate-tags", "summarize"):
         line = sidecar.answer({"command": command, "content": "Terns.", "format": "PDF"})
         assert line["type"] == "error" and line["code"] == "invalid_params", line
+
+
+def test_a_manual_pages_words_hyphenated_at_line_ends_are_whole_again():
+    # groff breaks a word at a line's end with U+2010 HYPHEN; an ASCII hyphen is the
+    # word's own ("sätt-användar-") and stays.
+    page = (
+        "NAMN\n       chmod - ändra filrättigheter\n\nBESKRIVNING\n       chmod ändrar fil\u2010\n"
+        "       rättighetsbitarna, vil\u2010\n       ket kan vara sätt-\n       användar-ID.\n"
+    )
+    text = reading.read_document(page, "text").text
+    assert "filrättighetsbitarna, vilket kan" in text
+    assert "sätt-\n" in text and "\u2010" not in text

@@ -31,6 +31,9 @@ log = logging.getLogger(__name__)
 
 # A manual page's header or footer line: its name and section at an end, wide gaps.
 MAN_PAGE_LINE = re.compile(r"^(?:\S+\(\d\w*\)\s{3,}.*|.*\S\s{3,}\S+\(\d\w*\))[ \t]*$\n?", re.M)
+# A word groff hyphenated at a line's end: its U+2010 HYPHEN, the line break and the next
+# line's indent ("fil‐\n       rättighetsbitarna" is "filrättighetsbitarna").
+TYPESET_HYPHEN = re.compile(r"(?<=\w)\u2010\n[ \t]*(?=\w)")
 FORMATS = ("auto", "text", "markdown", "rst", "html", "email", "chat", "subtitles")
 BLOCK_READERS = {"html": html_blocks, "markdown": markdown_blocks, "rst": rst_blocks}
 
@@ -95,5 +98,6 @@ def read_as(fmt: str, content: str) -> tuple[str, str]:
 def plain(content: str, fmt: str = "text") -> Reading:
     """The content as it is, titled by its first line when that stands alone; a manual
     page's running header and footer ("JQ(1)  General Commands Manual  JQ(1)") give no
-    words (its name titles it)."""
-    return Reading(fmt, MAN_PAGE_LINE.sub("", content).strip(), plain_title(content))
+    words (its name titles it), and its words hyphenated at line ends are whole again."""
+    text = TYPESET_HYPHEN.sub("", MAN_PAGE_LINE.sub("", content))
+    return Reading(fmt, text.strip(), plain_title(content))
