@@ -1,7 +1,5 @@
 """A library in one command: the batch command against one document at a time.
 
-    python bench/batch.py [--documents 24] [--out bench/results/batch.json]
-
 Documents: --documents short documents of 600-3,000 characters cut from the corpus at a
 paragraph break (e-mails, chat and caption excerpts, README and library-page openings,
 prose), in the order of SOURCES, as a user's saved notes, mails and pages are. Each one
@@ -17,11 +15,11 @@ summary both ways (greedy decoding; batched products may round differently).
 
 from __future__ import annotations
 
-import json
+import itertools
 import sys
 import time
 
-from common import RESULTS, TIMEOUT_S, arguments, corpus_text, excerpt, sidecar, write
+from common import TIMEOUT_S, arguments, corpus_text, excerpt, sidecar, write
 
 SOURCES = """
 36-wine-release-announcement.eml 07-click-readme.md 41-ubuntu-irc-support-channel.txt
@@ -40,31 +38,12 @@ MAX_CHARS = 3000  # excerpt cuts at the last paragraph break past a fifth: 600 c
 
 def documents(n: int) -> list[dict]:
     """n documents: the SOURCES' openings, then their next excerpts when more are asked."""
-    out: list[dict] = []
-    for rounds in range(n):
-        for name in SOURCES:
-            piece = excerpt(corpus_text(name), MAX_CHARS, rounds * MAX_CHARS)
-            if len(piece) >= MAX_CHARS // 5 and len(out) < n:
-                out.append({"id": f"{name}#{rounds}", "content": piece})
-        if len(out) == n:
-            return out
-    return out
+    pieces = ({"id": f"{name}#{r}", "content": excerpt(corpus_text(name), MAX_CHARS, r * MAX_CHARS)}
+              for r in range(n) for name in SOURCES)  # fmt: skip
+    return list(itertools.islice((p for p in pieces if len(p["content"]) >= MAX_CHARS // 5), n))
 
 
-def llama_cpp_decode() -> dict | None:
-    """llama.cpp's single-stream decode on the same GGUF from the latest perf run: the
-    best of its thread counts after a 400-token prompt (the length of these documents)."""
-    perf = RESULTS / "perf.json"
-    lc = json.loads(perf.read_text("utf-8"))["llama_cpp"] if perf.is_file() else {}
-    by_threads = lc.get("by_threads", {}).items()
-    tps = {t: r["at"]["400"]["generation_tps"] for t, r in by_threads if "400" in r["at"]}
-    if not tps:
-        return None
-    best = max(tps, key=tps.get)
-    return {"generation_tps": round(tps[best], 1), "threads": int(best), "prompt_tokens": 400}
-
-
-def main() -> int:
+def main() -> None:
     args = arguments(__doc__, "batch.json", ("--documents", {"type": int, "default": 24}))
     docs = documents(args.documents)
     with sidecar() as (client, run):
@@ -90,11 +69,10 @@ def main() -> int:
           one_at_a_time_per_minute=round(60 * n / single_s, 2),
           batch_per_minute=round(60 * n / batch_s, 2), speedup=round(single_s / batch_s, 2),
           batch=final, batch_generated_tps=round(final["generation_tokens"] / batch_s, 1),
-          llama_cpp_decode=llama_cpp_decode(), same_answers=n - len(differ), differ=differ,
+          same_answers=n - len(differ), differ=differ,
           answers=answers)  # fmt: skip
     print(f"one at a time {single_s:.1f} s, batch {batch_s:.1f} s: {single_s / batch_s:.2f}x")
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

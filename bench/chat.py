@@ -1,35 +1,31 @@
 """Chat: a follow-up turn against the first, and `format` against plain text.
 
-    python bench/chat.py [--reps 5] [--root DIR] [--base DIR] [--out bench/results/chat.json]
-
 Follow-up: a system message (an instruction and 5,400 characters of Pride and Prejudice)
 and a question, ~1,500 tokens, answered in up to 16 tokens (turn 1, cold: each
 conversation begins with its own line); then all of it, turn 1's answer and a new question
 (turn 2). Wall time and cached share (`cached_tokens` / `prompt_tokens`) of each turn; again
 with a generate-tags of another document (2,850 characters of the Debian essay) between.
 
-One cache: the commit before the LRU of prompt caches (--base, c0c19cc^) has no chat, so
-both servers run the same sequence as summarize: the prose, generate-tags of the other
-document, the prose again; the cached share of the second summarize.
+One cache: summarize the prose, generate-tags of the other document, summarize the prose
+again: the second summarize's time and cached share. The prompt caches are a few (an LRU)
+since c0c19cc; the 2026-12-07 run also ran c0c19cc^, whose one cache the tags took.
 
 Format: ten research topics asked for as a JSON array of strings, with `format` (a JSON
 Schema, an array of at least 5 strings: with no minimum SmolLM2 answers `[]`; and "json")
 and without, up to 96 tokens: generated tokens, tok/s and wall time a token, over plain's.
 
 Each figure is the median of --reps repetitions, each running every measure once (in a
-rotating order) on servers started together; ratios are taken within a repetition.
+rotating order) on one server; ratios are taken within a repetition.
 """
 
 from __future__ import annotations
 
-import contextlib
 import os
 import statistics
 import sys
 import time
-from pathlib import Path
 
-from common import ROOT, arguments, commit, corpus_text, excerpt, sidecar, timed, write
+from common import arguments, commit, corpus_text, excerpt, sidecar, timed, write
 
 from mlx_sidecar.client import SidecarClient
 
@@ -38,10 +34,8 @@ OTHER = excerpt(corpus_text("02-debian-project-essay.txt"), 3000)
 SYSTEM = "You are a careful reader. Answer questions about this text in one short sentence."
 ASKED = [{"role": "user", "content": "Who has taken Netherfield Park?"}]
 ASKED += [{"role": "user", "content": "How many daughters do the Bennets have?"}]
-TOPICS = (
-    "List ten research topics on honeybees as a JSON array of strings, "
-    'such as ["Pollination", "Hive temperature"].'
-)
+TOPICS = ("List ten research topics on honeybees as a JSON array of strings, "
+          'such as ["Pollination", "Hive temperature"].')  # fmt: skip
 STRINGS = {"type": "array", "items": {"type": "string"}, "minItems": 5}
 FORMATS = {"plain": None, "schema": STRINGS, "json": "json"}
 KEYS = ("prompt_tokens", "cached_tokens", "generation_tokens", "generation_tps")
@@ -82,49 +76,34 @@ def formats(client: SidecarClient) -> dict:
     return out
 
 
-def repetition(i: int, client: SidecarClient, base: SidecarClient | None) -> dict:
+def repetition(i: int, client: SidecarClient) -> dict:
     tag = f"Reading {time.time_ns()}-{i}"  # no earlier prompt begins like this one
-    measures = {
-        "follow_up": lambda: turns(client, f"{tag}a.", None),
-        "between": lambda: turns(client, f"{tag}b.", f"Essay {tag}b.\n{OTHER}"),
-        "lru": lambda: one_cache(client, f"{tag}c.", f"Essay {tag}c.\n{OTHER}"),
-        "format": lambda: formats(client),
-        "one_cache": lambda: one_cache(base, f"{tag}d.", f"Essay {tag}d.\n{OTHER}"),
-    }
-    names = [n for n in measures if base or n != "one_cache"]
-    done = {n: measures[n]() for n in names[i % len(names) :] + names[: i % len(names)]}
+    measures = {"follow_up": lambda: turns(client, f"{tag}a.", None),
+                "between": lambda: turns(client, f"{tag}b.", f"Essay {tag}b.\n{OTHER}"),
+                "lru": lambda: one_cache(client, f"{tag}c.", f"Essay {tag}c.\n{OTHER}"),
+                "format": lambda: formats(client)}  # fmt: skip
+    names = [*measures][i % len(measures) :] + [*measures][: i % len(measures)]
+    done = {n: measures[n]() for n in names}
     print(f"repetition {i + 1}: {done}", file=sys.stderr)
     return done
 
 
-def leaves(tree: dict, path: str = "") -> dict:
-    out = {}
-    for key, value in tree.items():
-        out |= leaves(value, f"{path}{key}.") if isinstance(value, dict) else {path + key: value}
-    return out
+def leaves(tree: dict, path: str = "") -> dict:  # {"a": {"b": 1}} as {"a.b": 1}
+    return {k: v for key, value in tree.items() for k, v in (leaves(value, f"{path}{key}.")
+            if isinstance(value, dict) else {path + key: value}).items()}  # fmt: skip
 
 
-def main() -> int:
-    args = arguments(
-        __doc__,
-        "chat.json",
-        ("--reps", {"type": int, "default": 5}),
-        ("--root", {"type": Path, "default": ROOT, "help": "the sidecar measured"}),
-        ("--base", {"type": Path, "help": "a checkout of c0c19cc^ (one prompt cache)"}),
-    )
-    with contextlib.ExitStack() as stack:
-        client, run = stack.enter_context(sidecar(args.root / "server.py"))
-        base = args.base and stack.enter_context(sidecar(args.base / "server.py"))[0]
+def main() -> None:
+    args = arguments(__doc__, "chat.json", ("--reps", {"type": int, "default": 5}))
+    with sidecar() as (client, run):
         formats(client)  # warm-up: first-call allocations, the grammar's first build
-        reps = [repetition(i, client, base) for i in range(args.reps)]
+        reps = [repetition(i, client) for i in range(args.reps)]
     each = [leaves(r) for r in reps]
     medians = {k: round(statistics.median(e[k] for e in each), 4) for k in each[0]}
     run["load_average_end"] = [round(x, 2) for x in os.getloadavg()]
-    ran = {"measured": args.root, "one_cache": args.base}  # -dirty: a server with edits
-    commits = {who: commit(folder) for who, folder in ran.items() if folder}
+    commits = {"measured": commit()}  # -dirty: a server with edits
     write(args.out, run, reps=len(reps), commits=commits, medians=medians, runs=reps)
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -14,18 +14,12 @@ import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 BENCH = Path(__file__).resolve().parent
-ROOT = BENCH.parent
-CORPUS = BENCH / "corpus"
-RESULTS = BENCH / "results"
+ROOT, CORPUS, RESULTS = BENCH.parent, BENCH / "corpus", BENCH / "results"
 sys.path.insert(0, str(ROOT))  # the package, without install
 
 from mlx_sidecar.client import SidecarClient  # noqa: E402
-
-if TYPE_CHECKING:
-    from mlx_sidecar.models import Model
 
 # A command may take minutes on a long text (the 185k-character novel: ~9 min for tags and
 # summary on 2 cores); the client's default deadline is 10.
@@ -55,48 +49,31 @@ def chosen(entries: list[dict], only: str) -> list[dict]:
 
 
 @contextlib.contextmanager
-def sidecar(
-    server: Path | None = None, env: dict | None = None
-) -> Iterator[tuple[SidecarClient, dict]]:
-    """`python server.py` (``server``: another checkout's, run in its folder) with the
-    bundled model loaded, and the run's record (run_record)."""
+def sidecar(server: Path | None = None) -> Iterator[tuple[SidecarClient, dict]]:
+    """`python server.py` (``server``: another checkout's) with the bundled model loaded."""
     server = server and server.resolve()
     where = {"command": [sys.executable, str(server)], "cwd": server.parent} if server else {}
-    with SidecarClient(env=env, **where) as client:
+    with SidecarClient(**where) as client:
         info = client.call({"command": "check-availability"})
         client.call({"command": "load-model"}, TIMEOUT_S)
         yield client, run_record(info)
 
 
 def timed(client: SidecarClient, command: dict, errors: bool = False) -> tuple[dict, float]:
-    """A command's answer and its wall time in seconds; with ``errors``, an error line is
-    an answer too (without, SidecarError)."""
+    """A command's answer and its seconds; with ``errors`` an error line is an answer too."""
     started = time.perf_counter()
     line = client.request(command, TIMEOUT_S)[1] if errors else client.call(command, TIMEOUT_S)
     return line, time.perf_counter() - started
 
 
-def bundled_model() -> Model:
-    """The bundled model loaded in this process, the sidecar's BLAS chosen first."""
+def bundled_model():
+    """The bundled model (a models.Model) loaded in this process, its BLAS chosen first."""
     from mlx_sidecar.platform import BLAS_ENV, Platform
 
     Platform(blas_request=os.environ.get(BLAS_ENV)).require_mlx()  # before mlx.core
     from mlx_sidecar.models import bundled_model_path, load_model
 
     return load_model(bundled_model_path(), "auto")
-
-
-def mask_ms(matcher: Any, tokenizer: Any, tokens: list[int]) -> list[float]:
-    """Milliseconds llguidance takes for each token's mask as ``matcher`` reads ``tokens``."""
-    from llguidance.numpy import allocate_token_bitmask, fill_next_token_bitmask
-
-    bitmask, out = allocate_token_bitmask(1, tokenizer.vocab_size), []
-    for token in tokens:
-        started = time.perf_counter()
-        fill_next_token_bitmask(matcher, bitmask)
-        out.append(1000 * (time.perf_counter() - started))
-        matcher.consume_token(token)
-    return out
 
 
 def commit(folder: Path = ROOT) -> str:
@@ -107,41 +84,32 @@ def commit(folder: Path = ROOT) -> str:
 
 def run_record(info: dict) -> dict:
     """The date and machine of a run: CPU model, cores, memory, OS, Python, package versions,
-    and the backend and BLAS the sidecar reported (``info``: check-availability's answer)."""
+    the backend and BLAS the sidecar reported (``info``: check-availability's answer), and
+    the load average at the start (other work skews every figure)."""
     versions = {}
     for name in VERSIONS:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[name] = importlib.metadata.version(name)
+    linux = {}  # the first line of each file that begins with the key, after it
+    for path, key in (("/proc/cpuinfo", "model name"), ("/etc/os-release", "PRETTY_NAME=")):
+        with contextlib.suppress(OSError), open(path, encoding="utf-8") as f:
+            linux[key] = next((x.split(key, 1)[1].strip(' \t:="\n') for x in f
+                               if x.startswith(key)), None)  # fmt: skip
+    cpu = linux.get("model name") or platform.machine()
+    system = f"{linux.get('PRETTY_NAME=')} (Linux {platform.release()})"
     if platform.system() == "Darwin":
         sysctl = ["sysctl", "-n", "machdep.cpu.brand_string"]
         cpu, system = subprocess.check_output(sysctl, text=True), f"macOS {platform.mac_ver()[0]}"
-    else:
-        cpu = system_field("/proc/cpuinfo", "model name") or platform.machine()
-        system = f"{system_field('/etc/os-release', 'PRETTY_NAME=')} (Linux {platform.release()})"
-    return {
-        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
-        "cpu": cpu.strip(),
-        "cores": os.cpu_count(),
-        "memory_gb": round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1),
-        "os": system,
-        "python": platform.python_version(),
-        "versions": versions,
-        "backend": info.get("backend"),
-        "blas": info.get("blas"),
-        "load_average": round(os.getloadavg()[0], 2),  # other work skews every figure
-    }
-
-
-def system_field(path: str, key: str) -> str | None:
-    """The value on the first line of a Linux system file that begins with ``key``."""
-    with contextlib.suppress(OSError), open(path, encoding="utf-8") as f:
-        return next((x.split(key, 1)[1].strip(' \t:="\n') for x in f if x.startswith(key)), None)
-    return None
+    memory_gb = round(os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") / 1e9, 1)
+    return {"date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "cpu": cpu.strip(),
+            "cores": os.cpu_count(), "memory_gb": memory_gb, "os": system,
+            "python": platform.python_version(), "versions": versions,
+            "backend": info.get("backend"), "blas": info.get("blas"),
+            "load_average": round(os.getloadavg()[0], 2)}  # fmt: skip
 
 
 def excerpt(text: str, limit: int, start: int = 0) -> str:
-    """Up to ``limit`` characters of ``text`` from ``start``, ending at the last paragraph
-    break past a fifth of them (at ``limit`` when there is none)."""
+    """``limit`` characters of ``text`` from ``start``, to a paragraph break past limit/5."""
     text = text[start:]
     if len(text) <= limit:
         return text.strip()

@@ -1,7 +1,5 @@
 """Summaries in the language asked: how often, before and after the second pass, and said.
 
-    python bench/language.py [--judge PYTHON] [--out FILE]
-
 Cases: the first non-English corpus text of each language (MANIFEST.json) cut to about
 CUT characters at a line end, asked for one sentence (what the app asks) in its own
 language and in English, and three English texts asked in German, French and Spanish;
@@ -20,7 +18,7 @@ import json
 import subprocess
 import time
 
-from common import CORPUS, TIMEOUT_S, arguments, sidecar, write
+from common import CORPUS, TIMEOUT_S, arguments, manifest, sidecar, write
 
 CUT = 2000  # characters of each text: one pass, and minutes, not hours, on a busy 2-core CPU
 ENGLISH = {"de": "14-python-whetting-your-appetite.txt", "fr": "07-click-readme.md",
@@ -31,9 +29,8 @@ JUDGE += "print(json.dumps([p.classify(t)[0] for t in texts]))"
 
 def cases() -> list[tuple[str, str, str]]:
     """(file, its language, the language asked)."""
-    manifest = json.loads((CORPUS / "MANIFEST.json").read_text(encoding="utf-8"))
-    foreign = [(m["file"], m["language"]) for m in manifest if m["language"] != "en"]
-    foreign = [f for f in foreign if not f[0].endswith(".html")]  # a cut page has no body
+    foreign = [(f, m["language"]) for f, m in manifest().items()  # a cut page has no body
+               if m["language"] != "en" and not f.endswith(".html")]  # fmt: skip
     foreign = list({lang: (f, lang) for f, lang in reversed(foreign)}.values())  # the first
     own = [(f, lang, asked) for f, lang in foreign for asked in (lang, "en")]
     return own + [(f, "en", asked) for asked, f in ENGLISH.items()]
@@ -45,11 +42,8 @@ def excerpt(file: str) -> str:
 
 
 def main() -> None:
-    args = arguments(
-        __doc__,
-        "language.json",
-        ("--judge", {"default": "/tmp/lid/bin/python", "help": "has py3langid"}),
-    )
+    judge = ("--judge", {"default": "/tmp/lid/bin/python", "help": "has py3langid"})
+    args = arguments(__doc__, "language.json", judge)
     rows, start = [], time.time()
     with sidecar() as (client, run):
         for file, language, want in cases():

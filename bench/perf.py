@@ -2,8 +2,6 @@
 """Speed against what a user would run instead: mlx-lm's own `stream_generate` on the same
 loaded model, and llama.cpp on the same GGUF.
 
-    python bench/perf.py [--quick] [--out bench/results/perf.json]
-
 The model is the bundled SmolLM2-135M-Instruct GGUF; llama.cpp gets the same file and the
 same prompt token ids, and both decode greedily. The in-process comparisons alternate
 their runs and report medians; llama.cpp's figure is its best of one thread and one per
@@ -56,9 +54,6 @@ LLAMA_PYTHONS = (sys.executable, str(common.BENCH / ".venv-llama" / "bin" / "pyt
 def through_sidecar(doc: str, chunk: str, max_tokens: int) -> tuple[dict, dict]:
     """The run's record, and the speeds the sidecar's own answers report."""
 
-    def prefill_s(line: dict) -> float:
-        return (line["prompt_tokens"] - line["cached_tokens"]) / line["prompt_tps"]
-
     with sidecar() as (client, run):
         summarize = {"command": "summarize", "content": doc, "max_tokens": max_tokens}
         cold = client.call(summarize, TIMEOUT_S)
@@ -68,23 +63,16 @@ def through_sidecar(doc: str, chunk: str, max_tokens: int) -> tuple[dict, dict]:
         tags, tags_s = timed(client, {"command": "generate-tags", "content": chunk})
         summary, summary_s = timed(client, {"command": "summarize", "content": chunk})
     cache = {k: warm[k] for k in ("prompt_tokens", "cached_tokens")}
-    chunk_15k = {"chars": len(chunk), "prompt_tokens": tags["prompt_tokens"]}
-    chunk_15k |= {"tags_s": round(tags_s, 1), "summary_s": round(summary_s, 1)}
-    return run, {
-        "summarize": cold,
-        "prompt_cache": cache | {
-            "cold_prefill_s": round(prefill_s(cold), 3),
-            "warm_prefill_s": round(prefill_s(warm), 3),
-            "ratio": round(prefill_s(warm) / prefill_s(cold), 3),
-        },
-        "chunk_15k": chunk_15k | {
-            "total_s": round(tags_s + summary_s, 1),
-            "summary_prompt_tokens": summary["prompt_tokens"],
-            "summary_cached_tokens": summary["cached_tokens"],
-            "tags_generation_tokens": tags["generation_tokens"],
-            "summary_generation_tokens": summary["generation_tokens"],
-        },
-    }  # fmt: skip
+    prefill_s = [(x["prompt_tokens"] - x["cached_tokens"]) / x["prompt_tps"] for x in (cold, warm)]
+    cache |= {"cold_prefill_s": round(prefill_s[0], 3), "warm_prefill_s": round(prefill_s[1], 3),
+              "ratio": round(prefill_s[1] / prefill_s[0], 3)}  # fmt: skip
+    chunk_15k = {"chars": len(chunk), "prompt_tokens": tags["prompt_tokens"],
+                 "tags_s": round(tags_s, 1), "summary_s": round(summary_s, 1),
+                 "total_s": round(tags_s + summary_s, 1)}  # fmt: skip
+    for key in ("prompt_tokens", "cached_tokens", "generation_tokens"):
+        chunk_15k[f"summary_{key}"] = summary[key]
+    chunk_15k["tags_generation_tokens"] = tags["generation_tokens"]
+    return run, {"summarize": cold, "prompt_cache": cache, "chunk_15k": chunk_15k}  # fmt: skip
 
 
 def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) -> tuple:
@@ -105,10 +93,9 @@ def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) 
         *_, last = stream_generate(model.module, model.tokenizer, mx.array(ids), max_tokens, **kw)
         return last.prompt_tps, last.generation_tps
 
-    def generator(ids: list[int]) -> tuple[float, float]:
-        g = Generator(model).generate(  # a new Generator: cold, like raw
-            ids, detached_context(), max_tokens=max_tokens, temperature=0.0
-        )
+    def generator(ids: list[int]) -> tuple[float, float]:  # a new Generator: cold, like raw
+        g = Generator(model).generate(ids, detached_context(), max_tokens=max_tokens,
+                                      temperature=0.0)  # fmt: skip
         return g.prompt_tps, g.generation_tps
 
     prompt = encode_prompt(model.tokenizer, doc, TASK)
@@ -119,14 +106,11 @@ def in_process(doc: str, chunk: str, max_tokens: int, reps: int, lengths: bool) 
             runs[name].append((raw if name == "raw" else generator)(prompt))
     generation: dict = {"prompt_tokens": len(prompt), "decode_tokens": max_tokens}
     for i, key in enumerate(KEYS):
-        mine, theirs = ([r[i] for r in runs[w]] for w in ("sidecar", "raw"))
-        generation[key] = {
-            "sidecar": round(statistics.median(mine), 2),
-            "raw": round(statistics.median(theirs), 2),
-            "ratio": round(statistics.median(mine) / statistics.median(theirs), 3),
-            "sidecar_all": [round(x, 2) for x in mine],
-            "raw_all": [round(x, 2) for x in theirs],
-        }
+        each = {w: [round(r[i], 2) for r in runs[w]] for w in ("sidecar", "raw")}
+        at_median = {w: statistics.median(r[i] for r in runs[w]) for w in each}
+        generation[key] = {w: round(x, 2) for w, x in at_median.items()} | {
+            "ratio": round(at_median["sidecar"] / at_median["raw"], 3),
+            **{f"{w}_all": x for w, x in each.items()}}  # fmt: skip
     generation.update(weights=model.weights, peak_memory_gb=round(mx.get_peak_memory() / 1e9, 3))
     ids, at = encode_prompt(model.tokenizer, chunk, TASK), {}
     for n in (*LENGTHS, len(ids)) if lengths else ():
@@ -148,10 +132,8 @@ def llama_cpp(python: str | None, gguf: str, ids: list[int], max_tokens: int) ->
         return {"installed": False, "reason": f"failed: {done.stderr[-300:]}"}
     out = json.loads(done.stdout.splitlines()[-1])
     threads = out["by_threads"].values()
-    out["best_at"] = {
-        str(n): {k: round(max(t["at"][str(n)][k] for t in threads), 2) for k in KEYS}
-        for n in lengths
-    }
+    out["best_at"] = {str(n): {k: round(max(t["at"][str(n)][k] for t in threads), 2) for k in KEYS}
+                      for n in lengths}  # fmt: skip
     return out
 
 
@@ -165,10 +147,9 @@ def llama_worker(params: dict) -> dict:
     ids, max_tokens = params["ids"], params["max_tokens"]
     out: dict = {"installed": True, "version": llama_cpp.__version__, "by_threads": {}}
     for threads in sorted({1, os.cpu_count() or 1}):
-        llm = llama_cpp.Llama(
-            model_path=params["model_path"], n_ctx=len(ids) + max_tokens + 64, n_batch=512,
-            n_threads=threads, n_threads_batch=threads, verbose=False,
-        )  # fmt: skip
+        llm = llama_cpp.Llama(model_path=params["model_path"], n_ctx=len(ids) + max_tokens + 64,
+                              n_batch=512, n_threads=threads, n_threads_batch=threads,
+                              verbose=False)  # fmt: skip
         at = {}
         for n in params["lengths"]:
             prefill, decode = [], []
@@ -189,10 +170,9 @@ def llama_worker(params: dict) -> dict:
     return out
 
 
-def main() -> int:
+def main() -> None:
     if sys.argv[1:] == ["--llama-worker"]:  # run by llama_cpp() in llama.cpp's Python
-        print(json.dumps(llama_worker(json.load(sys.stdin))))
-        return 0
+        return print(json.dumps(llama_worker(json.load(sys.stdin))))
     quick = {"action": "store_true", "help": "fewer runs, shorter decodes"}
     args = common.arguments(__doc__, "perf.json", ("--quick", quick))
     max_tokens, reps = (32, 1) if args.quick else (64, 3)
@@ -200,21 +180,18 @@ def main() -> int:
     started = time.perf_counter()
     run, through = through_sidecar(doc, chunk, max_tokens)
     check = [[p, "-c", "import llama_cpp"] for p in LLAMA_PYTHONS if Path(p).exists()]
-    found = [c[0] for c in check if not subprocess.run(c, capture_output=True).returncode]
-    python = found[0] if found else None
+    python = next((c[0] for c in check
+                   if not subprocess.run(c, capture_output=True).returncode), None)  # fmt: skip
     generation, at, ids, gguf = in_process(doc, chunk, max_tokens, reps, python is not None)
     tps = through.pop("summarize")["generation_tps"]
-    generation["subprocess_summarize"] = {
-        "generation_tps": tps,
-        "ratio_vs_raw": round(tps / generation["generation_tps"]["raw"], 3),
-    }
+    ratio = round(tps / generation["generation_tps"]["raw"], 3)
+    generation["subprocess_summarize"] = {"generation_tps": tps, "ratio_vs_raw": ratio}
     inputs = {"document": (DOC, doc), "chunk": (CHUNK, chunk)}
     inputs = {k: {"source": f"bench/corpus/{f}", "chars": len(t)} for k, (f, t) in inputs.items()}
     write(args.out, run, quick=args.quick, inputs=inputs, generation=generation, **through,
           llama_cpp={**llama_cpp(python, gguf, ids, max_tokens), "sidecar_at": at},
           total_s=round(time.perf_counter() - started, 1))  # fmt: skip
-    return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()

@@ -1,6 +1,4 @@
-"""The user's own tags (`known_tags`): relevance, speed with large lists, grammar costs.
-
-    python bench/vocabulary.py [--max-chars 6000] [--only 07,09] [--out FILE]
+"""The user's own tags (`known_tags`): relevance, and speed with a large list.
 
 Relevance: for each corpus text, generate-tags with known_tags = the text's MANIFEST
 subject names plus UNRELATED (24 topics no corpus text is about), once with
@@ -12,31 +10,22 @@ Speed: on SPEED_TEXTS, generate-tags without a list, then with 5,000 known tags 
 subjects, UNRELATED and generated filler tags) and max_new_tags 0, twice (the second call
 reuses the list's grammar), in the same server: seconds, and the ratio to the call
 without a list.
-
-Grammar: llguidance's build time for the grammar of 25, 1,000 and 10,000 known tags, and
-the time to compute one token's mask along a tags answer, with the bundled model's
-tokenizer, in process.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import time
-from statistics import median
 
 import common
 from common import TIMEOUT_S, corpus_text, excerpt, sidecar, timed, write
 
 from mlx_sidecar.client import SidecarClient
 
-UNRELATED = (
-    "cooking gardening knitting football astronomy poetry surfing origami opera ballet fishing "
-    "skiing pottery chess volcanoes dinosaurs jazz yoga baking tennis sailing birdwatching "
-    "photography calligraphy".split()
-)
+UNRELATED = ("cooking gardening knitting football astronomy poetry surfing origami opera ballet "
+             "fishing skiing pottery chess volcanoes dinosaurs jazz yoga baking tennis sailing "
+             "birdwatching photography calligraphy").split()  # fmt: skip
 SPEED_TEXTS = ("07-click-readme.md", "09-httpx-readme.md", "30-python-fnmatch-page.html")
-LIST_SIZES = (25, 1000, 10000)
 
 
 def relevance(client: SidecarClient, entries: list[dict], max_chars: int) -> dict:
@@ -53,14 +42,12 @@ def relevance(client: SidecarClient, entries: list[dict], max_chars: int) -> dic
                          "subject_chosen": any(t.casefold() in subject for t in tags),
                          "unrelated_chosen": [t for t in tags if t in UNRELATED]})  # fmt: skip
             print(f"max_new {max_new} {entry['file']}: {tags}", file=sys.stderr)
-        out[str(max_new)] = {
-            "texts": len(rows),
-            "texts_with_subject_tag": sum(r["subject_chosen"] for r in rows),
-            "tags_chosen": sum(len(r["tags"]) for r in rows),
-            "unrelated_tags_chosen": sum(len(r["unrelated_chosen"]) for r in rows),
-            "texts_with_no_tag": sum(not r["tags"] for r in rows),
-            "rows": rows,
-        }
+        out[str(max_new)] = {"texts": len(rows),
+                             "texts_with_subject_tag": sum(r["subject_chosen"] for r in rows),
+                             "tags_chosen": sum(len(r["tags"]) for r in rows),
+                             "unrelated_tags_chosen": sum(len(r["unrelated_chosen"]) for r in rows),
+                             "texts_with_no_tag": sum(not r["tags"] for r in rows),
+                             "rows": rows}  # fmt: skip
     return out
 
 
@@ -81,45 +68,17 @@ def speed(client: SidecarClient, entries: dict[str, dict]) -> list[dict]:
     return rows
 
 
-def grammar_costs() -> list[dict]:
-    """Build time and per-token mask time of known-tag grammars, in process."""
-    from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
-
-    tokenizer = TagGrammar(common.bundled_model()).tokenizer()
-    import llguidance
-
-    rows = []
-    for size in LIST_SIZES:
-        known = ["C#", "Node.js", "日本語", *UNRELATED, *(f"topic {i:05d}" for i in range(size))]
-        known = known[:size]
-        started = time.perf_counter()
-        matcher = llguidance.LLMatcher(tokenizer, known_tags_grammar(known, 5, 1))
-        build = 1000 * (time.perf_counter() - started)
-        answer = json.dumps([known[0], known[1], known[-1], "a new tag"], ensure_ascii=False)
-        ms = common.mask_ms(matcher, tokenizer, tokenizer.tokenize_str(answer))
-        rows.append({"known_tags": size, "build_ms": round(build, 2), "tokens": len(ms),
-                     "mask_ms_median": round(median(ms), 3),
-                     "mask_ms_max": round(max(ms), 3)})  # fmt: skip
-        print(f"grammar {size}: {rows[-1]}", file=sys.stderr)
-    return rows
-
-
-def main() -> int:
-    args = common.arguments(
-        __doc__,
-        "vocabulary.json",
-        ("--max-chars", {"type": int, "default": 6000}),
-        ("--only", {"default": "", "help": "file prefixes, comma-separated"}),
-    )
+def main() -> None:
+    args = common.arguments(__doc__, "vocabulary.json",
+                            ("--max-chars", {"type": int, "default": 6000}),
+                            ("--only", {"default": "", "help": "file prefixes"}))  # fmt: skip
     entries, started = common.manifest(), time.time()
     with sidecar() as (client, run):
         found = relevance(client, common.chosen(list(entries.values()), args.only), args.max_chars)
         timings = speed(client, entries)
-    grammar, seconds = grammar_costs(), round(time.time() - started, 1)
-    write(args.out, run, seconds=seconds, max_chars=args.max_chars, unrelated=UNRELATED,
-          relevance=found, speed=timings, grammar=grammar)  # fmt: skip
-    return 0
+    write(args.out, run, seconds=round(time.time() - started, 1), max_chars=args.max_chars,
+          unrelated=UNRELATED, relevance=found, speed=timings)  # fmt: skip
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    main()
