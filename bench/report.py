@@ -93,9 +93,9 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    return [recorded(data.get("run")),
-        ("Tags and summaries over", "For each text:"),
-        table_of(data["rows"], entries),
+    halves = {"run": "tuning half", "held_out_run": "held-out half (code at b376c11, read blind)"}
+    runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
+    return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
         f"left out, by half of the corpus: {left or 'none'}."]  # fmt: skip
 
@@ -115,7 +115,7 @@ MEASURES = [  # what, the answers' parts (none: a document's), verdicts or key, 
     ("useful summaries", "", "summary_useful", "≥ 80%"),
     ("useful one-sentence summaries", "", "one_sentence_useful", "≥ 80%"),
     ("readable summaries", "", "readable", "")]  # fmt: skip
-ANSWERS = {"baseline": "answers-baseline.json", "after": "quality-held-out.json"}
+ANSWERS = {"baseline": "answers-baseline.json", "after": "quality.json"}  # its held-out rows
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
@@ -242,7 +242,9 @@ def batch_section(data: dict) -> list:
     beside = (t := tps and max(tps, key=tps.get)) and (
         f"; llama.cpp's single-stream decode on the same GGUF, after a 400-token prompt with {t} "
         f"threads, is {f1(tps[t])} tok/s (bench/results/perf.json)")  # fmt: skip
-    return [recorded(data.get("run")),
+    held_out = data.get("held_out_run")  # the held-out rows: the blind read's answers
+    return [recorded(data.get("run"), "the tuning half" if held_out else ""),
+        *([recorded(held_out, "the held-out half (answers of the code at b376c11)")] if held_out else []),
         ("Documents:", "One at a time:"),
         f"{n} documents of {min(chars):,} to {max(chars):,} characters.",
         table("run|seconds|documents per minute|speedup", rows),
