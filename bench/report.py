@@ -23,9 +23,8 @@ HEADER = """\
 # Benchmark results
 
 Written by `bench/report.py` from the result files in `bench/results/`; do not edit it by
-hand. After a benchmark run, `python bench/report.py` writes it again, and
-`python bench/report.py --check` fails while it is out of date. Each section names its
-result file, the script that wrote it, and the date, machine and versions of the run."""
+hand. After a benchmark run, `python bench/report.py` writes it again (`--check` fails while
+it is out of date). Each section names its file, script, and its run's date, machine, versions."""
 SECTIONS: list[tuple] = []  # (file, title, script, render), in the order of RESULTS.md
 RECORD = {"date": ("date", "{}"), "CPU": ("cpu", "{}"), "cores": ("cores", "{} cores"),
           "memory": ("memory_gb", "{} GB memory"), "OS": ("os", "{}"),
@@ -137,12 +136,13 @@ def blind_section(_: dict) -> list:
         return share(*n)
 
     answers = [f"{k} `bench/results/{f}`" for k, f in ANSWERS.items() if (RESULTS / f).is_file()]
-    return ["*Method*: a helper reader, blind to the code version, judged each answer of the "
-        "held-out half against its document (`bench/quality.py --blind` writes the answer "
-        "files): each sentence of the summary and the one-sentence summary supported, "
-        "unsupported, contradicts or empty; each tag useful, weak or junk; whether a tag "
-        "names the subject, and whether each summary is useful to the person who saved the "
-        "document and readable. The baseline is the code at cbfa0eb (before issue 25). "
+    return ["*Method*: five helper readers (the brief: `blind-read/READER.md`), five documents "
+        "each, judged both versions' answers on the held-out half side by side, as A and B "
+        "at random (`blind-read/pairs-key.json`), against the document (`bench/quality.py "
+        "--blind` writes the answer files): each sentence of the summary and the one-sentence "
+        "summary supported, unsupported, contradicts or empty; each tag useful, weak or junk; "
+        "whether a tag names the subject, and whether each summary is useful to the person who "
+        "saved the document and readable. The baseline is the code at cbfa0eb (before issue 25). "
         f"Answers: {'; '.join(answers)}; verdicts: "
         + ", ".join(f"`bench/results/blind-read/verdicts-{k}.json`" for k in reads) + ".",
         table("measure|" + "".join(f"{k} ({len(d)} documents)|" for k, d in reads.items())
