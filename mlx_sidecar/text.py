@@ -103,8 +103,10 @@ MACROLANGUAGE = {"yue": "zh", "wuu": "zh", "arz": "ar", "azb": "az", "pnb": "pa"
 SAME_LANGUAGE = {"nb": "no"}  # the model names Norwegian Bokmål "no"
 
 
-CONFIDENT = 0.5  # the model's score of a language it is sure of: of one-line technical
-# texts, "Git 2.45 fixes bugs in git rebase and git clone." scores Turkish 0.43
+CONFIDENT = 0.5  # the model's score of a language it is sure of. On the 340 sentences of
+# bench/corpus/languages: 328 score this or more, and 323 of those are named right (98.5%;
+# Danish and Norwegian confused, 4); "Git 2.45 fixes bugs in git rebase and git clone."
+# scores Turkish 0.43
 
 
 def identify_language(text: str, confident: bool = False) -> str | None:
