@@ -32,13 +32,11 @@ TAG_PATTERN = (
 NEW_TAG = (
     r'/"(?:[^\s"\\#<>{}\[\]|*`~\/:=()@.,-]|\.[A-Z])[^"\\\n\r\t<>{}\[\]|*`~:=()@。、！？]{1,39}"/'
 )
-GRAMMARS_KEPT = 8
+GRAMMARS_KEPT = 8  # grammars of known-tag lists kept for reuse (one per list and limits)
 # Vocabulary pieces that are whitespace: byte-level BPE writes a space, newline, tab and
 # carriage return as these; SentencePiece writes a space as "▁" and bytes as <0xNN>.
 BLANK_PIECES = frozenset(" \n\t\rĠĊĉč▁")
-BLANK_BYTE_TOKENS = frozenset(
-    {"<0x20>", "<0x0A>", "<0x09>", "<0x0D>"}
-)  # grammars of known-tag lists kept for reuse (one per list and limits)
+BLANK_BYTE_TOKENS = frozenset({"<0x20>", "<0x0A>", "<0x09>", "<0x0D>"})
 
 
 def tags_schema(limit: int) -> dict:
@@ -155,7 +153,7 @@ class TagGrammar:
     def closing_tokens(self) -> tuple[Any, Any, Any]:
         """Three masks of the vocabulary (built once): tokens that end the string they are
         in (made only of '"', ']' and '}', and starting with '"'), tokens that close arrays
-        and objects (made only of ']' and '}'), and tokens that are only whitespace."""
+        and objects (made only of ']' and '}'), and tokens that are not only whitespace."""
         import numpy as np
 
         if self._closing is None:
@@ -170,7 +168,7 @@ class TagGrammar:
                 blank[i] = bool(token) and (
                     set(token) <= BLANK_PIECES or token in BLANK_BYTE_TOKENS
                 )
-            self._closing = (in_string, outside, blank)
+            self._closing = (in_string, outside, ~blank)
         return self._closing
 
 
@@ -224,7 +222,7 @@ class Constraint:
         import numpy as np
 
         closes = self.closing[0] if self.depth.in_string else self.closing[1]
-        for mask in (closes, ~self.closing[2]):
+        for mask in (closes, self.closing[2]):
             wanted = np.zeros_like(allowed)
             n = min(allowed.size, mask.size)
             wanted[:n] = mask[:n]

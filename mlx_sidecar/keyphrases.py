@@ -113,7 +113,7 @@ class DocumentLines:
         reading = Reading("text", self.text, self.title)
         return [s for s in (title_subject(reading), opening_subject(reading)) if s]
 
-    @property
+    @functools.cached_property
     def head(self) -> str:
         """The title and the first lines: where a document names itself."""
         filled = [ln for ln in self.text.split("\n") if ln.strip()]
@@ -414,8 +414,14 @@ def is_common_phrase(tag: str, language: str) -> bool:
     words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", tag.casefold())
     if not words or re.fullmatch(r"[A-Z]", tag) or re.search(r"[^\w\s'’-]", tag):
         return False  # "C", "C#", "I/O", ".NET": names, not words of the language
-    common = common_words(language) | language_stopwords(language)
+    common = common_or_stopwords(language)
     return all(w in common or w.isdigit() for w in words)
+
+
+@functools.cache
+def common_or_stopwords(language: str) -> frozenset:
+    """The language's COMMON_WORDS and its stopwords, joined once per language."""
+    return common_words(language) | language_stopwords(language)
 
 
 # --- Key phrases ---------------------------------------------------------------------

@@ -145,7 +145,8 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
     if translated:
         return verdict
     verdict.placed = True
-    stems = claim_stems(sentence, places.language)
+    ordered = ordered_claim_stems(sentence, places.language)
+    stems = frozenset(ordered)
     if not stems:
         return verdict
     if speaks_of_the_whole(sentence):
@@ -156,7 +157,7 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
     verdict.found = len(stems & region.stems)
     verdict.missing = sorted(stems - region.stems)
     verdict.elsewhere = [s for s in verdict.missing if s in places.index]
-    last = ordered_claim_stems(sentence, places.language)[-1]
+    last = ordered[-1]
     verdict.last = [last] if last not in region.stems else []
     if places.language == "en":
         asserted = {stem(w, "en") for w in predicates(sentence)}
