@@ -24,9 +24,9 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..reading.email import ATTRIBUTION, WHO_WROTE
+from ..reading.email import ATTRIBUTION
 from ..repairs.answer import Answer, drop_markup
-from ..repairs.summaries import starts_as_fragment, talks_about_itself
+from ..repairs.summaries import is_attribution, starts_as_fragment, talks_about_itself
 from ..repairs.support import IDENTIFIER, stem
 from ..text import (
     CJK,
@@ -231,7 +231,7 @@ def is_candidate(sentence: str) -> bool:
         return False  # a question, an exclamation, a line that trails off ('..'), no sentence
     if not within_length(sentence) or starts_as_fragment(sentence, NO_ANSWER):
         return False
-    if WHO_WROTE.match(sentence) or ATTRIBUTION.match(sentence) or QUOTED.match(sentence):
+    if is_attribution(sentence) or QUOTED.match(sentence):
         return False
     if POINTER.match(sentence) or EXAMPLE_OPENING.match(sentence) or CONTINUATION.match(sentence):
         return False

@@ -34,7 +34,6 @@ from ..text import (
 )
 from .extractive import extractive_sentences, fallback_sentence
 
-MAX_SENTENCES = 5  # the `sentences` option on summarize: 1 to 5
 MAX_FAILED = 2  # the model stops after this many sentences failed (or as many as asked)
 # What a rejected sentence is, when it does not count as one the model failed to write:
 # a list number or a word or two, cut by max_tokens.

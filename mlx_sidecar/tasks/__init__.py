@@ -54,6 +54,11 @@ class OverDocument:
     def max_tokens(self) -> int:
         return self.options.max_tokens
 
+    @property
+    def language(self) -> str | None:
+        """The English name of the language asked (None: the document's)."""
+        return self.options.language.name if self.options.language else None
+
     def translates(self, text: str) -> bool:
         """Whether the answer is asked in another language than ``text``'s."""
         language = self.options.language

@@ -115,9 +115,9 @@ class ExtractTask(OverDocument):
 
     def instruction(self) -> str:
         lines = "\n".join(f"- {p.lstrip('/')}: {q}" for p, q in field_questions(self.held))
-        language = self.options.language
+        language = self.language
         return EXTRACT_TASK.format(fields=lines) + (
-            LANGUAGE_LINE.format(language=language.name) if language else ""
+            LANGUAGE_LINE.format(language=language) if language else ""
         )
 
     widest_instruction = instruction

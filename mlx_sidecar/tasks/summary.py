@@ -30,7 +30,7 @@ from ..tokens import count_tokens
 from ..validate import optional_bool, optional_count
 from . import Ask, OverDocument
 from .options import max_tokens_option, temperature_option
-from .tags import TagsOptions, TagsTask, tag_tokens
+from .tags import TagsOptions, TagsTask
 
 if TYPE_CHECKING:
     from ..job import Job
@@ -41,7 +41,6 @@ MAX_SENTENCES = 5  # the `sentences` option: 1 to 5
 MAX_WORDS_RANGE = (5, 2000)
 MAX_SUMMARY_PARTS = 3  # a long document's summary: a sentence or more per third
 CHUNK_SENTENCES = "one or two sentences"  # what each chunk of a long document is asked
-CHUNK_TAGS = TagsOptions(limit=5, max_tokens=tag_tokens(5))  # generate-tags' defaults
 # The second pass when a summary came back in another language than `language` asked (see
 # in_asked_language): the model translates the summary. bench/language.py compared four
 # (the system prompt saying the language too, the language named in its own words, the
@@ -101,8 +100,7 @@ class SummaryTask(OverDocument):
         return cls(options, length=CHUNK_SENTENCES, target=2)
 
     def instruction(self, subject: str = "", length: str = "") -> str:
-        language = self.options.language
-        return summary_task(length or self.length, language.name if language else None, subject)
+        return summary_task(length or self.length, self.language, subject)
 
     def widest_instruction(self) -> str:
         return self.chunk_tags().widest_instruction()
@@ -129,13 +127,13 @@ class SummaryTask(OverDocument):
         (unless it is asked in another language); its clean sentences go into ``into`` (a
         new Summary of this task's length if none)."""
         summary = into if into is not None else self.new_summary()
-        translated = self.translates(text)
         tokenizer = job.model.tokenizer
+        answer = self.answer_about(tokenizer, text)
         prompt = encode_prompt(tokenizer, text, instruction or self.instruction())
         processors = [RepetitionPenalty(prompt)]
-        if not translated:
+        if not answer.translated:
             processors.append(document_bias(tokenizer, text))
-        feed = PartialStream(summary, self.answer_about(tokenizer, text))
+        feed = PartialStream(summary, answer)
         return SummaryAsk(
             prompt, self.max_tokens, processors, self.options.temperature, summary, feed
         )
@@ -147,16 +145,10 @@ class SummaryTask(OverDocument):
         return answer_for(tokenizer, text, self.translates(text), asked and asked.code)
 
     def chunk_tags(self) -> TagsTask:
+        """generate-tags' defaults, in this task's temperature and language."""
         o = self.options
-        return TagsTask(
-            offer_phrases=False,
-            options=TagsOptions(
-                CHUNK_TAGS.limit,
-                max_tokens=CHUNK_TAGS.max_tokens,
-                temperature=o.temperature,
-                language=o.language,
-            ),
-        )
+        options = TagsOptions(temperature=o.temperature, language=o.language)
+        return TagsTask(offer_phrases=False, options=options)
 
     def chunk_tasks(self) -> list:
         """Each chunk is asked for a short summary, and its tags (which name the subject

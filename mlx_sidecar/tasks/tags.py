@@ -106,8 +106,7 @@ class TagsTask(OverDocument):
         mentions (at most CANDIDATES_IN_PROMPT) as the tags to prefer."""
         o = self.options
         candidates = mentioned[:CANDIDATES_IN_PROMPT] if mentioned is not None else None
-        name = o.language.name if o.language else None
-        return tags_task(limit or o.limit, name, candidates, o.max_new)
+        return tags_task(limit or o.limit, self.language, candidates, o.max_new)
 
     def widest_instruction(self) -> str:
         """The longest instruction a chunk of a long document may carry (MAX_TAGS_LIMIT
@@ -117,10 +116,6 @@ class TagsTask(OverDocument):
             longest = ["x" * TAG_MAX_CHARS] * KEY_PHRASES
             return candidate_tags_task(MAX_TAGS_LIMIT, longest, MAX_TAGS_LIMIT, self.language)
         return self.instruction(list(self.known.tags), MAX_TAGS_LIMIT)
-
-    @property
-    def language(self) -> str | None:
-        return self.options.language.name if self.options.language else None
 
     def key(self) -> str:
         """Everything that changes this task's answer on a chunk (ChunkNotes)."""
