@@ -21,7 +21,7 @@ from .blocks import blocks_text, has_words, opening_title, plain_title
 from .chat import read_chat
 from .detect import detect_format
 from .email import read_email
-from .furniture import about_the_subject
+from .furniture import what_is_read
 from .html import html_blocks, page_title
 from .markdown import markdown_blocks
 from .rst import rst_blocks
@@ -90,7 +90,7 @@ def read_as(fmt: str, content: str) -> tuple[str, str]:
     if fmt == "subtitles":
         return read_subtitles(content), ""
     blocks = BLOCK_READERS[fmt](content)
-    text = blocks_text(about_the_subject(blocks)) or blocks_text(blocks)
+    text = blocks_text(what_is_read(blocks))
     title = (page_title(content) if fmt == "html" else "") or opening_title(blocks)
     return text, title
 

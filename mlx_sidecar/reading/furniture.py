@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import re
 
-from .blocks import Block
+from .blocks import Block, blocks_text
 
 # Titles of sections that are not what a document is about (case-folded, letters only).
 # READMEs and manuals put them around the description: Installation, License, Sponsors,
@@ -168,3 +168,9 @@ def is_furniture(block: Block) -> bool:
         or (block.linked and SPONSOR_WORDS.search(block.text))
         or LICENSE_WORDS.search(block.text)
     )
+
+
+def what_is_read(blocks: list[Block]) -> list[Block]:
+    """The blocks a reader reads: without furniture, or all when all is furniture."""
+    subject = about_the_subject(blocks)
+    return subject if blocks_text(subject) else blocks

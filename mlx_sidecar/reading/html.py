@@ -20,8 +20,8 @@ import re
 from collections import Counter
 from typing import Any
 
-from .blocks import SPHINX_MARK, Block, InlineText, blocks_text
-from .furniture import about_the_subject
+from .blocks import SPHINX_MARK, Block, InlineText
+from .furniture import what_is_read
 
 XML_DECLARATION = re.compile(r"^\s*<\?xml[^>]*\?>")
 GENERIC_HEADINGS = frozenset(
@@ -90,12 +90,6 @@ def html_blocks(content: str) -> list[Block]:
     if theirs and keeps_enough(what_is_read(theirs), what_is_read(ours)):
         return theirs
     return ours
-
-
-def what_is_read(blocks: list[Block]) -> list[Block]:
-    """The blocks that read_as reads: without furniture, or all when all is furniture."""
-    subject = about_the_subject(blocks)
-    return subject if blocks_text(subject) else blocks
 
 
 def parse_page(content: str) -> Any:
@@ -366,11 +360,8 @@ def page_title(content: str) -> str:
     than Sphinx open their main text with a section that names nothing (asciidoc's
     "SYNOPSIS"); Doxygen's <h1> is "Introduction", so a heading of GENERIC_HEADINGS gives
     way to the <title> ("JsonCpp: Main Page")."""
-    import lxml.html
-
-    try:  # lxml refuses a str that still declares its encoding (<?xml ... encoding=...?>)
-        root = lxml.html.document_fromstring(XML_DECLARATION.sub("", content, count=1))
-    except Exception:  # lxml raises ParserError on markup it cannot make a tree of
+    root = parse_page(content)
+    if root is None:
         return ""
     for element in (root.find(".//h1"), root.find(".//title")):
         text = "" if element is None else element.text_content().replace(SPHINX_MARK, "")
