@@ -123,10 +123,10 @@ def blind_section(_: dict) -> list:
 
     reads = {k: json.loads(p.read_text("utf-8"))["documents"] for k in ANSWERS
              if (p := RESULTS / f"blind-read/verdicts-{k}.json").is_file()}  # fmt: skip
-    kinds: dict[str, dict] = {}
+    kinds, entries = {}, manifest()  # kinds: the verdicts of each kind of document, per read
     for key, docs in reads.items():
         for d in docs:
-            kinds.setdefault(manifest()[d["file"]]["kind"], {}).setdefault(key, []).append(d)
+            kinds.setdefault(entries[d["file"]]["kind"], {}).setdefault(key, []).append(d)
 
     def cell(docs: list[dict], parts: str, of: str | tuple) -> str:
         said = [x["verdict"] for d in docs for p in parts.split() for x in d[p]]

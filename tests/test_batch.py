@@ -283,21 +283,14 @@ def test_without_a_memory_figure_the_backend_limit_holds():
 # --- The model families --------------------------------------------------------------------
 
 
-@pytest.fixture(scope="module")
-def family_server():
-    s = Sidecar()
-    yield s
-    s.stop()
-
-
 # mlx-lm 0.32 merges each of these caches into a batch (what mlx_lm.server checks): the
 # KVCache of Qwen3, the linear-attention ArraysCache beside the KVCache of Qwen3.5, and
 # Gemma 3's sliding-window RotatingKVCache. (A quantized or chunked KV cache would not
 # merge: no tiny family here has one.)
 @pytest.mark.parametrize("family", ["qwen3-tied", "qwen3_5", "gemma3_text"])
-def test_a_batch_runs_batched_on_each_kind_of_cache(family, family_folders, family_server):
+def test_a_batch_runs_batched_on_each_kind_of_cache(family, family_folders, sidecar):
     built = family_folders(family)
-    s = family_server
+    s = sidecar
     s.ok({"command": "load-model", "model_path": str(built.path)}, timeout=300)
     documents = [{"id": i, "content": SHORT[i]} for i in range(3)]
     events, line = s.request(

@@ -1,8 +1,9 @@
 """Which language a text is in (text.identify_language, fastText's model) and what follows
 from it: whether answering in a language translates the document, and which stemmer
 reads the document's words. Pure functions on real text: the 340 one-sentence texts of
-bench/corpus/languages (Debian's manual pages in 17 languages) and corpus documents; and
-through the server, what a summary asked in a language says of its own."""
+bench/corpus/languages (Debian's manual pages in 17 languages) and corpus documents (what a
+summary asked in a language says of its own is checked through the server in
+test_vocabulary.py)."""
 
 from __future__ import annotations
 
@@ -13,9 +14,7 @@ import pytest
 from conftest import ROOT
 
 from mlx_sidecar.language import require_language
-from mlx_sidecar.reading import read_document
-from mlx_sidecar.repairs.support import check_support
-from mlx_sidecar.text import WordStems, identify_language, same_language, split_sentences, stem
+from mlx_sidecar.text import WordStems, identify_language, same_language, stem
 
 LANGUAGES = ROOT / "bench" / "corpus" / "languages"
 SAMPLE = [json.loads(line) for line in (LANGUAGES / "sentences.jsonl").open(encoding="utf-8")]
@@ -28,7 +27,6 @@ MEASURED = json.loads((ROOT / "bench" / "results" / "language-id.json").read_tex
 OVERALL_MARGIN, LANGUAGE_MARGIN = 0.03, 0.15
 GERMAN = (ROOT / "bench" / "corpus" / "25-debian-vpn-de.txt").read_text(encoding="utf-8")
 ENGLISH = (ROOT / "bench" / "corpus" / "18-debian-backup.txt").read_text(encoding="utf-8")
-SWEDISH = (ROOT / "bench" / "corpus" / "66-chmod-man-page-sv.txt").read_text(encoding="utf-8")
 
 
 def named(code: str | None) -> str | None:
@@ -128,38 +126,3 @@ def test_a_cjk_document_supports_its_own_words_as_written(language):
     found, total = stems.support(sentence)
     assert stems.language == language and total and found == total
     assert stems.support("한국어 문서" if language != "ko" else "日本語の文書")[0] == 0
-
-
-# --- Through the server: the summary's language said, its grounding kept -----------------
-
-
-def opening(text: str, chars: int = 1500) -> str:
-    """A document's opening, cut at a line end: one pass, few prompt tokens."""
-    return text[: text.rfind("\n", 0, chars) + 1]
-
-
-def one_sentence(loaded, content: str, language: str) -> dict:
-    request = {"command": "summarize", "content": content, "language": language}
-    return loaded.ok({**request, "sentences": 1, "max_tokens": 48})
-
-
-def test_a_german_text_asked_in_english_says_the_language_its_summary_is_in(loaded):
-    line = one_sentence(loaded, opening(GERMAN), "en")
-    named = identify_language(line["summary"])
-    assert named is not None and line["answer_language"] == named, line["summary"]
-    if named != "en":  # the model's prose or the document's sentences, not in English
-        assert line["passes"] == 2  # only after a second pass asked in English again
-
-
-def test_a_swedish_text_asked_in_swedish_keeps_its_grounding(loaded):
-    """Swedish asked in Swedish is no translation: every sentence of the summary is held
-    to the document's words (the model's supported, or the document's own), none passed
-    on its names and numbers alone, and none is in another language."""
-    content = opening(SWEDISH)
-    line = one_sentence(loaded, content, "sv")
-    document = read_document(content).text
-    assert line["answer_language"] == "sv" and line["passes"] == 1
-    for sentence in split_sentences(line["summary"]):
-        own = " ".join(sentence.split()) in " ".join(document.split())
-        assert own or check_support(sentence, document).ok, sentence
-        assert identify_language(sentence, confident=True) in (None, "sv"), sentence

@@ -18,10 +18,15 @@ from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
 from mlx_sidecar.language import require_language
 from mlx_sidecar.models import Model
 from mlx_sidecar.prompts import summary_task, tags_task
+from mlx_sidecar.reading import read_document
 from mlx_sidecar.repairs.known_tags import FALLBACK_TAGS, with_known_tags
+from mlx_sidecar.repairs.support import check_support
+from mlx_sidecar.text import identify_language, split_sentences
 from mlx_sidecar.vocabulary import KnownTags, require_known_tags, require_max_new_tags
 
 HTTPX = (ROOT / "bench" / "corpus" / "09-httpx-readme.md").read_text(encoding="utf-8")
+GERMAN = (ROOT / "bench" / "corpus" / "25-debian-vpn-de.txt").read_text(encoding="utf-8")
+SWEDISH = (ROOT / "bench" / "corpus" / "66-chmod-man-page-sv.txt").read_text(encoding="utf-8")
 ODD = ["C#", "Node.js", "日本語", "Web-Scraping", "HTTP clients"]
 UNRELATED = ["cooking", "gardening", "knitting", "football", "astronomy", "poetry"]
 
@@ -282,3 +287,38 @@ def test_a_long_document_asks_every_chunk_in_the_language(short_context_folder):
         assert again["reused_chunks"] >= 2 * again["chunks"]  # and remembered in French
     finally:
         s.stop()
+
+
+# --- A summary's language said, its grounding kept (text.identify_language) ---------------
+
+
+def opening(text: str, chars: int = 1500) -> str:
+    """A document's opening, cut at a line end: one pass, few prompt tokens."""
+    return text[: text.rfind("\n", 0, chars) + 1]
+
+
+def one_sentence(loaded, content: str, language: str) -> dict:
+    request = {"command": "summarize", "content": content, "language": language}
+    return loaded.ok({**request, "sentences": 1, "max_tokens": 48})
+
+
+def test_a_german_text_asked_in_english_says_the_language_its_summary_is_in(loaded):
+    line = one_sentence(loaded, opening(GERMAN), "en")
+    named = identify_language(line["summary"])
+    assert named is not None and line["answer_language"] == named, line["summary"]
+    if named != "en":  # the model's prose or the document's sentences, not in English
+        assert line["passes"] == 2  # only after a second pass asked in English again
+
+
+def test_a_swedish_text_asked_in_swedish_keeps_its_grounding(loaded):
+    """Swedish asked in Swedish is no translation: every sentence of the summary is held
+    to the document's words (the model's supported, or the document's own), none passed
+    on its names and numbers alone, and none is in another language."""
+    content = opening(SWEDISH)
+    line = one_sentence(loaded, content, "sv")
+    document = read_document(content).text
+    assert line["answer_language"] == "sv" and line["passes"] == 1
+    for sentence in split_sentences(line["summary"]):
+        own = " ".join(sentence.split()) in " ".join(document.split())
+        assert own or check_support(sentence, document).ok, sentence
+        assert identify_language(sentence, confident=True) in (None, "sv"), sentence
