@@ -26,8 +26,8 @@ from dataclasses import dataclass
 
 from ..reading.email import ATTRIBUTION
 from ..repairs.answer import Answer, drop_markup
-from ..repairs.summaries import is_attribution, starts_as_fragment, talks_about_itself
-from ..repairs.support import IDENTIFIER, stem
+from ..repairs.summaries import starts_as_fragment, talks_about_itself
+from ..repairs.support import IDENTIFIER, is_attribution, stem
 from ..text import (
     CJK,
     ENDS_SENTENCE,

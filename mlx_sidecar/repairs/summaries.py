@@ -14,7 +14,6 @@ import functools
 import re
 from collections.abc import Callable
 
-from ..reading.email import ATTRIBUTION, WHO_WROTE
 from ..text import (
     CJK,
     ENDS_SENTENCE,
@@ -253,18 +252,12 @@ def says_only_who_wrote(sentence: str, answer: Answer) -> bool:
     2007." was the whole summary of a how-to on recovering a corrupted object. Every
     content word of it is in the lines that say who wrote (the reader's "X wrote to Y on
     DATE.", "On DATE, X wrote:"), none from what the message says."""
-    if not answer.document:
+    places = document_places(answer.document) if answer.document else None
+    if places is None or places.attribution is None:
         return False
-    lines = [x for x in answer.document.splitlines() if is_attribution(x.strip())]
-    if not lines:
-        return False
-    language = document_places(answer.document).language
+    language = places.language
     said = claim_stems(sentence, language) - claim_stems(" ".join(WRITING_WORDS), language)
-    return said <= claim_stems(" ".join(lines), language)
-
-
-def is_attribution(line: str) -> bool:
-    return bool(WHO_WROTE.match(line) or ATTRIBUTION.match(line))
+    return said <= places.attribution
 
 
 def support(sentence: str, answer: Answer) -> Support:

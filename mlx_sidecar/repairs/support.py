@@ -43,7 +43,7 @@ import functools
 import re
 from dataclasses import dataclass, field
 
-from ..reading.email import WHO_WROTE
+from ..reading.email import ATTRIBUTION, WHO_WROTE
 from ..text import CJK, LETTERS, content_words, guess_language, identify_language, split_sentences
 from ..text import stem as snowball_stem
 
@@ -213,6 +213,9 @@ class Places:
                 self.index.setdefault(s, []).append(i)
         self._stems_of_words: set[str] | None = None
         self.subject = self.subject_stems(document)
+        lines = [x for x in document.splitlines() if is_attribution(x.strip())]
+        # The stems of the lines that say who wrote (None: the document has none).
+        self.attribution = claim_stems(" ".join(lines), self.language) if lines else None
 
     def subject_stems(self, document: str) -> frozenset:
         """What any sentence of a summary may name besides its place's words: the words
@@ -252,6 +255,12 @@ class Places:
         if self._stems_of_words is None:
             self._stems_of_words = {stem(w, self.language) for w in self.words}
         return stem(folded, self.language) in self._stems_of_words
+
+
+def is_attribution(line: str) -> bool:
+    """A line that says who wrote: the e-mail reader's "X wrote to Y on DATE." or a
+    quoting client's "On DATE, X wrote:"."""
+    return bool(WHO_WROTE.match(line) or ATTRIBUTION.match(line))
 
 
 @functools.lru_cache(maxsize=32)
