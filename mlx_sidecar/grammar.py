@@ -55,6 +55,16 @@ def tags_schema(limit: int) -> dict:
     }
 
 
+def llguidance_installed() -> bool:
+    """Whether llguidance can be imported; if not, the log says tags go unconstrained."""
+    try:
+        import llguidance  # noqa: F401
+    except ImportError:
+        log.warning("llguidance is not installed; tags are generated unconstrained")
+        return False
+    return True
+
+
 class TagGrammar:
     """Logits processors that hold a model's tags answer to ``tags_schema``."""
 
@@ -77,16 +87,15 @@ class TagGrammar:
         of valid JSON, and Japanese tags (several tokens a character) ran out of tokens
         mid-array.
         """
-        try:
-            import llguidance
-        except ImportError:
-            log.warning("llguidance is not installed; tags are generated unconstrained")
+        if not llguidance_installed():
             return None
         if known is None:
+            import llguidance
+
             grammar = llguidance.LLMatcher.grammar_from_json_schema(tags_schema(limit))
         else:
             grammar = self.known_tags_grammar(known, limit, max_new)
-        return self.constraint(grammar, max_tokens, self.closing_tokens())
+        return self.constraint(grammar, max_tokens)
 
     def candidates_processor(
         self, candidates: list[str], limit: int, max_tokens: int, max_new: int
@@ -98,13 +107,10 @@ class TagGrammar:
         a millisecond, and the users' lists stay in their cache."""
         if not candidates:
             return self.processor(limit, max_tokens)
-        try:
-            import llguidance  # noqa: F401
-        except ImportError:
-            log.warning("llguidance is not installed; tags are generated unconstrained")
+        if not llguidance_installed():
             return None
         grammar = known_tags_grammar(list(dict.fromkeys(candidates)), limit, max_new, False)
-        return self.constraint(grammar, max_tokens, self.closing_tokens())
+        return self.constraint(grammar, max_tokens)
 
     def schema_processor(self, schema: dict, max_tokens: int) -> Constraint:
         """A logits processor holding an answer to the JSON Schema ``schema`` (chat's
@@ -114,14 +120,14 @@ class TagGrammar:
             self._schemas[key] = schema_grammar(schema)
             while len(self._schemas) > GRAMMARS_KEPT:
                 self._schemas.pop(next(iter(self._schemas)))
-        return self.constraint(self._schemas[key], max_tokens, self.closing_tokens())
+        return self.constraint(self._schemas[key], max_tokens)
 
-    def constraint(self, grammar: str, max_tokens: int, closing: Any) -> Constraint:
+    def constraint(self, grammar: str, max_tokens: int) -> Constraint:
         import llguidance
 
         tokenizer = self.tokenizer()
         matcher = llguidance.LLMatcher(tokenizer, grammar)
-        return Constraint(matcher, tokenizer, max_tokens, closing)
+        return Constraint(matcher, tokenizer, max_tokens, self.closing_tokens())
 
     def known_tags_grammar(self, known: KnownTags, limit: int, max_new: int) -> str:
         """A Lark grammar (llguidance's syntax) of a JSON array of 1..limit tags: known
