@@ -145,12 +145,31 @@ LONG_TEXT = (ROOT / "bench" / "corpus" / "18-debian-backup.txt").read_text(encod
 def short_context_folder(family_folders, tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Mistral folder with a 1,024-token context: LONG_TEXT is read in two
     chunks there, on any backend, in seconds (random weights: bookkeeping, not prose)."""
-    source = family_folders("mistral").path
-    folder = tmp_path_factory.mktemp("short-context")
+    return with_context(
+        family_folders("mistral").path, tmp_path_factory.mktemp("short-context"), 1024
+    )
+
+
+def with_context(source: Path, folder: Path, tokens: int) -> Path:
+    """An MLX folder like ``source`` (its files linked) whose config declares ``tokens``
+    of context."""
     for path in source.iterdir():
         if path.name != "config.json":
             (folder / path.name).symlink_to(path)
     config = json.loads((source / "config.json").read_text(encoding="utf-8"))
-    config["max_position_embeddings"] = 1024
+    config["max_position_embeddings"] = tokens
     (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
     return folder
+
+
+def tag_grammar(built: Any) -> Any:
+    """The tags grammar (grammar.TagGrammar) on a built family folder's real tokenizer, with
+    no weights loaded: what the grammar tests need."""
+    from mlx_lm.utils import load_tokenizer
+
+    from mlx_sidecar.grammar import TagGrammar
+    from mlx_sidecar.models import Model
+
+    tokenizer = load_tokenizer(built.path, eos_token_ids=built.family.config["eos_token_id"])
+    model = Model(None, tokenizer, "x", "", "mlx", "x", 0, None, None, None, "quantized")
+    return TagGrammar(model)

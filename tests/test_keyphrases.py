@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, tag_grammar
 
 from mlx_sidecar import repairs
 from mlx_sidecar.grammar import TagGrammar
@@ -18,7 +18,6 @@ from mlx_sidecar.keyphrases import (
     is_common_phrase,
     key_phrases,
 )
-from mlx_sidecar.models import Model
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.reading.email import writers
@@ -199,12 +198,7 @@ def test_the_prompt_offers_the_phrases_and_says_how_many_others_may_come():
 
 @pytest.fixture(scope="module")
 def grammar(family_folders) -> TagGrammar:
-    from mlx_lm.utils import load_tokenizer
-
-    built = family_folders("mistral")  # the smallest vocabulary of the three test_vocabulary uses
-    tokenizer = load_tokenizer(built.path, eos_token_ids=built.family.config["eos_token_id"])
-    model = Model(None, tokenizer, "x", "", "mlx", "x", 0, None, None, None, "quantized")
-    return TagGrammar(model)
+    return tag_grammar(family_folders("mistral"))  # the smallest of test_vocabulary's three
 
 
 def accepts(grammar: TagGrammar, text: str, phrases: list[str], max_new: int) -> bool:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import json
 import re
 from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from conftest import LONG_TEXT, Sidecar
+from conftest import LONG_TEXT, Sidecar, with_context
 
 from mlx_sidecar import text
 
@@ -87,18 +86,6 @@ SHORT_CONTEXT = 1024
 LONG_CHARS = 10_000
 LARGEST_CHARS = 200_000
 TINY_CONTEXT = 4096  # the tiny model's: a dozen chunks of the largest document, anywhere
-
-
-def with_context(source: Path, folder: Path, tokens: int) -> Path:
-    """An MLX folder like ``source`` (its files linked) whose config declares ``tokens``
-    of context."""
-    for path in source.iterdir():
-        if path.name != "config.json":
-            (folder / path.name).symlink_to(path)
-    config = json.loads((source / "config.json").read_text(encoding="utf-8"))
-    config["max_position_embeddings"] = tokens
-    (folder / "config.json").write_text(json.dumps(config), encoding="utf-8")
-    return folder
 
 
 def server_on(folder: Path) -> Sidecar:

@@ -11,12 +11,11 @@ from __future__ import annotations
 import re
 
 import pytest
-from conftest import ROOT
+from conftest import ROOT, tag_grammar
 
 from mlx_sidecar.errors import InvalidParams
 from mlx_sidecar.grammar import TagGrammar, known_tags_grammar
 from mlx_sidecar.language import require_language
-from mlx_sidecar.models import Model
 from mlx_sidecar.prompts import summary_task, tags_task
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.repairs.known_tags import FALLBACK_TAGS, with_known_tags
@@ -148,12 +147,7 @@ def test_the_prompt_shows_the_candidates_and_how_many_new_tags_may_come():
 
 @pytest.fixture(scope="module", params=["qwen3-tied", "llama3.2", "mistral"])
 def grammar(request, family_folders) -> TagGrammar:
-    from mlx_lm.utils import load_tokenizer
-
-    built = family_folders(request.param)
-    tokenizer = load_tokenizer(built.path, eos_token_ids=built.family.config["eos_token_id"])
-    model = Model(None, tokenizer, "x", "", "mlx", "x", 0, None, None, None, "quantized")
-    return TagGrammar(model)
+    return tag_grammar(family_folders(request.param))
 
 
 def accepts(grammar: TagGrammar, text: str, known: list[str], max_new: int) -> bool:
