@@ -73,6 +73,16 @@ BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
 # quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
+NOUNS_CAPITALIZED = frozenset(["de", "lb"])  # German orthography: a capital marks every noun
+LATIN_TEXT = 0.5  # a text most of whose letters are Latin is written in the Latin script
+FILE_NAME = re.compile(r"[\w-]+\.[a-z]{1,4}")  # "prog.py", "privkey.pem": an example's file
+NAME_WORD = re.compile(
+    r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*"
+)  # "OpenVPN", "GTimer", "json.tool", "g_timer"
+ARTICLE = r"(?:the|a|an)\s+"  # "the merge", "a commit": a word an article precedes is a noun there
+CLAUSE_WORDS = frozenset(
+    ["VERB", "AUX", "ADV"]
+)  # a phrase opening with one of these only is a clause
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
 
 
@@ -107,11 +117,15 @@ class DocumentLines:
     @functools.cached_property
     def subjects(self) -> list[str]:
         """What the title names (repairs/tags.py title_subject), and the name the text
-        opens with."""
+        opens with (in another language than English, under a title, only a name: a word
+        like "名称" heads the text's first part; see ``names_a_topic``)."""
         from .repairs.tags import opening_subject, title_subject
 
         reading = Reading("text", self.text, self.title)
-        return [s for s in (title_subject(reading), opening_subject(reading)) if s]
+        named, opening = title_subject(reading), opening_subject(reading)
+        if named and self.language != "en" and not is_name_phrase(opening, self):
+            opening = ""  # the heading of the first part under a title ("名称", "NAMN")
+        return [s for s in (named, opening) if s]
 
     @functools.cached_property
     def head(self) -> str:
@@ -172,8 +186,9 @@ class DocumentLines:
     def only_as_heading(self, tag: str) -> bool:
         """'Abstract', 'AUTHOR', 'Chapter': one word the document writes only as a
         heading of its own or before a part's number ("Chapter 1.", "Section 2.3"), a word
-        in capitals as the tag spells it: it names a part of the document, not a topic it
-        discusses."""
+        in capitals as the tag spells it; or one it writes as a heading and seldom besides
+        ("Features", "Documentation" over a README's parts): it names a part of the
+        document, not a topic it discusses."""
         if " " in tag.strip() or CJK.search(tag):
             return False
         word = phrase_pattern(tag)
@@ -181,7 +196,8 @@ class DocumentLines:
         numbered = rf"{word}\s+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
-        return labels > 0 and labels >= self.mentions(tag, case=tag.isupper())
+        said = self.mentions(tag, case=tag.isupper()) - labels  # outside its headings
+        return labels > 0 and said < SUBJECT_MIN_MENTIONS
 
     def opening(self) -> str:
         """The text's first line when it is a heading (no sentence, a few words), or the
@@ -445,7 +461,9 @@ def key_phrases(reading: Reading, limit: int = KEY_PHRASES) -> list[str]:
         if key in seen:
             continue
         if phrase not in subject and (
-            not worth_a_tag(phrase, lines) or inside(phrase, kept, lines)
+            not worth_a_tag(phrase, lines)
+            or not names_a_topic(phrase, lines)
+            or inside(phrase, kept, lines)
         ):
             continue
         seen.add(key)
@@ -493,6 +511,88 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     return not frames_the_document(tag, lines)
 
 
+def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
+    """Whether a key phrase can name a topic rather than an example or a piece of a
+    sentence. In English: a noun phrase (``is_noun_phrase``) that is no file name ("prog.py",
+    "privkey.pem" stand for an example; a title that names the file is the subject and
+    kept apart). In another language, where no word classes tell a noun phrase from a
+    verb ("szuka", "Mostra informazioni") or a part's label ("名称", "opcje"), only a name
+    (``is_name_phrase``); the model may still write its own tag."""
+    if FILE_NAME.fullmatch(phrase):
+        return False
+    if lines.language != "en":
+        return is_name_phrase(phrase, lines)
+    return is_noun_phrase(phrase, lines)
+
+
+def reads_as_a_topic(tag: str, lines: DocumentLines) -> bool:
+    """A tag of an English document is a noun phrase; in other languages no word classes
+    are known, and a tag the model wrote stands."""
+    return lines.language != "en" or is_noun_phrase(tag, lines)
+
+
+def is_noun_phrase(phrase: str, lines: DocumentLines) -> bool:
+    """An English phrase whose last word can be a noun ("bug introduced", "milliseconds
+    ago", "Fixed" cannot) and whose first word is not a verb or an adverb only ("write
+    small tests", "add emphasis"), by lemminflect's lexicon; a word the document uses as
+    a noun is one there (``used_as_noun``), and a word the lexicon does not know (a
+    name, an identifier) may be one."""
+    words = phrase.split()
+    last, first = word_classes(words[-1]), word_classes(words[0])
+    if last and not last & {"NOUN", "PROPN"} and not used_as_noun(words[-1], lines):
+        return False
+    clause = len(words) > 1 and first and first <= CLAUSE_WORDS
+    return not (clause and not used_as_noun(words[0], lines))
+
+
+@functools.cache
+def word_classes(word: str) -> frozenset:
+    """The English word classes lemminflect's lexicon gives ``word`` (NOUN, VERB, ADJ,
+    ADV, PROPN, AUX); none for a word it does not know, or when it is not installed."""
+    if not re.fullmatch(r"[A-Za-z]+(?:['’-][A-Za-z]+)*", word):
+        return frozenset()  # "g_timer_start", "HTTP/2", "5.2": no word of the lexicon
+    try:
+        from lemminflect import getAllLemmas
+    except ImportError:
+        return frozenset()
+    return frozenset(getAllLemmas(word.casefold()))
+
+
+def used_as_noun(word: str, lines: DocumentLines) -> bool:
+    """The document writes ``word`` after an article ("the merge") or as a function's
+    name ("deflate()")."""
+    folded = phrase_pattern(word.casefold())
+    pattern = rf"{ARTICLE}{folded}|{folded}\(\)"
+    return re.search(pattern, lines.folded("own")) is not None
+
+
+def is_name_phrase(phrase: str, lines: DocumentLines) -> bool:
+    """Every word of the phrase is written as a name (``is_name_word``)."""
+    latin_text = latin_share(lines.prose) >= LATIN_TEXT
+    return all(is_name_word(word, lines, latin_text) for word in phrase.split())
+
+
+def is_name_word(word: str, lines: DocumentLines, latin_text: bool) -> bool:
+    """An identifier ("OpenVPN", "json.tool", "g_timer_start"), a Latin word in a text in
+    another script ("manpath" in a Chinese manual page, not only in a path: "usr" of
+    "/usr/bin"), or a capitalized word that is no ordinary word of the language and that
+    the text writes capitalized after a lowercase word ("Noemi", "Unix"; not in German,
+    which capitalizes every noun)."""
+    if NAME_WORD.fullmatch(word):
+        return True
+    if not latin_text and re.fullmatch(r"[A-Za-z][\w.+#-]*", word):
+        return re.search(rf"(?<![\w/.|(]){re.escape(word)}(?![\w/|)])", lines.prose) is not None
+    if lines.language in NOUNS_CAPITALIZED or not word.istitle():
+        return False
+    return word.casefold() not in lines.ordinary and written_as_name(word, lines.text)
+
+
+def latin_share(text: str) -> float:
+    """The share of a text's letters in the Latin script."""
+    letters = [c for c in text if c.isalpha()]
+    return sum(c < "\u0250" for c in letters) / len(letters) if letters else 1.0
+
+
 def repeated_headings(lines: DocumentLines) -> list[str]:
     """Headings (short lines alone between blank lines, no sentence) whose words the text
     uses again, most mentioned first."""
@@ -527,6 +627,10 @@ def yake_phrases(lines: DocumentLines, top: int) -> list[str]:
     except Exception:
         log.exception("key phrase extraction failed")
         return []
+
+
+def indent(line: str) -> int:
+    return len(line) - len(line.lstrip())
 
 
 def sentences_of(text: str) -> str:

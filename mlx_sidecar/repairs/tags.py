@@ -27,6 +27,7 @@ from ..keyphrases import (
     common_words,
     is_common_phrase,
     rarity,
+    reads_as_a_topic,
     written_as_name,
 )
 from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
@@ -337,7 +338,7 @@ def echoes_instruction(words: list[str]) -> bool:
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
     """The document's tags once its passes are done: none that only frames it (judged
-    with its title), and the subject its title names first: the tag that names it, or
+    with its title) or that is no noun phrase ("bug introduced"), and the subject its title names first: the tag that names it, or
     the subject itself when no tag does.
 
     SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
@@ -345,7 +346,8 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     ("fnmatch", "NetworkX graphs") keeps its words.
     """
     lines = DocumentLines.of(reading.text, reading.title)
-    tags = [t for t in tags if not frames_the_document(t, lines)] or tags
+    kept = [t for t in tags if not frames_the_document(t, lines) and reads_as_a_topic(t, lines)]
+    tags = kept or tags
     subject = title_subject(reading)
     if not subject:
         return tags
