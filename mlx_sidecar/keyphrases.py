@@ -193,7 +193,7 @@ class DocumentLines:
             return False
         word = phrase_pattern(tag)
         alone = rf"(?m)^[ \t]*(?:[\w.]+[.)]?\s+)?{word}[ \t]*$"
-        numbered = rf"{word}\s+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
+        numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
         said = self.mentions(tag, case=tag.isupper()) - labels  # outside its headings
@@ -539,7 +539,8 @@ def is_noun_phrase(phrase: str, lines: DocumentLines) -> bool:
     name, an identifier) may be one."""
     words = phrase.split()
     last, first = word_classes(words[-1]), word_classes(words[0])
-    if last and not last & {"NOUN", "PROPN"} and not used_as_noun(words[-1], lines):
+    command = len(words) == 2 and not first  # a name and its verb: "git bisect", "apt update"
+    if last and not last & {"NOUN", "PROPN"} and not (command or used_as_noun(words[-1], lines)):
         return False
     clause = len(words) > 1 and first and first <= CLAUSE_WORDS
     return not (clause and not used_as_noun(words[0], lines))

@@ -688,6 +688,38 @@ def test_words_that_only_frame_a_document_are_no_tags(document, said, junk) -> N
     assert [t for t in said if t not in junk] == [t for t in tags if t in said]
 
 
+# Tags that are no noun phrase (keyphrases.py is_noun_phrase): a clause or a piece of one,
+# as YAKE's phrases end only at stopwords; each on a document written like its source.
+CHANGES = """Changes in 9.1
+
+A bug introduced in 9.0 made ls slow on network mounts; it is fixed. Timestamps now say
+"3 milliseconds ago". To add emphasis, the pager writes bold text. The merge of two
+sorted lists is faster, and the merge strategy is chosen by size.
+"""
+NO_TOPIC_TAGS: list[tuple[str, list[str], list[str]]] = [  # (document, tags said, junk)
+    (
+        CHANGES,
+        ["bug introduced", "network mounts", "milliseconds ago", "merge strategy", "add emphasis"],
+        ["bug introduced", "milliseconds ago", "add emphasis"],
+    ),
+]
+
+
+@pytest.mark.parametrize(("document", "said", "junk"), NO_TOPIC_TAGS)
+def test_a_tag_that_is_no_noun_phrase_is_dropped(document, said, junk) -> None:
+    page = read_document(document)
+    tags = repairs.with_title_subject(repairs.normalize_tags(said, 5), page, 5)
+    assert not set(tags) & set(junk), tags
+    assert [t for t in said if t not in junk] == [t for t in tags if t in said]
+
+
+def test_good_english_tags_read_as_topics() -> None:
+    english = [(t, d) for t, d in GOOD_TAGS if text.guess_language(d) == "en"]
+    page = read_document(" ".join(d for _, d in english))
+    tags = [t for t, _ in english]
+    assert [t for t in repairs.with_title_subject(tags, page, 30) if t in tags] == tags
+
+
 # What SmolLM2 tagged corpus e-mails and the license with (bench/quality.py before issue
 # 25): the senders and the reader's attribution line outweighed the discussion, and the
 # license's most common defined word became a tag. The subject stays.

@@ -16,7 +16,10 @@ from mlx_sidecar.keyphrases import (
     DocumentLines,
     calendar_words,
     is_common_phrase,
+    is_name_phrase,
+    is_noun_phrase,
     key_phrases,
+    names_a_topic,
 )
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
@@ -125,6 +128,66 @@ def test_a_part_s_label_is_no_topic_but_a_heading_the_text_discusses_is():
     lines = DocumentLines.of("Chapter 1. Backup\n\nA backup copies files.\n\nAbstract\n\nIt is.")
     assert lines.only_as_heading("Chapter") and lines.only_as_heading("Abstract")
     assert not lines.only_as_heading("Backup")
+
+
+def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
+    text = "Features\n\nIt has the features you need.\n\nColors\n\nColors for text; colors for"
+    lines = DocumentLines.of(text + " backgrounds. Colors may nest.")
+    assert lines.only_as_heading("Features") and not lines.only_as_heading("Colors")
+
+
+# --- A topic's shape ----------------------------------------------------------------------
+
+NEWS = (
+    "The merge of a topic branch now keeps its history. A bug introduced in 9.0 made ls "
+    "slow; it was fixed a few milliseconds ago. Use the merge strategy below, then add "
+    "emphasis with the Huffman tree of the compressor. Call deflate() to compress."
+)
+
+
+@pytest.mark.parametrize(
+    ("phrase", "topic"),
+    [
+        ("bug introduced", False),  # a clause: its last word is a verb only
+        ("milliseconds ago", False),
+        ("Fixed", False),
+        ("add emphasis", False),  # a verb opens it
+        ("merge strategy", True),  # "merge" is a verb to the lexicon; the text writes "the merge"
+        ("Huffman tree", True),
+        ("deflate", True),  # a function's name: "deflate()"
+        ("g_timer_start", True),  # no word of the lexicon
+    ],
+)
+def test_an_english_tag_is_a_noun_phrase(phrase, topic):
+    assert is_noun_phrase(phrase, DocumentLines.of(NEWS)) is topic
+
+
+def test_an_example_s_file_name_is_no_topic():
+    lines = DocumentLines.of("Run prog.py twice: prog.py prints its arguments. " * 2)
+    assert not names_a_topic("prog.py", lines) and names_a_topic("arguments", lines)
+
+
+def test_in_another_language_only_a_name_is_offered():
+    text = (  # a manual page: its header names it, "名称" (NAME) heads its first part
+        "APROPOS(1)            手册分页显示工具            APROPOS(1)\n\n名称\n       apropos - 搜索手册页名称和描述\n\n描述\n       每个手册页里都有一小段描述。"
+        "apropos 在手册页名称和描述中搜索关键词。关键词可以是正则表达式。如果设置了 MANPATH，"
+        "apropos 使用 manpath 的结果。apropos 和 whatis 都读取索引数据库 /usr/share/man。\n"
+    )
+    lines = DocumentLines.of(text)
+    assert lines.language == "zh"
+    assert is_name_phrase("apropos", lines) and is_name_phrase("manpath", lines)
+    assert not is_name_phrase("关键词", lines) and not is_name_phrase("usr", lines)
+    phrases = key_phrases(read_document(text))
+    assert phrases and all(is_name_phrase(p, lines) for p in phrases), phrases
+
+
+@pytest.mark.parametrize("prefix", ["24", "25", "26", "27"])
+def test_a_tuning_text_in_another_language_is_offered_its_subject_and_names(prefix):
+    name, page = corpus_page(prefix)
+    phrases = key_phrases(page, 10)
+    lines = DocumentLines.of(page.text, page.title)
+    assert any(names_subject(p, MANIFEST[name]["subject"]) for p in phrases[:2]), phrases
+    assert all(p in lines.subjects or is_name_phrase(p, lines) for p in phrases), phrases
 
 
 # --- Words of a language ----------------------------------------------------------------

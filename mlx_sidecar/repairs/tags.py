@@ -309,6 +309,12 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     return is_common_phrase(tag, lines.language) and not names_subject(tag, lines)
 
 
+def is_topic(tag: str, lines: DocumentLines) -> bool:
+    """A tag that names the subject ("git bisect" of "GIT-BISECT(1)"), or that reads as a
+    topic (keyphrases.py ``reads_as_a_topic``: not "bug introduced")."""
+    return names_subject(tag, lines) or reads_as_a_topic(tag, lines)
+
+
 def names_subject(tag: str, lines: DocumentLines) -> bool:
     """Whether ``tag`` names what the title or the opening line names ("Backup" of "9.10.
     Backup", "Rich" of "Rich is a Python library"), the subject itself or more."""
@@ -346,7 +352,7 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     ("fnmatch", "NetworkX graphs") keeps its words.
     """
     lines = DocumentLines.of(reading.text, reading.title)
-    kept = [t for t in tags if not frames_the_document(t, lines) and reads_as_a_topic(t, lines)]
+    kept = [t for t in tags if not frames_the_document(t, lines) and is_topic(t, lines)]
     tags = kept or tags
     subject = title_subject(reading)
     if not subject:
