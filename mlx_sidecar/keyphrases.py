@@ -13,7 +13,9 @@ among (grammar.py ``TagGrammar.candidates_processor``, tasks/tags.py), and repai
 General rules only, no lists of the corpus's words: a word among the 1,000 most frequent
 of the document's language (pyspellchecker's frequency lists) or among its stopwords
 (yake's lists) names no subject alone unless the title or the opening names it ("bad",
-"Work"); month and day names are babel's CLDR names (repairs/tags.py).
+"Work"); month and day names are babel's CLDR names (repairs/tags.py). A topic is a noun
+phrase, by lemminflect's English lexicon of word classes (``names_a_topic``); in other
+languages, with no such lexicon, only names are offered.
 """
 
 from __future__ import annotations
