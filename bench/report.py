@@ -92,7 +92,7 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    halves = {"run": "tuning half", "held_out_run": "held-out half (code at b376c11, read blind)"}
+    halves = {"run": "tuning half", "held_out_run": "held-out half (code at 185aa34, read blind)"}
     runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
     return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
@@ -114,19 +114,15 @@ MEASURES = [  # what, the answers' parts (none: a document's), verdicts or key, 
     ("useful summaries", "", "summary_useful", "≥ 80%"),
     ("useful one-sentence summaries", "", "one_sentence_useful", "≥ 80%"),
     ("readable summaries", "", "readable", "")]  # fmt: skip
-ANSWERS = {"baseline": "answers-baseline.json", "after": "quality.json"}  # its held-out rows
+READS = {"blind-read": "the held-out half: sentences read at b376c11 by five readers (`READER.md`, "
+    "key `pairs-key.json`), tags again at 185aa34 by three (`READER-tags.md`, `pairs-key-tags.json`)",
+    "blind-read/fresh": "18 texts collected after the rules were written (bench/corpus/fresh/), "
+    "answers at 185aa34, three readers (`READER.md`, `pairs-key.json`)"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
 def blind_section(_: dict) -> list:
     from common import manifest
-
-    reads = {k: json.loads(p.read_text("utf-8"))["documents"] for k in ANSWERS
-             if (p := RESULTS / f"blind-read/verdicts-{k}.json").is_file()}  # fmt: skip
-    kinds, entries = {}, manifest()  # kinds: the verdicts of each kind of document, per read
-    for key, docs in reads.items():
-        for d in docs:
-            kinds.setdefault(entries[d["file"]]["kind"], {}).setdefault(key, []).append(d)
 
     def cell(docs: list[dict], parts: str, of: str | tuple) -> str:
         said = [x["verdict"] for d in docs for p in parts.split() for x in d[p]]
@@ -135,25 +131,31 @@ def blind_section(_: dict) -> list:
         n = (said.count(of), len(said)) if parts else (sum(d[of] for d in docs), len(docs))
         return share(*n)
 
-    answers = [f"{k} `bench/results/{f}`" for k, f in ANSWERS.items() if (RESULTS / f).is_file()]
-    return ["*Method*: five helper readers (the brief: `blind-read/READER.md`), five documents "
-        "each, judged both versions' answers on the held-out half side by side, as A and B "
-        "at random (`blind-read/pairs-key.json`), against the document (`bench/quality.py "
-        "--blind` writes the answer files): each sentence of the summary and the one-sentence "
+    said, entries = ["*Method*: helper readers judged both versions' answers side by side, as A "
+        "and B at random, against the document: each sentence of the summary and the one-sentence "
         "summary supported, unsupported, contradicts or empty; each tag useful, weak or junk; "
         "whether a tag names the subject, and whether each summary is useful to the person who "
-        "saved the document and readable. The baseline is the code at cbfa0eb (before issue 25). "
-        f"Answers: {'; '.join(answers)}; verdicts: "
-        + ", ".join(f"`bench/results/blind-read/verdicts-{k}.json`" for k in reads) + ".",
-        table("measure|" + "".join(f"{k} ({len(d)} documents)|" for k, d in reads.items())
-              + "issue 25's target",
-              [[m[0], *(cell(d, *m[1:3]) for d in reads.values()), m[3]] for m in MEASURES]),
-        table(f"kind|documents ({' / '.join(reads)})|"
-              + "|".join(f"sentences supported, {k}" for k in reads),
-              [[kind, " / ".join(str(len(g.get(k, []))) for k in reads),
-                *(cell(g[k], "summary one_sentence", "supported") if k in g else ""
-                  for k in reads)]
-               for kind, g in sorted(kinds.items())])]  # fmt: skip
+        "saved the document and readable. The baseline is the code at cbfa0eb (before issue 25)."
+        ], manifest()  # fmt: skip
+    for folder, how in READS.items():
+        reads = {k: json.loads(p.read_text("utf-8"))["documents"] for k in ("baseline", "after")
+                 if (p := RESULTS / folder / f"verdicts-{k}.json").is_file()}  # fmt: skip
+        kinds = {}  # the verdicts of each kind of document, per read
+        for key, docs in reads.items():
+            for d in docs:
+                kind = d.get("kind") or entries[d["file"]]["kind"]
+                kinds.setdefault(kind, {}).setdefault(key, []).append(d)
+        said += [f"**`bench/results/{folder}/`**: {how}.",
+            table("measure|" + "".join(f"{k} ({len(d)} documents)|" for k, d in reads.items())
+                  + "issue 25's target",
+                  [[m[0], *(cell(d, *m[1:3]) for d in reads.values()), m[3]] for m in MEASURES]),
+            table(f"kind|documents ({' / '.join(reads)})|"
+                  + "|".join(f"sentences supported, {k}" for k in reads),
+                  [[kind, " / ".join(str(len(g.get(k, []))) for k in reads),
+                    *(cell(g[k], "summary one_sentence", "supported") if k in g else ""
+                      for k in reads)]
+                   for kind, g in sorted(kinds.items())])]  # fmt: skip
+    return said
 
 
 @section("perf.json", "Speed", "perf.py")
@@ -242,10 +244,7 @@ def batch_section(data: dict) -> list:
     beside = (t := tps and max(tps, key=tps.get)) and (
         f"; llama.cpp's single-stream decode on the same GGUF, after a 400-token prompt with {t} "
         f"threads, is {f1(tps[t])} tok/s (bench/results/perf.json)")  # fmt: skip
-    held_out = data.get("held_out_run")  # the held-out rows: the blind read's answers
-    return [recorded(data.get("run"), "the tuning half" if held_out else ""),
-        *([recorded(held_out, "the held-out half (answers of the code at b376c11)")] if held_out else []),
-        ("Documents:", "One at a time:"),
+    return [recorded(data.get("run")), ("Documents:", "One at a time:"),
         f"{n} documents of {min(chars):,} to {max(chars):,} characters.",
         table("run|seconds|documents per minute|speedup", rows),
         f"Same tags and summary both ways: {data['same_answers']} of {n} documents{differ}.",
