@@ -195,6 +195,30 @@ def test_an_html_fragment_gives_its_text():
     assert text.split() == ["Terns", "nest", "on", "coasts"]
 
 
+SECTIONS = "".join(
+    f"<h3>Step {n}</h3><p>The processor compiles template {n} of the stylesheet into a plan. "
+    f"It then matches nodes of the source tree against pattern {n}, and the output tree "
+    f"grows by the nodes that the template writes for each match it finds.</p>"
+    for n in range(1, 31)
+)
+TABLE_LAID_OUT = (  # an old manual's page: the whole page is nested tables (libxslt's)
+    "<html><head><title>The XSLT C library</title></head><body><table><tr><td><table><tr>"
+    "<td><h1>The XSLT C library</h1><h2>Library internals</h2></td></tr></table></td></tr>"
+    "</table><table><tr><td valign='top'><table><tr><td><a href='index.html'>Home</a></td>"
+    "</tr><tr><td><a href='faq.html'>FAQ</a></td></tr></table></td><td valign='top'>"
+    f"{SECTIONS}<table><tr><td>xsltApplyStylesheet</td><td><p>applies a stylesheet</p></td>"
+    "</tr></table></td></tr></table></body></html>"
+)
+
+
+def test_a_page_laid_out_in_nested_tables_reads_once_paragraph_by_paragraph():
+    page = read(TABLE_LAID_OUT)
+    assert page.text.count("template 7 of the stylesheet") == 1  # no nested row read twice
+    assert "Step 7\n\nThe processor compiles template 7" in page.text  # not run together
+    assert "xsltApplyStylesheet | applies a stylesheet" in page.text  # a data table's row
+    assert len(page.text) < len(TABLE_LAID_OUT)
+
+
 # --- Markdown -------------------------------------------------------------------------------
 
 

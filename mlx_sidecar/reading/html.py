@@ -10,7 +10,8 @@ libraries" (id="finding-shared-libraries"), setuptools its "Authoring Tickets"; 
 descriptions, Docusaurus's highlighted code and the prose between a hand-written article's
 <pre> listings go too. So the element the page marks is also read here, block by block, with
 lxml (element_blocks); when trafilatura keeps less than KEEP_SHARE of that reading's words,
-that reading is the answer instead of a fragment.
+that reading is the answer instead of a fragment, and instead of one block that runs the
+page's headings and paragraphs together (``flattened``).
 """
 
 from __future__ import annotations
@@ -35,6 +36,10 @@ GENERIC_HEADINGS = frozenset(
 # reading is the answer on 259 of them (15 of 425 Python library pages, 65 of 67 Javadoc
 # pages, 94 of 97 rustdoc pages).
 KEEP_SHARE = 0.9
+# ...unless it ran the text together: one block longer than any paragraph (FLAT_CHARS),
+# where lxml's reading has more than FLAT_BLOCKS times as many blocks.
+FLAT_CHARS = 5_000
+FLAT_BLOCKS = 4
 # The element a page marks as its main text: HTML5 <main>, ARIA's role="main" (Sphinx,
 # MkDocs, Javadoc 9+, rustdoc, mdBook, RDoc, Docusaurus, Hugo themes; the outermost when
 # they nest). A page that marks none is read from its only top-level <article>, else its body.
@@ -63,6 +68,12 @@ FURNITURE_NAME = re.compile(
 # Doxygen writes code listings as div.fragment of div.line, with no <pre>.
 CODE_CLASSES = frozenset(("fragment",))
 HEADINGS = {f"h{n}": n for n in range(1, 7)}
+# A table's own rows, not those of the tables nested in its cells (old pages lay out their
+# whole text in nested tables: libxslt's, libxml2's).
+OWN_ROWS = "./tr | ./thead/tr | ./tbody/tr | ./tfoot/tr"
+# A cell that holds a table or a heading lays out the page; a data cell holds a value, a
+# paragraph or a list (gtk-doc's parameter tables: "timer | a GTimer.").
+LAYOUT_CELL = ".//table | .//h1 | .//h2 | .//h3 | .//h4 | .//h5 | .//h6"
 LIST_ITEMS = frozenset(("li", "dt", "dd"))
 SECTIONS = frozenset(("section", "article"))  # a new part of the text, even inside an item
 BLOCK_TAGS = frozenset(
@@ -87,9 +98,9 @@ def html_blocks(content: str) -> list[Block]:
     main = main_element(root)
     ours = element_blocks(main)
     theirs = extracted_blocks(content)
-    if theirs and keeps_enough(what_is_read(theirs), what_is_read(ours)):
-        return theirs
-    return ours
+    their_reading, our_reading = what_is_read(theirs), what_is_read(ours)
+    whole = theirs and keeps_enough(their_reading, our_reading)
+    return theirs if whole and not flattened(their_reading, our_reading) else ours
 
 
 def parse_page(content: str) -> Any:
@@ -123,6 +134,14 @@ def keeps_enough(theirs: list[Block], ours: list[Block]) -> bool:
     total = sum(words.values())
     kept = sum((their_words & words).values())
     return kept >= KEEP_SHARE * total or sum(their_words.values()) >= total
+
+
+def flattened(theirs: list[Block], ours: list[Block]) -> bool:
+    """Whether trafilatura ran a page's headings, paragraphs and lists together into one
+    block of more than FLAT_CHARS, where lxml's reading keeps them apart (a page laid out
+    in nested tables: libxslt's manual became one 17,882-character paragraph)."""
+    longest = max((len(b.text) for b in theirs), default=0)
+    return longest > FLAT_CHARS and len(ours) > FLAT_BLOCKS * len(theirs)
 
 
 def block_words(blocks: list[Block]) -> Counter:
@@ -176,8 +195,13 @@ def read_blocks(element: Any, blocks: list[Block], kind: str, in_text: bool) -> 
         if code.strip():
             blocks.append(Block("code", code))
     elif tag == "table":
-        for row in element.iter("tr"):
-            add_block(blocks, row_text(row).block("text"))
+        for row in element.xpath(OWN_ROWS):
+            cells = [c for c in row if isinstance(c.tag, str) and is_shown(c, in_text)]
+            if not any(cell.xpath(LAYOUT_CELL) for cell in cells):
+                add_block(blocks, row_text(row).block("text"))
+                continue
+            for cell in cells:  # a layout table: its cells hold the page's own blocks
+                read_blocks(cell, blocks, kind, in_text)
     else:
         kind = "item" if tag in LIST_ITEMS else "text" if tag in SECTIONS else kind
         in_text = in_text or tag == "article"
