@@ -951,6 +951,18 @@ def test_a_parenthesis_goes_only_where_a_sentence_stays() -> None:
     assert extractive.trimmed("It costs (about) nothing.") == "It costs (about) nothing."
 
 
+def test_a_message_with_no_sentence_of_its_own_is_not_summarized_by_who_wrote_it() -> None:
+    # A delivery report: its only lines are who wrote, a colon's lead-in and header fields.
+    page = read_document(
+        "From: Mail Delivery <postmaster@example.org>\nTo: list-admin@example.org\n"
+        "Date: Sun, 23 Sep 2001 20:10:55 -0700\nSubject: Delivery failure\n\n"
+        "This report relates to a message you sent with the following header fields:\n\n"
+        "  Message-id: <002001c144a6@example.edu>\n  Subject: weekend plans\n"
+    )
+    assert page.text.startswith("Mail Delivery wrote to")  # the reader's attribution line
+    assert extractive.fallback_sentence(page.text).startswith("This report relates")
+
+
 # --- Which sentences a summary holds (answers/summary.py) --------------------------------
 
 

@@ -24,7 +24,6 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..reading.email import ATTRIBUTION
 from ..repairs.answer import Answer, drop_markup
 from ..repairs.summaries import starts_as_fragment, talks_about_itself
 from ..repairs.support import IDENTIFIER, is_attribution, stem
@@ -199,7 +198,7 @@ def is_prose_line(line: str) -> bool:
     """A line of prose: not blank, no command line or code, no table row, no header or
     attribution line, no quoted reply ('>')."""
     text = line.strip()
-    if not text or PROMPT.match(line) or HEADER_FIELD.match(text) or ATTRIBUTION.match(text):
+    if not text or PROMPT.match(line) or HEADER_FIELD.match(text) or is_attribution(text):
         return False
     if TABLE_GAP.search(text) or looks_like_code(text):
         return False
