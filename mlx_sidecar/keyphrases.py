@@ -81,7 +81,15 @@ FILE_NAME = re.compile(r"[\w-]+\.[a-z]{1,4}")  # "prog.py", "privkey.pem": an ex
 NAME_WORD = re.compile(
     r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*"
 )  # "OpenVPN", "GTimer", "json.tool", "g_timer"
-ARTICLE = r"(?:the|a|an)\s+"  # "the merge", "a commit": a word an article precedes is a noun there
+ARTICLE = (
+    r"\b(?:the|a|an)\s+"  # "the merge", "a commit": a word an article precedes is a noun there
+)
+# English words that follow a noun phrase's head, not an adjective ("the merge of", "the
+# merge is"; "the updated value"): prepositions, conjunctions, auxiliaries, relatives.
+FUNCTION_WORDS = (
+    "of|in|on|at|to|for|with|by|from|as|into|than|and|or|but|is|are|was|were|be|been|has|have|"
+    "had|can|will|may|must|should|would|could|does|did|that|which|who|whose|when|where"
+)
 CLAUSE_WORDS = frozenset(
     ["VERB", "AUX", "ADV"]
 )  # a phrase opening with one of these only is a clause
@@ -194,7 +202,9 @@ class DocumentLines:
         if " " in tag.strip() or CJK.search(tag):
             return False
         word = phrase_pattern(tag)
-        alone = rf"(?m)^[ \t]*(?:[\w.]+[.)]?\s+)?{word}[ \t]*$"
+        alone = (
+            rf"(?m)^[ \t]*(?:[-*•+][ \t]+)?(?:[\w.]+[.)]?[ \t]+)?{word}[ \t]*$"  # "* Improvements"
+        )
         numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
@@ -505,6 +515,8 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     dotted = re.match(r"\.\w*[._]", tag)  # ".UserManager.acreate_user"; ".NET" is a name
     if not CLEAN_PHRASE.match(tag) or small_inside or dotted:
         return False  # "changing the BNF", "BNF to permit": pieces of a sentence
+    if BYLINE.search(tag):
+        return False  # "Patch by Dong-hee": a credit, not a topic
     in_head = re.search(phrase_pattern(tag), lines.head, re.IGNORECASE)
     if lines.mentions(tag, "own") < PHRASE_REPEATS and not in_head:
         return False  # "JIS.pm" of "SHIFT_JIS.pm"; "superfluous baggage", said once
@@ -562,11 +574,12 @@ def word_classes(word: str) -> frozenset:
 
 
 def used_as_noun(word: str, lines: DocumentLines) -> bool:
-    """The document writes ``word`` after an article ("the merge") or as a function's
-    name ("deflate()")."""
+    """The document writes ``word`` as a noun phrase's head: after an article and before a
+    sign or a function word ("the merge is", "a revert."; not "the updated value"), or as a
+    function's name ("deflate()")."""
     folded = phrase_pattern(word.casefold())
-    pattern = rf"{ARTICLE}{folded}|{folded}\(\)"
-    return re.search(pattern, lines.folded("own")) is not None
+    pattern = rf"{ARTICLE}{folded}(?=\s*(?:[^\w\s-]|$)|\s+(?:{FUNCTION_WORDS})\b)|{folded}\(\)"
+    return re.search(pattern, lines.folded("own"), re.MULTILINE) is not None
 
 
 def is_name_phrase(phrase: str, lines: DocumentLines) -> bool:

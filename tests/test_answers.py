@@ -522,6 +522,17 @@ REVIEWED_SUMMARIES: list[tuple[str, str, list[str], str]] = [
         ["non-disclosure", "happier"],
         "",
     ),
+    (  # a release's heading as a sentence, with another release's date
+        "Noteworthy changes in release 5.11 (2021-03-17). Enhanced decoding of ioctl commands.",
+        "Noteworthy changes in release 6.1 (2022-12-12)\n"
+        "==============================================\n\n"
+        "* Improvements\n  * Enhanced decoding of ioctl commands.\n\n"
+        "Noteworthy changes in release 5.11 (2021-02-17)\n"
+        "===============================================\n\n"
+        "* Improvements\n  * Implemented --secontext=mismatch option.\n",
+        ["Noteworthy", "2021-03-17", "Improvements Enhanced"],
+        "Enhanced decoding of ioctl commands.",
+    ),
 ]
 
 

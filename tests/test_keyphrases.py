@@ -20,6 +20,7 @@ from mlx_sidecar.keyphrases import (
     is_noun_phrase,
     key_phrases,
     names_a_topic,
+    worth_a_tag,
 )
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
@@ -134,6 +135,8 @@ def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
     text = "Features\n\nIt has the features you need.\n\nColors\n\nColors for text; colors for"
     lines = DocumentLines.of(text + " backgrounds. Colors may nest.")
     assert lines.only_as_heading("Features") and not lines.only_as_heading("Colors")
+    news = DocumentLines.of("* Improvements\n  * Faster decoding.\n\n* Improvements\n  * More.")
+    assert news.only_as_heading("Improvements")  # a list's label
 
 
 # --- A topic's shape ----------------------------------------------------------------------
@@ -141,7 +144,8 @@ def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
 NEWS = (
     "The merge of a topic branch now keeps its history. A bug introduced in 9.0 made ls "
     "slow; it was fixed a few milliseconds ago. Use the merge strategy below, then add "
-    "emphasis with the Huffman tree of the compressor. Call deflate() to compress."
+    "emphasis with the Huffman tree of the compressor. Call deflate() to compress. A fix "
+    "prints the updated value of a field; the data updated daily. Patch by Dong-hee Na."
 )
 
 
@@ -151,6 +155,7 @@ NEWS = (
         ("bug introduced", False),  # a clause: its last word is a verb only
         ("milliseconds ago", False),
         ("Fixed", False),
+        ("Updated", False),  # "the updated value": an adjective before its noun
         ("add emphasis", False),  # a verb opens it
         ("merge strategy", True),  # "merge" is a verb to the lexicon; the text writes "the merge"
         ("Huffman tree", True),
@@ -160,6 +165,10 @@ NEWS = (
 )
 def test_an_english_tag_is_a_noun_phrase(phrase, topic):
     assert is_noun_phrase(phrase, DocumentLines.of(NEWS)) is topic
+
+
+def test_a_credit_is_no_topic():
+    assert not worth_a_tag("Patch by Dong-hee", DocumentLines.of(NEWS + " Patch by Dong-hee."))
 
 
 def test_an_example_s_file_name_is_no_topic():

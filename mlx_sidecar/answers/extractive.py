@@ -178,12 +178,15 @@ def prose_blocks(document: str) -> list[list[str]]:
 
 def ends_a_term(line: str, following: list[str], widest: int) -> bool:
     """A heading or a defined term inside a paragraph (a manual page's "nulls, values,
-    scalars" above "These built-ins select ..."): no closing punctuation, the next line
-    opens with a capital, and the line is short or indented less than the next."""
+    scalars" above "These built-ins select ..."): no closing punctuation, and the next line
+    opens a list item, or opens with a capital while the line is short or indented less
+    than the next."""
     text = line.strip()
     if not following or not text or text[-1] in ".,;:!?)\"'”’":
         return False
     after = following[0]
+    if LIST_MARK.match(after):
+        return True  # a list's label or item above the next item ("* Improvements")
     if not after.strip()[:1].isupper():
         return False
     shallower = len(line) - len(line.lstrip()) < len(after) - len(after.lstrip())

@@ -243,8 +243,38 @@ def leaves_a_slot_empty(sentence: str, answer: Answer) -> bool:
     return bool(EMPTY_SLOT.search(sentence))
 
 
+HEADING_WORDS = 12
+UNDERLINE = re.compile(r"([=\-~^*#])\1{2,}")
+
 # What a sentence about who wrote a message says besides the names and the date.
 WRITING_WORDS = frozenset("wrote write writes written sent send sends replied replies".split())
+
+
+def repeats_a_heading(sentence: str, answer: Answer) -> bool:
+    """A heading of the document given as a sentence, its numbers aside: SmolLM2 wrote
+    strace's "Noteworthy changes in release 5.11 (2021-03-17)." (with another release's
+    date) as the first sentence of its summary; a heading names a part, it says nothing."""
+    return bool(answer.document) and heading_key(sentence) in document_headings(answer.document)
+
+
+def heading_key(line: str) -> str:
+    """A line's words without its numbers, case-folded: what two headings share."""
+    return " ".join(re.findall(r"[^\W\d_]+", line.casefold()))
+
+
+@functools.lru_cache(maxsize=32)
+def document_headings(document: str) -> frozenset:
+    """The keys of a document's headings: lines of at most HEADING_WORDS words, with no
+    closing punctuation, standing alone or over an underline ("====")."""
+    lines = [*document.splitlines(), ""]
+    found = set()
+    for i, line in enumerate(lines[:-1]):
+        text = line.strip()
+        before, after = lines[i - 1].strip() if i else "", lines[i + 1].strip()
+        alone = not before and (not after or UNDERLINE.fullmatch(after))
+        if alone and text and len(text.split()) <= HEADING_WORDS and not ENDS_SENTENCE.search(text):
+            found.add(heading_key(text))
+    return frozenset(found - {""})
 
 
 def says_only_who_wrote(sentence: str, answer: Answer) -> bool:
@@ -313,6 +343,7 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     starts_as_fragment,
     leaves_a_slot_empty,
     says_only_who_wrote,
+    repeats_a_heading,
     in_another_language,
     names_unknown_facts,
     writes_unknown_identifiers,
