@@ -92,7 +92,7 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    halves = {"run": "tuning half", "held_out_run": "held-out half (code at 185aa34, read blind)"}
+    halves = {"run": "tuning half", "held_out_run": "held-out half (code at 39759ff, read blind)"}
     runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
     return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
@@ -115,9 +115,11 @@ MEASURES = [  # what, the answers' parts (none: a document's), verdicts or key, 
     ("useful one-sentence summaries", "", "one_sentence_useful", "≥ 80%"),
     ("readable summaries", "", "readable", "")]  # fmt: skip
 READS = {"blind-read": "the held-out half: sentences read at b376c11 by five readers (`READER.md`, "
-    "key `pairs-key.json`), tags again at 185aa34 by three (`READER-tags.md`, `pairs-key-tags.json`)",
-    "blind-read/fresh": "18 texts collected after the rules were written (bench/corpus/fresh/), "
-    "answers at 185aa34, three readers (`READER.md`, `pairs-key.json`)"}  # fmt: skip
+    "`pairs-key.json`), tags at 185aa34 by three and the four texts whose tags changed since at "
+    "39759ff by one (`READER-tags.md`, `pairs-key-tags*.json`)",
+    "blind-read/fresh": "18 texts collected after 185aa34's rules (bench/corpus/fresh/), its "
+    "answers, three readers (`READER.md`, `pairs-key.json`); these verdicts then guided 39759ff",
+    "blind-read/fresh2": "18 more texts collected at 39759ff (bench/corpus/fresh2/), its answers"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
@@ -141,10 +143,9 @@ def blind_section(_: dict) -> list:
         reads = {k: json.loads(p.read_text("utf-8"))["documents"] for k in ("baseline", "after")
                  if (p := RESULTS / folder / f"verdicts-{k}.json").is_file()}  # fmt: skip
         kinds = {}  # the verdicts of each kind of document, per read
-        for key, docs in reads.items():
-            for d in docs:
-                kind = d.get("kind") or entries[d["file"]]["kind"]
-                kinds.setdefault(kind, {}).setdefault(key, []).append(d)
+        for key, d in ((k, d) for k, docs in reads.items() for d in docs):
+            kind = d.get("kind") or entries[d["file"]]["kind"]
+            kinds.setdefault(kind, {}).setdefault(key, []).append(d)
         said += [f"**`bench/results/{folder}/`**: {how}.",
             table("measure|" + "".join(f"{k} ({len(d)} documents)|" for k, d in reads.items())
                   + "issue 25's target",
