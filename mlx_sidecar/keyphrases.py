@@ -73,26 +73,22 @@ RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 
 # A byline in the title or the first lines names the author: "The Zen of Python, by Tim Peters".
 BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
-# A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
-# quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
+# What a topic is written as (names_a_topic): in English a noun phrase, by the word classes
+# of lemminflect's lexicon and the document's own use of a word; elsewhere a name.
 NOUNS_CAPITALIZED = frozenset(["de", "lb"])  # German orthography: a capital marks every noun
 LATIN_TEXT = 0.5  # a text most of whose letters are Latin is written in the Latin script
 FILE_NAME = re.compile(r"[\w-]+\.[a-z]{1,4}")  # "prog.py", "privkey.pem": an example's file
-NAME_WORD = re.compile(
-    r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*"
-)  # "OpenVPN", "GTimer", "json.tool", "g_timer"
-ARTICLE = (
-    r"\b(?:the|a|an)\s+"  # "the merge", "a commit": a word an article precedes is a noun there
-)
+NAME_WORD = re.compile(r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*")  # "OpenVPN", "json.tool", "g_timer"
+ARTICLE = r"\b(?:the|a|an)\s+"  # "the merge", "a commit": a noun phrase opens
 # English words that follow a noun phrase's head, not an adjective ("the merge of", "the
 # merge is"; "the updated value"): prepositions, conjunctions, auxiliaries, relatives.
 FUNCTION_WORDS = (
     "of|in|on|at|to|for|with|by|from|as|into|than|and|or|but|is|are|was|were|be|been|has|have|"
     "had|can|will|may|must|should|would|could|does|did|that|which|who|whose|when|where"
 )
-CLAUSE_WORDS = frozenset(
-    ["VERB", "AUX", "ADV"]
-)  # a phrase opening with one of these only is a clause
+CLAUSE_WORDS = frozenset(["VERB", "AUX", "ADV"])  # a phrase opened by one of these only
+# A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
+# quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
 
 
@@ -202,9 +198,8 @@ class DocumentLines:
         if " " in tag.strip() or CJK.search(tag):
             return False
         word = phrase_pattern(tag)
-        alone = (
-            rf"(?m)^[ \t]*(?:[-*•+][ \t]+)?(?:[\w.]+[.)]?[ \t]+)?{word}[ \t]*$"  # "* Improvements"
-        )
+        bullet = r"(?:[-*•+][ \t]+)?"  # "* Improvements": a list's label
+        alone = rf"(?m)^[ \t]*{bullet}(?:[\w.]+[.)]?[ \t]+)?{word}[ \t]*$"
         numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
@@ -643,10 +638,6 @@ def yake_phrases(lines: DocumentLines, top: int) -> list[str]:
     except Exception:
         log.exception("key phrase extraction failed")
         return []
-
-
-def indent(line: str) -> int:
-    return len(line) - len(line.lstrip())
 
 
 def sentences_of(text: str) -> str:
