@@ -13,9 +13,8 @@ among (grammar.py ``TagGrammar.candidates_processor``, tasks/tags.py), and repai
 General rules only, no lists of the corpus's words: a word among the 1,000 most frequent
 of the document's language (pyspellchecker's frequency lists) or among its stopwords
 (yake's lists) names no subject alone unless the title or the opening names it ("bad",
-"Work"); month and day names are babel's CLDR names (repairs/tags.py). A topic is a noun
-phrase, by lemminflect's English lexicon of word classes (``names_a_topic``); in other
-languages, with no such lexicon, only names are offered.
+"Work"); month and day names are babel's CLDR names (repairs/tags.py). What a topic is
+written as (a noun phrase in English, a name elsewhere) is topics.py's.
 """
 
 from __future__ import annotations
@@ -31,6 +30,7 @@ from dataclasses import dataclass, field
 from .reading import Reading
 from .reading.email import ADDRESS, writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
+from .topics import is_name_phrase, names_a_topic
 
 log = logging.getLogger(__name__)
 
@@ -73,20 +73,6 @@ RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 
 # A byline in the title or the first lines names the author: "The Zen of Python, by Tim Peters".
 BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
-# What a topic is written as (names_a_topic): in English a noun phrase, by the word classes
-# of lemminflect's lexicon and the document's own use of a word; elsewhere a name.
-NOUNS_CAPITALIZED = frozenset(["de", "lb"])  # German orthography: a capital marks every noun
-LATIN_TEXT = 0.5  # a text most of whose letters are Latin is written in the Latin script
-FILE_NAME = re.compile(r"[\w-]+\.[a-z]{1,4}")  # "prog.py", "privkey.pem": an example's file
-NAME_WORD = re.compile(r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*")  # "OpenVPN", "json.tool", "g_timer"
-ARTICLE = r"\b(?:the|a|an)\s+"  # "the merge", "a commit": a noun phrase opens
-# English words that follow a noun phrase's head, not an adjective ("the merge of", "the
-# merge is"; "the updated value"): prepositions, conjunctions, auxiliaries, relatives.
-FUNCTION_WORDS = (
-    "of|in|on|at|to|for|with|by|from|as|into|than|and|or|but|is|are|was|were|be|been|has|have|"
-    "had|can|will|may|must|should|would|could|does|did|that|which|who|whose|when|where"
-)
-CLAUSE_WORDS = frozenset(["VERB", "AUX", "ADV"])  # a phrase opened by one of these only
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
 # quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
@@ -421,14 +407,6 @@ def _ranks(ranked: tuple[str, ...]) -> dict[str, int]:
     return {w: i for i, w in reversed(list(enumerate(ranked)))}
 
 
-def written_as_name(word: str, text: str) -> bool:
-    """The text writes ``word`` capitalized after a lowercase word or a comma, where
-    only a name is ("release 20020904 of Wine", "works with Rich")."""
-    if not word[:1].isupper():
-        return False
-    return bool(re.search(rf"(?<!\S)[a-z][a-z'-]*[,;]? {re.escape(word)}(?!\w)", text))
-
-
 def is_common_phrase(tag: str, language: str) -> bool:
     """Every word of ``tag`` is one of the language's COMMON_WORDS or its stopwords
     (yake's lists, for the languages pyspellchecker counts none of), or a number: "bad",
@@ -518,90 +496,6 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     if tag.islower() and " " not in tag and rarity(tag, lines.language) < RARE_WORD:
         return False  # "returns", "locations", "stream": a word of the language, no subject
     return not frames_the_document(tag, lines)
-
-
-def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
-    """Whether a key phrase can name a topic rather than an example or a piece of a
-    sentence. In English: a noun phrase (``is_noun_phrase``) that is no file name ("prog.py",
-    "privkey.pem" stand for an example; a title that names the file is the subject and
-    kept apart). In another language, where no word classes tell a noun phrase from a
-    verb ("szuka", "Mostra informazioni") or a part's label ("名称", "opcje"), only a name
-    (``is_name_phrase``); the model may still write its own tag."""
-    if FILE_NAME.fullmatch(phrase):
-        return False
-    if lines.language != "en":
-        return is_name_phrase(phrase, lines)
-    return is_noun_phrase(phrase, lines)
-
-
-def reads_as_a_topic(tag: str, lines: DocumentLines) -> bool:
-    """A tag of an English document is a noun phrase; in other languages no word classes
-    are known, and a tag the model wrote stands."""
-    return lines.language != "en" or is_noun_phrase(tag, lines)
-
-
-def is_noun_phrase(phrase: str, lines: DocumentLines) -> bool:
-    """An English phrase whose last word can be a noun ("bug introduced", "milliseconds
-    ago", "Fixed" cannot) and whose first word is not a verb or an adverb only ("write
-    small tests", "add emphasis"), by lemminflect's lexicon; a word the document uses as
-    a noun is one there (``used_as_noun``), and a word the lexicon does not know (a
-    name, an identifier) may be one."""
-    words = phrase.split()
-    last, first = word_classes(words[-1]), word_classes(words[0])
-    command = len(words) == 2 and not first  # a name and its verb: "git bisect", "apt update"
-    if last and not last & {"NOUN", "PROPN"} and not (command or used_as_noun(words[-1], lines)):
-        return False
-    clause = len(words) > 1 and first and first <= CLAUSE_WORDS
-    return not (clause and not used_as_noun(words[0], lines))
-
-
-@functools.cache
-def word_classes(word: str) -> frozenset:
-    """The English word classes lemminflect's lexicon gives ``word`` (NOUN, VERB, ADJ,
-    ADV, PROPN, AUX); none for a word it does not know, or when it is not installed."""
-    if not re.fullmatch(r"[A-Za-z]+(?:['’-][A-Za-z]+)*", word):
-        return frozenset()  # "g_timer_start", "HTTP/2", "5.2": no word of the lexicon
-    try:
-        from lemminflect import getAllLemmas
-    except ImportError:
-        return frozenset()
-    return frozenset(getAllLemmas(word.casefold()))
-
-
-def used_as_noun(word: str, lines: DocumentLines) -> bool:
-    """The document writes ``word`` as a noun phrase's head: after an article and before a
-    sign or a function word ("the merge is", "a revert."; not "the updated value"), or as a
-    function's name ("deflate()")."""
-    folded = phrase_pattern(word.casefold())
-    pattern = rf"{ARTICLE}{folded}(?=\s*(?:[^\w\s-]|$)|\s+(?:{FUNCTION_WORDS})\b)|{folded}\(\)"
-    return re.search(pattern, lines.folded("own"), re.MULTILINE) is not None
-
-
-def is_name_phrase(phrase: str, lines: DocumentLines) -> bool:
-    """Every word of the phrase is written as a name (``is_name_word``)."""
-    latin_text = latin_share(lines.prose) >= LATIN_TEXT
-    return all(is_name_word(word, lines, latin_text) for word in phrase.split())
-
-
-def is_name_word(word: str, lines: DocumentLines, latin_text: bool) -> bool:
-    """An identifier ("OpenVPN", "json.tool", "g_timer_start"), a Latin word in a text in
-    another script ("manpath" in a Chinese manual page, not only in a path: "usr" of
-    "/usr/bin"), or a capitalized word that is no ordinary word of the language and that
-    the text writes capitalized after a lowercase word ("Noemi", "Unix"; not in German,
-    which capitalizes every noun)."""
-    if NAME_WORD.fullmatch(word):
-        return True
-    if not latin_text and re.fullmatch(r"[A-Za-z][\w.+#-]*", word):
-        return re.search(rf"(?<![\w/.|(]){re.escape(word)}(?![\w/|)])", lines.prose) is not None
-    if lines.language in NOUNS_CAPITALIZED or not word.istitle():
-        return False
-    return word.casefold() not in lines.ordinary and written_as_name(word, lines.text)
-
-
-def latin_share(text: str) -> float:
-    """The share of a text's letters in the Latin script."""
-    letters = [c for c in text if c.isalpha()]
-    return sum(c < "\u0250" for c in letters) / len(letters) if letters else 1.0
 
 
 def repeated_headings(lines: DocumentLines) -> list[str]:

@@ -699,7 +699,7 @@ def test_words_that_only_frame_a_document_are_no_tags(document, said, junk) -> N
     assert [t for t in said if t not in junk] == [t for t in tags if t in said]
 
 
-# Tags that are no noun phrase (keyphrases.py is_noun_phrase): a clause or a piece of one,
+# Tags that are no noun phrase (topics.py is_noun_phrase): a clause or a piece of one,
 # as YAKE's phrases end only at stopwords; each on a document written like its source.
 CHANGES = """Changes in 9.1
 

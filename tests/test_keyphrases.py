@@ -16,15 +16,13 @@ from mlx_sidecar.keyphrases import (
     DocumentLines,
     calendar_words,
     is_common_phrase,
-    is_name_phrase,
-    is_noun_phrase,
     key_phrases,
-    names_a_topic,
     worth_a_tag,
 )
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.reading.email import writers
+from mlx_sidecar.topics import is_name_phrase, is_noun_phrase, names_a_topic
 
 CORPUS = ROOT / "bench" / "corpus"
 MANIFEST = {e["file"]: e for e in json.loads((CORPUS / "MANIFEST.json").read_text())}

@@ -27,13 +27,12 @@ from ..keyphrases import (
     common_words,
     is_common_phrase,
     rarity,
-    reads_as_a_topic,
-    written_as_name,
 )
 from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
 from ..text import CJK, STOPWORD_LANGUAGES, guess_language, phrase_pattern, stopwords
+from ..topics import reads_as_a_topic, written_as_name
 from ..vocabulary import variant_key
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 
@@ -311,7 +310,7 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
 
 def is_topic(tag: str, lines: DocumentLines) -> bool:
     """A tag that names the subject ("git bisect" of "GIT-BISECT(1)"), or that reads as a
-    topic (keyphrases.py ``reads_as_a_topic``: not "bug introduced")."""
+    topic (topics.py ``reads_as_a_topic``: not "bug introduced")."""
     return names_subject(tag, lines) or reads_as_a_topic(tag, lines)
 
 
