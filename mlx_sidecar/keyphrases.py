@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .reading import Reading
 from .reading.email import ADDRESS, writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
-from .topics import is_name_phrase, names_a_topic
+from .topics import LATIN_TEXT, is_name_phrase, latin_share, names_a_topic
 
 log = logging.getLogger(__name__)
 
@@ -105,6 +105,11 @@ class DocumentLines:
     def ordinary(self) -> frozenset:
         """The language's LABEL_WORDS most frequent words."""
         return common_words(self.language, LABEL_WORDS)
+
+    @functools.cached_property
+    def latin_script(self) -> bool:
+        """Whether most letters of its prose are Latin (topics.py LATIN_TEXT)."""
+        return latin_share(self.prose) >= LATIN_TEXT
 
     @functools.cached_property
     def subjects(self) -> list[str]:

@@ -93,11 +93,10 @@ def used_as_noun(word: str, lines: DocumentLines) -> bool:
 
 def is_name_phrase(phrase: str, lines: DocumentLines) -> bool:
     """Every word of the phrase is written as a name (``is_name_word``)."""
-    latin_text = latin_share(lines.prose) >= LATIN_TEXT
-    return all(is_name_word(word, lines, latin_text) for word in phrase.split())
+    return all(is_name_word(word, lines) for word in phrase.split())
 
 
-def is_name_word(word: str, lines: DocumentLines, latin_text: bool) -> bool:
+def is_name_word(word: str, lines: DocumentLines) -> bool:
     """An identifier ("OpenVPN", "json.tool", "g_timer_start"), a Latin word in a text in
     another script ("manpath" in a Chinese manual page, not only in a path: "usr" of
     "/usr/bin"), or a capitalized word that is no ordinary word of the language and that
@@ -105,7 +104,7 @@ def is_name_word(word: str, lines: DocumentLines, latin_text: bool) -> bool:
     which capitalizes every noun)."""
     if NAME_WORD.fullmatch(word):
         return True
-    if not latin_text and re.fullmatch(r"[A-Za-z][\w.+#-]*", word):
+    if not lines.latin_script and re.fullmatch(r"[A-Za-z][\w.+#-]*", word):
         return re.search(rf"(?<![\w/.|(]){re.escape(word)}(?![\w/|)])", lines.prose) is not None
     if lines.language in NOUNS_CAPITALIZED or not word.istitle():
         return False
