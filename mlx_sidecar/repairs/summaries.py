@@ -243,6 +243,8 @@ def leaves_a_slot_empty(sentence: str, answer: Answer) -> bool:
     return bool(EMPTY_SLOT.search(sentence))
 
 
+# A heading (repeats_a_heading): a line of at most HEADING_WORDS words, no sentence, alone
+# or over an UNDERLINE ("=====" under a NEWS file's release).
 HEADING_WORDS = 12
 UNDERLINE = re.compile(r"([=\-~^*#])\1{2,}")
 

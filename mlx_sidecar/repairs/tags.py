@@ -343,8 +343,9 @@ def echoes_instruction(words: list[str]) -> bool:
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
     """The document's tags once its passes are done: none that only frames it (judged
-    with its title) or that is no noun phrase ("bug introduced"), and the subject its title names first: the tag that names it, or
-    the subject itself when no tag does.
+    with its title) or that is no topic (``is_topic``: not "bug introduced"), and the
+    subject its title names first: the tag that names it, or the subject itself when no
+    tag does.
 
     SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
     README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
