@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .reading import Reading
 from .reading.email import ADDRESS, writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
-from .topics import LATIN_TEXT, is_name_phrase, latin_share, names_a_topic
+from .topics import LATIN_TEXT, is_name_phrase, latin_share, names_a_topic, word_classes
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
+ENTRIES = 2  # lines a phrase opens, and nowhere else: a changelog's entries ("Fix bug ...")
+PERSON_SUBJECT_MENTIONS = 6  # ...one it credits, this often besides ("I'm Robyn Speer", 3)
 FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
 FOOTER_MAX_WORDS = 10
 YAKE_MAX_CHARS = 20_000  # key phrases of a longer text come from its first part (~1 s)
@@ -73,6 +75,23 @@ RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 
 # A byline in the title or the first lines names the author: "The Zen of Python, by Tim Peters".
 BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
+MANUAL_TITLE = re.compile(r"^[\w.:+-]+\(\d\w*\)$")  # "APROPOS(1)", "git-log(1)"
+PERSON = r"[A-Z][\w'’-]+(?:[ \t]+(?:[A-Z]\.|[A-Z][\w'’-]+)){0,3}"  # "Barry A. Warsaw"
+# The last word of an organization's name: its words name no person ("Python" of "Python
+# Software Foundation", "Free Software Foundation, Inc.").
+ORGANIZATION = frozenset(
+    "Foundation Inc Corporation Corp Company Project Group Team Ltd LLC GmbH Software "
+    "University Institute Organization Consortium Contributors Authors Developers".split()
+)
+EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
+CREDITS = (
+    re.compile(rf"({PERSON})[ \t]*\n?[ \t]*[<(]{EMAIL}[>)]"),  # "Clint Adams\n <clint@...>"
+    re.compile(rf"{EMAIL}[ \t]*\(({PERSON})\)"),  # "barry@zope.com (Barry A. Warsaw)"
+    re.compile(rf"(?i:author)s?[ \t]*[=:][ \t]*[{{\"]?({PERSON})"),  # "author = {Robyn Speer}"
+    re.compile(rf"(?i:copyright|\(c\)|©)(?:[ \t]*(?:\([Cc]\)|©))?[ \t\d,–-]*({PERSON})"),
+    BYLINE,
+    re.compile(r"\b([A-Z][a-z]+ [A-Z]\. [A-Z][\w'’-]+)"),  # "Ian T. Henry": a person
+)
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
 # quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
@@ -181,21 +200,88 @@ class DocumentLines:
         )
 
     def only_as_heading(self, tag: str) -> bool:
-        """'Abstract', 'AUTHOR', 'Chapter': one word the document writes only as a
-        heading of its own or before a part's number ("Chapter 1.", "Section 2.3"), a word
-        in capitals as the tag spells it; or one it writes as a heading and seldom besides
-        ("Features", "Documentation" over a README's parts): it names a part of the
-        document, not a topic it discusses."""
-        if " " in tag.strip() or CJK.search(tag):
-            return False
+        """'Abstract', 'AUTHOR', 'Chapter', 'Statement of Purpose': a phrase the document
+        writes as a heading of its own ("Fixes:" over each release's list, "* Improvements"; of more words, only ordinary
+        ones)
+        or before a part's number ("Chapter 1.", "Section 2.3"), a word in capitals as the
+        tag spells it, and seldom besides (a file's path, "tests/test_colorlog.py", is not
+        the word said); or a manual page's section ("名称", "이름" under "APROPOS(1)"): it
+        names a part of the document, not a topic it discusses."""
+        if CJK.search(tag):
+            return tag.strip() in self.manual_sections
+        words = re.findall(r"[^\W\d_]+", tag.casefold())
+        if len(words) > 1 and not all(w in self.ordinary | stopwords() for w in words):
+            return False  # "Keyring Support": a heading that names a topic
         word = phrase_pattern(tag)
         bullet = r"(?:[-*•+][ \t]+)?"  # "* Improvements": a list's label
-        alone = rf"(?m)^[ \t]*{bullet}(?:[\w.]+[.)]?[ \t]+)?{word}[ \t]*$"
+        alone = rf"(?m)^[ \t]*{bullet}(?:[\w.]+[.)]?[ \t]+)?{word}:?[ \t]*$"
         numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
-        said = self.mentions(tag, case=tag.isupper()) - labels  # outside its headings
-        return labels > 0 and said < SUBJECT_MIN_MENTIONS
+        said = re.findall(rf"(?<![/.]){word}(?![/]|\.\w)", self.prose, case)
+        return labels > 0 and len(said) - labels < SUBJECT_MIN_MENTIONS
+
+    @functools.cached_property
+    def manual_sections(self) -> frozenset:
+        """A plain-text manual page's section headings: its lines flush left under a
+        title such as "APROPOS(1)"; none for other documents."""
+        if not MANUAL_TITLE.match(self.title):
+            return frozenset()
+        found = (ln.strip() for ln in self.prose.split("\n") if ln[:1].strip())
+        return frozenset(ln for ln in found if len(ln.split()) <= 3 and ln != self.title)
+
+    @functools.cached_property
+    def credited(self) -> list[str]:
+        """The names a credit gives: who wrote or made the text ("Clint Adams
+        <clint@debian.org>", "barry@zope.com (Barry A. Warsaw)", "author = {Robyn
+        Speer}", "Copyright (C) 1991 Thomas G. Lane", "Patch by Dong-hee Na"), and any
+        name written with a middle initial ("Ian T. Henry"); not an organization's ("Python
+        Software Foundation")."""
+        found = (m[1] for credit in CREDITS for m in credit.finditer(self.text))
+        return [name for name in found if name.split()[-1].strip(".,") not in ORGANIZATION]
+
+    def names_a_credited_person(self, tag: str) -> bool:
+        """'Robyn Speer', 'Clint', 'Barry A. Warsaw': a person the document credits, whom
+        its title does not name and its text, credits aside, seldom does."""
+        words = set(NAME_PART.findall(tag.casefold()))
+        if not words or not any(
+            words <= set(NAME_PART.findall(n.casefold())) for n in self.credited
+        ):
+            return False
+        title, prose = (uncredited(t) for t in (self.title, self.prose))
+        if re.search(phrase_pattern(tag), title, re.IGNORECASE):
+            return False
+        said = re.findall(phrase_pattern(tag.casefold()), prose.casefold())
+        return len(said) < PERSON_SUBJECT_MENTIONS
+
+    def opens_entries(self, tag: str) -> bool:
+        """'Fix bug', 'Update Unicode': the words a changelog's entries open with, a verb
+        first, never said elsewhere: the start of a clause, not a topic (English only,
+        whose word classes topics.py knows)."""
+        words = tag.split()
+        if self.language != "en" or len(words) < 2 or "VERB" not in word_classes(words[0]):
+            return False
+        bullet = r"(?:[-*•+][ \t]+)?"
+        opening = rf"(?mi)^[ \t]*{bullet}{phrase_pattern(tag)}[ \t]+\S"
+        entries = len(re.findall(opening, self.prose))
+        return entries >= ENTRIES and entries == self.mentions(tag)
+
+    def said_once(self, tag: str) -> bool:
+        """A phrase the document writes once (its own lines, code included), not in its
+        title or first line nor as a heading: a detail, not what it is about ("suitable
+        place", "World Wide Web")."""
+        if self.mentions(tag, "own") >= PHRASE_REPEATS:
+            return False
+        first = next((ln for ln in self.text.split("\n") if ln.strip()), "")
+        pattern = phrase_pattern(tag)
+        if re.search(pattern, f"{self.title}\n{first}", re.IGNORECASE):
+            return False
+        lines = (ln.strip() for ln in self.prose.split("\n"))
+        return not any(
+            len(ln.split()) <= HEADING_MAX_WORDS and not re.search(r"[.!?:;,]$", ln)
+            for ln in lines
+            if re.search(pattern, ln, re.IGNORECASE)
+        )
 
     def opening(self) -> str:
         """The text's first line when it is a heading (no sentence, a few words), or the
@@ -271,6 +357,11 @@ def _lines_of(text: str, title: str) -> DocumentLines:
         language=guess_language(text),
         mostly_code=len(own) < len([ln for ln in code if ln.strip()]),
     )
+
+
+def uncredited(text: str) -> str:
+    """``text`` without its credits (CREDITS)."""
+    return functools.reduce(lambda t, credit: credit.sub(" ", t), CREDITS, text)
 
 
 def is_code_line(line: str) -> bool:

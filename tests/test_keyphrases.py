@@ -135,6 +135,76 @@ def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
     assert lines.only_as_heading("Features") and not lines.only_as_heading("Colors")
     news = DocumentLines.of("* Improvements\n  * Faster decoding.\n\n* Improvements\n  * More.")
     assert news.only_as_heading("Improvements")  # a list's label
+    fixes = DocumentLines.of("man-db 2.11\n\nFixes:\n\n * A crash.\n\nman-db 2.10\n\nFixes:\n\n * A leak.")
+    assert fixes.only_as_heading("Fixes")  # over each release's list, with a colon
+
+
+def test_a_heading_of_ordinary_words_labels_a_part_and_one_naming_a_topic_does_not():
+    text = (
+        "Statement of Purpose\n\nThe laws confer rights on a Work.\n\nKeyring Support\n\n"
+        "pip reads the keyring.\n\nTests\n\nRun tests/test_colorlog.py and tests/test_config.py."
+    )
+    lines = DocumentLines.of(text)
+    assert lines.only_as_heading("Statement of Purpose")
+    assert lines.only_as_heading("Tests")  # a path is not the word said
+    assert not lines.only_as_heading("Keyring Support")
+
+
+def test_a_manual_page_s_sections_label_its_parts_in_any_language():
+    page = read_document(
+        "APROPOS(1)            手册分页显示工具            APROPOS(1)\n\n名称\n"
+        "       apropos - 搜索手册页名称和描述\n\n描述\n       每个手册页里都有一小段描述。\n"
+    )
+    lines = DocumentLines.of(page.text, page.title)
+    assert lines.only_as_heading("名称") and lines.only_as_heading("描述")
+    assert not lines.only_as_heading("apropos")
+
+
+CREDITS = """fakeroot(1)
+
+fakeroot runs a command in an environment that fakes root privileges. fakeroot
+is used to build packages, and Joost and Clint added most of fakeroot's code.
+
+AUTHORS
+       Joost Witteveen
+              <joostje@debian.org>
+       Clint Adams
+              <clint@debian.org>
+
+Copyright (C) 2009 Python Software Foundation. Python and fakeroot work together;
+Python calls fakeroot, and Python reads what fakeroot writes. Python is fast.
+
+A citation: author = {Robyn Speer}. I'm Robyn Speer. Thanks, Robyn Speer.
+Today's topics: 1. testing (Barry A. Warsaw)
+"""
+
+
+@pytest.mark.parametrize(
+    ("tag", "credited"),
+    [
+        ("Clint", True),  # a name above an address
+        ("Clint Adams", True),
+        ("Robyn Speer", True),  # a citation's author, said three times besides
+        ("Barry A. Warsaw", True),  # a middle initial: a person's name
+        ("Python", False),  # the copyright holder's name, which the text keeps using
+        ("fakeroot", False),
+    ],
+)
+def test_a_person_the_document_credits_is_no_topic(tag, credited):
+    page = read_document(CREDITS)
+    lines = DocumentLines.of(page.text, page.title)
+    assert lines.names_a_credited_person(tag) is credited
+
+
+def test_the_words_a_changelog_s_entries_open_with_are_no_topic():
+    news = DocumentLines.of(
+        "less 590\n\n  * Fix bug when the screen is resized.\n  * Fix bug in lesskey.\n"
+        "  * Update Unicode tables.\n  * Update Unicode tables again.\n  * Unicode 14 support.\n"
+    )
+    assert news.opens_entries("Fix bug") and news.opens_entries("Update Unicode")
+    assert not news.opens_entries("Unicode")  # one word, a name
+    novel = DocumentLines.of("Pride and Prejudice is a novel by Jane Austen.")
+    assert not novel.opens_entries("Pride and Prejudice")  # a title that opens one line
 
 
 # --- A topic's shape ----------------------------------------------------------------------

@@ -292,9 +292,10 @@ def respelled(tag: str, lines: DocumentLines) -> str:
 
 def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     """A tag from what frames the document rather than what it says: the name of who
-    wrote or was written to ("Hamano wrote", "Junio"), a listing's columns ("david git"),
-    a footer ("Part of the git"), a name only its code uses ("ERROR", "len"), a heading
-    of one word the text never uses ("Abstract"), or only common words ("bad", "Work")
+    wrote or was written to ("Hamano wrote", "Junio") or whom it credits ("Robyn
+    Speer"), a listing's columns ("david git"), a footer ("Part of the git"), a name only
+    its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes"), a changelog
+    entry's opening words ("Fix bug"), or only common words ("bad", "Work")
     that the title or opening line does not name and that the text does not write as a
     name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
@@ -302,6 +303,8 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     if names_subject(tag, lines):
         return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
     if lines.is_code_name(tag) or lines.only_as_heading(tag):
+        return True
+    if lines.names_a_credited_person(tag) or lines.opens_entries(tag):
         return True
     if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
         return False  # "Mad Men", "The Who": common words, written as a name
@@ -343,9 +346,10 @@ def echoes_instruction(words: list[str]) -> bool:
 
 def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[str]:
     """The document's tags once its passes are done: none that only frames it (judged
-    with its title) or that is no topic (``is_topic``: not "bug introduced"), and the
-    subject its title names first: the tag that names it, or the subject itself when no
-    tag does.
+    with its title) or that is no topic (``is_topic``: not "bug introduced"), none it
+    says only once in passing while another is left (``said_once``: "suitable place"),
+    and the subject its title names first: the tag that names it, or the subject itself
+    when no tag does.
 
     SmolLM2 tagged Python's fnmatch page ["pattern", "matches", "Unix"] and the NetworkX
     README ["weight", "G.add", "edge"]: the library goes unnamed. An answer that names it
@@ -353,7 +357,8 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     """
     lines = DocumentLines.of(reading.text, reading.title)
     kept = [t for t in tags if not frames_the_document(t, lines) and is_topic(t, lines)]
-    tags = kept or tags
+    central = [t for t in kept if not lines.said_once(t)]
+    tags = central or kept or tags
     subject = title_subject(reading)
     if not subject:
         return tags
