@@ -699,6 +699,29 @@ def test_words_that_only_frame_a_document_are_no_tags(document, said, junk) -> N
     assert [t for t in said if t not in junk] == [t for t in tags if t in said]
 
 
+# A tag said once in passing goes while a tag the text keeps using stays (a heading, the
+# title and the first line may name a topic once); when every tag is said once, they stay.
+READLINE_MAIL = """Use of Readline
+
+I think Allbery's suggestion is a good one, so please add this text in a suitable place.
+Readline is under the GPL. Linking Readline statically or dynamically is the same under the
+GPL: a program that uses Readline is a larger work.
+
+GNU Readline license
+
+The GPL covers the larger work as a whole.
+"""
+
+
+def test_a_tag_said_once_in_passing_goes_while_others_stay() -> None:
+    page = read_document(READLINE_MAIL)
+    said = ["Readline", "suitable place", "GPL", "GNU Readline license", "larger work"]
+    tags = repairs.with_title_subject(said, page, 5)
+    assert tags == ["Readline", "GPL", "GNU Readline license", "larger work"]
+    alone = read_document("Changes\n\nThe merge strategy is chosen by size on network mounts.")
+    assert repairs.with_title_subject(["merge strategy"], alone, 5) == ["merge strategy"]
+
+
 # Tags that are no noun phrase (topics.py is_noun_phrase): a clause or a piece of one,
 # as YAKE's phrases end only at stopwords; each on a document written like its source.
 CHANGES = """Changes in 9.1
@@ -898,6 +921,59 @@ def test_no_synopsis_code_row_attribution_or_quote_is_chosen(prefix: str, line: 
     assert " ".join(line.split()) in " ".join(document.split())  # a real line of the text
     chosen = extractive.extractive_sentences(document, 5)
     assert chosen and not any(written_in(line, s, gap=1) for s in chosen), chosen
+
+
+# Sentences no summary takes from its document, each between sentences that can stand: a
+# pronoun standing for the sentence before, a credit, a pointer, a title, the rest of a
+# list item, an example string, a code comment, a disclaimer in capitals.
+AGENT = (
+    "The ssh-agent program holds private keys in memory for the session. "
+    "The agent answers signing requests from ssh clients over a socket."
+)
+NOT_CHOSEN = [
+    "This disables password authentication for root entirely.",
+    "This file was part of the Independent JPEG Group's software: Copyright 1991-2012, Thomas G. Lane.",
+    "For conditions of distribution and use, see the accompanying README file.",
+    "The full documentation of the agent is available at agent.readthedocs.io today.",
+    "Keyword Extraction from Single Documents using Multiple Local Features.",
+    "moral rights retained by the original author and performer of the keys.",
+    '"The Mona Lisa doesn\'t have eyebrows and keys."',
+    "// Use RGB colors in terminal emulators that support the agent keys.",
+    "CREATIVE COMMONS CORPORATION IS NOT A LAW FIRM AND DOES NOT PROVIDE LEGAL SERVICES.",
+]
+
+
+@pytest.mark.parametrize("sentence", NOT_CHOSEN)
+def test_a_sentence_that_cannot_stand_alone_is_not_chosen(sentence: str) -> None:
+    document = f"{AGENT}\n\n{sentence}\n\nThe agent keeps keys in memory until the session ends.\n"
+    chosen = extractive.extractive_sentences(document, 5)
+    assert chosen and sentence not in chosen, chosen
+
+
+def test_a_demonstrative_before_a_noun_and_a_name_in_lowercase_can_open_a_sentence() -> None:
+    for sentence in (
+        "This module provides the agent's socket protocol for the session.",
+        "This is release 9.1 of the agent, a key holder for ssh.",
+        "python-dotenv reads key-value pairs from a file into the agent.",
+    ):
+        assert sentence in extractive.extractive_sentences(f"{AGENT}\n\n{sentence}\n", 5)
+
+
+def test_a_word_limit_leaves_out_longer_sentences_and_scores_the_rest() -> None:
+    # Scores were looked up by each sentence's place among all the document's sentences,
+    # but computed over the shorter ones only: IndexError once any sentence was too long.
+    document = corpus_text("14")
+    chosen = extractive.extractive_sentences(document, 1, max_words=12)
+    assert len(chosen) == 1 and len(chosen[0].split()) <= 12, chosen
+
+
+def test_a_summary_does_not_open_with_a_sentence_that_adds_to_one_before_it() -> None:
+    document = "The base-passwd package lists Debian's users and groups. It also lists groups."
+    answer = repairs.Answer(document=document)
+    said = summary_rules.summary_sentences("It also lists groups. The package lists users.", answer)
+    assert said == ["The package lists users."]
+    more = summary_rules.summary_sentences("The package lists users. It also lists groups.", answer)
+    assert more == ["The package lists users.", "It also lists groups."]
 
 
 TUNING_PREFIXES = [f"{n:02d}" for n in range(1, 48)]

@@ -35,7 +35,9 @@ from ..text import (
     guess_language,
     is_sentence,
     split_sentences,
+    stopwords,
 )
+from ..topics import word_classes
 
 MIN_WORDS = 6  # a sentence shorter than this says too little to stand for a document
 MAX_WORDS = 45  # ...and one longer than this (after trimming) is too much for a summary
@@ -50,7 +52,7 @@ LEAD_SPAN = 5  # ...given to the first candidates, falling off over this many
 NEAR_REPEAT = 0.6  # a candidate sharing this share of its stems with a chosen one repeats it
 # A transcript line opens with its speaker ("NCommander: ..."); the utterance is the prose.
 SPEAKER = re.compile(r"^[\w .'-]{1,30}:\s+(?=\S)")
-PROMPT = re.compile(r"^\s*(?:\$|%|#|>>>|\.\.\.|>|C:\\>)\s")
+PROMPT = re.compile(r"^\s*(?:\$|%|#|>>>|\.\.\.|>|C:\\>|//|/\*)\s")  # or a code comment
 CODE_MARKS = re.compile(r"[{}<>=;|\\\[\]]|\(\)|::|->|=>|&&")
 TABLE_GAP = re.compile(r"\S(?: {3,}|\t)\S.*\S(?: {3,}|\t)\S")  # two column gaps
 URL_OR_ADDRESS = re.compile(r"https?://|www\.|\b[\w.+-]+@[\w-]+\.[\w.]+")
@@ -59,8 +61,24 @@ PLACEHOLDER = re.compile(
     r"\{[^}]*\}|%[sd]\b|<[^>]*>|\$[A-Z_]+|\s[,;:](?=\s)|\s\.(?=\s|$)|\b(?:on|of|in|at|to)\s*,"
 )
 HEADER_FIELD = re.compile(r"^(?:From|To|Cc|Subject|Date|Reply-To|Sent|Attachments):\s", re.I)
-QUOTED = re.compile(r"^(?:Quoted:\s*)?“.*”$", re.S)
-POINTER = re.compile(r"^(?:See|Please|For more|Refer to)\b")
+QUOTED = re.compile(r"^(?:Quoted:\s*)?(?:“.*”|\".*\"|\'.*\')$", re.S)  # a reply, an example string
+POINTER = re.compile(
+    r"^(?:See|Please|For more|Refer to)\b"
+    r"|\b(?:is|are) available (?:at|from|on)\b|\bcan be (?:found|read|seen) (?:at|in|on)\b"
+    r"|[,;:]\s+see\b"  # "For conditions of distribution and use, see the accompanying README"
+)
+# Who holds the rights, not what the text says: "Copyright 1991-2012, Thomas G. Lane".
+COPYRIGHT = re.compile(r"\b[Cc]opyright\b|©|\([Cc]\)\s*\d")
+# A line cut before its object: "Send Ppp mailing list submissions to" (the address stood
+# on the next line), no fallback sentence.
+CUT_SHORT = re.compile(r"\b(?:to|the|an?|and|or|from|into|of|at|by|with)$")
+# A demonstrative pronoun opens it: what it stands for is in the sentence before ("This
+# allows for ...", "This disables password authentication ..."); one before a noun ("This
+# module provides ...", "This set of features") or "This is" ("This is release 20020904 of
+# Wine") is kept, and so is "It", which mostly stands for what the text is about.
+PRONOUN = re.compile(r"^(?:This|That|These|Those)\s+(\w+)")
+TITLE_WORDS = 3  # longer words capitalized, all but one (stopwords aside): a title (English)
+SHOUTED = 0.8  # of a sentence's letters in capitals: a heading or a disclaimer, not prose
 # A sentence that goes on from the one before it ("Moreover, ...", "Which is ...") does not
 # stand alone.
 CONTINUATION = re.compile(
@@ -98,11 +116,12 @@ def extractive_sentences(
     repeating a sentence of ``avoid`` (what the summary already says). Empty only when
     the document has no prose sentence at all (see fallback_sentence)."""
     language = language or guess_language(document)
-    candidates = [c for c in document_candidates(document, language) if fits(c.text, max_words)]
+    candidates = document_candidates(document, language)
     if not candidates or n <= 0:
         return []
-    scores = centroid_scores(candidates)
-    ranked = sorted(candidates, key=lambda c: -scores[c.position])
+    scores = centroid_scores(candidates)  # the whole document's centroid, long ones too
+    fitting = [c for c in candidates if fits(c.text, max_words)]
+    ranked = sorted(fitting, key=lambda c: -scores[c.position])
     taken = [stem_set(s, language) for s in avoid]
     chosen: list[Candidate] = []
     for candidate in ranked:
@@ -117,11 +136,11 @@ def extractive_sentences(
 
 
 def fallback_sentence(document: str, max_words: int | None = None) -> str:
-    """When the document has no prose sentence: its first line of words that is no code
-    or attribution, else its first words, with a full stop."""
+    """When the document has no prose sentence: its first line of words that is no code,
+    attribution or address and is not cut short, else its first words, with a full stop."""
     for line in prose_lines(document):
         words = " ".join(LIST_MARK.sub("", line).split())
-        if is_sentence(words):
+        if is_sentence(words) and not CUT_SHORT.search(words) and not URL_OR_ADDRESS.search(words):
             break
     else:
         words = " ".join(document.split()[:25])
@@ -147,7 +166,7 @@ def document_candidates(document: str, language: str) -> list[Candidate]:
             sentence = trimmed(
                 " ".join(drop_markup(LEADING_MARK.sub("", sentence), NO_ANSWER).split())
             )
-            if is_candidate(sentence):
+            if is_candidate(sentence) and (language != "en" or reads_as_prose(sentence)):
                 stems = stem_counts(sentence, language)
                 if stems:
                     found.append(Candidate(sentence, len(found), stems))
@@ -235,11 +254,47 @@ def is_candidate(sentence: str) -> bool:
         return False
     if is_attribution(sentence) or QUOTED.match(sentence):
         return False
-    if POINTER.match(sentence) or EXAMPLE_OPENING.match(sentence) or CONTINUATION.match(sentence):
+    if POINTER.search(sentence) or EXAMPLE_OPENING.match(sentence) or CONTINUATION.match(sentence):
         return False
     if URL_OR_ADDRESS.search(sentence) or PLACEHOLDER.search(sentence):
         return False
+    if COPYRIGHT.search(sentence) or shouted(sentence):
+        return False
+    if refers_back(sentence):
+        return False
     return not talks_about_itself(sentence, NO_ANSWER) and not looks_like_code(sentence)
+
+
+def refers_back(sentence: str) -> bool:
+    """A sentence whose subject is a demonstrative pronoun (PRONOUN): out of its place it
+    stands for nothing. The next word tells a pronoun from a determiner: one that can be
+    a verb and no noun ("This allows", "This has"), by topics.py's word classes."""
+    found = PRONOUN.match(sentence)
+    if not found or found[1] in ("is", "was"):
+        return False
+    classes = word_classes(found[1].casefold())
+    return "VERB" in classes and "NOUN" not in classes
+
+
+def reads_as_prose(sentence: str) -> bool:
+    """An English sentence as prose writes it: not opened by an ordinary word in
+    lowercase (the rest of a list item or a line cut from its sentence: "moral rights
+    retained by the original author", "serializing back the result document"; a name
+    such as "xargs" may open one), and not in title case like a heading or a reference
+    ("Keyword Extraction from Single Documents using Multiple Local Features.")."""
+    first = sentence.split()[0]
+    if re.fullmatch(r"[a-z]+(?:['’][a-z]+)?", first) and word_classes(re.split("['’]", first)[0]):
+        return False  # "python-dotenv reads ..." opens with a name
+    words = [w for w in re.findall(r"[^\W\d_]{4,}", sentence) if w not in stopwords()]
+    capitals = sum(w[0].isupper() for w in words)
+    return capitals < TITLE_WORDS or len(words) - capitals > 1
+
+
+def shouted(sentence: str) -> bool:
+    """Most of its letters in capitals: a heading run into a line, or a disclaimer
+    ("CREATIVE COMMONS CORPORATION IS NOT A LAW FIRM ...")."""
+    letters = [c for c in sentence if c.isalpha()]
+    return len(letters) > 20 and sum(c.isupper() for c in letters) >= SHOUTED * len(letters)
 
 
 def within_length(sentence: str, max_words: int = MAX_WORDS) -> bool:

@@ -411,9 +411,23 @@ def judged_sentences(text: str, answer: Answer, final: bool = True) -> list[tupl
         if says_again(sentence, kept):
             judged.append((sentence, "says_again"))
             continue
+        if not kept and adds_to_nothing(sentence):
+            judged.append((sentence, "adds_to_nothing"))
+            continue
         dropping = next((r for r in SUMMARY_SENTENCE_RULES if r(sentence, answer)), None)
         judged.append((sentence, dropping.__name__ if dropping else ""))
     return judged
+
+
+# A sentence that adds to one before it: "It also lists ...", "Also, ...", "In addition".
+ADDING = re.compile(r"^(?:(?:It|This|They|He|She)\s+(?:also|too)\b|Also\b|In addition\b)")
+
+
+def adds_to_nothing(sentence: str) -> bool:
+    """A summary's first sentence that adds to one before it: SmolLM2 answered "It also
+    lists some other user-specific groups." and "It also includes tips on packaging and
+    testing." for one-sentence summaries, which say nothing of what the document is."""
+    return bool(ADDING.match(sentence))
 
 
 def says_again(sentence: str, earlier: list[str]) -> bool:
