@@ -321,6 +321,19 @@ def test_text_with_a_few_colons_is_not_mistaken_for_an_email_a_chat_or_subtitles
     assert read_document(text).format == "text"
 
 
+def test_a_readme_that_shows_captions_as_an_example_is_no_subtitles_file():
+    readme = (  # written like webvtt-py's README: prose first, then cues in a code block
+        "webvtt-py\n=========\n\n``webvtt-py`` is a Python library for reading, writing and\n"
+        "converting WebVTT caption files.\n\nCLI\n---\n\nGiven ``captions.vtt``:\n\n"
+        ".. code-block:: text\n\n"
+        + "".join(f"  00:00:0{i}.000 --> 00:00:0{i + 1}.000\n  Caption {i}\n\n" for i in range(4))
+        + "Segment it into 10 second segments with ``webvtt segment``.\n"
+    )
+    reading = read_document(readme)
+    assert reading.format == "rst"
+    assert "is a Python library for reading" in reading.text
+
+
 def test_a_format_named_in_the_request_is_read_as_that_format():
     assert read_document(IRC, "text").format == "text"
     assert read_document(REPLY, "email").title == "Moving the nightly builds to the new cluster"

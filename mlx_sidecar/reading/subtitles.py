@@ -27,8 +27,13 @@ class Cue:
 
 
 def looks_like_subtitles(head: str) -> bool:
-    """A WebVTT header, or several "00:00:01,000 --> 00:00:04,000" cue timings."""
-    return bool(WEBVTT.match(head.lstrip()[:20])) or len(TIMING.findall(head)) >= MIN_CUES
+    """A WebVTT header, or several "00:00:01,000 --> 00:00:04,000" cue timings from the
+    first cue on: a README that shows a few cues as an example opens with its prose."""
+    if WEBVTT.match(head.lstrip()[:20]):
+        return True
+    first = TIMING.search(head)
+    opening = [ln for ln in head[: first.start()].splitlines() if ln.strip()] if first else []
+    return bool(first) and len(opening) <= 1 and len(TIMING.findall(head)) >= MIN_CUES
 
 
 def read_subtitles(content: str) -> str:
