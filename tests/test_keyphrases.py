@@ -135,7 +135,9 @@ def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
     assert lines.only_as_heading("Features") and not lines.only_as_heading("Colors")
     news = DocumentLines.of("* Improvements\n  * Faster decoding.\n\n* Improvements\n  * More.")
     assert news.only_as_heading("Improvements")  # a list's label
-    fixes = DocumentLines.of("man-db 2.11\n\nFixes:\n\n * A crash.\n\nman-db 2.10\n\nFixes:\n\n * A leak.")
+    fixes = DocumentLines.of(
+        "man-db 2.11\n\nFixes:\n\n * A crash.\n\nman-db 2.10\n\nFixes:\n\n * A leak."
+    )
     assert fixes.only_as_heading("Fixes")  # over each release's list, with a colon
 
 
