@@ -30,7 +30,7 @@ from dataclasses import dataclass, field
 from .reading import Reading
 from .reading.email import ADDRESS, writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
-from .topics import LATIN_TEXT, is_name_phrase, latin_share, names_a_topic, word_classes
+from .topics import LATIN_TEXT, is_name_phrase, latin_share, lemmas, names_a_topic, word_classes
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,8 @@ KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
+# A list item's mark, or an outline's ("** Bug fixes" in a GNU NEWS file, as Emacs writes it).
+BULLET = r"(?:[-*•+]{1,3}[ \t]+)?"
 ENTRIES = 2  # lines a phrase opens, and nowhere else: a changelog's entries ("Fix bug ...")
 PERSON_SUBJECT_MENTIONS = 6  # ...one it credits, this often besides ("I'm Robyn Speer", 3)
 FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
@@ -210,10 +212,11 @@ class DocumentLines:
         if CJK.search(tag):
             return tag.strip() in self.manual_sections
         words = re.findall(r"[^\W\d_]+", tag.casefold())
-        if len(words) > 1 and not all(w in self.ordinary | stopwords() for w in words):
+        common = self.ordinary | stopwords()
+        if len(words) > 1 and not all(lemmas(w) & common for w in words):
             return False  # "Keyring Support": a heading that names a topic
         word = phrase_pattern(tag)
-        bullet = r"(?:[-*•+][ \t]+)?"  # "* Improvements": a list's label
+        bullet = BULLET  # "* Improvements": a list's label
         alone = rf"(?m)^[ \t]*{bullet}(?:[\w.]+[.)]?[ \t]+)?{word}:?[ \t]*$"
         numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
@@ -261,7 +264,7 @@ class DocumentLines:
         words = tag.split()
         if self.language != "en" or len(words) < 2 or "VERB" not in word_classes(words[0]):
             return False
-        bullet = r"(?:[-*•+][ \t]+)?"
+        bullet = BULLET
         opening = rf"(?mi)^[ \t]*{bullet}{phrase_pattern(tag)}[ \t]+\S"
         entries = len(re.findall(opening, self.prose))
         return entries >= ENTRIES and entries == self.mentions(tag)

@@ -82,6 +82,16 @@ def word_classes(word: str) -> frozenset:
     return frozenset(getAllLemmas(word.casefold()))
 
 
+@functools.cache
+def lemmas(word: str) -> frozenset:
+    """``word`` and its English lemmas ("fix" of "fixes"), by lemminflect's lexicon."""
+    if not word_classes(word):
+        return frozenset([word])
+    from lemminflect import getAllLemmas
+
+    return frozenset([word, *(x for found in getAllLemmas(word).values() for x in found)])
+
+
 def used_as_noun(word: str, lines: DocumentLines) -> bool:
     """The document writes ``word`` as a noun phrase's head: after an article and before a
     sign or a function word ("the merge is", "a revert."; not "the updated value"), or as a

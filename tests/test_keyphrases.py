@@ -139,6 +139,8 @@ def test_a_heading_the_text_seldom_uses_besides_labels_a_part():
         "man-db 2.11\n\nFixes:\n\n * A crash.\n\nman-db 2.10\n\nFixes:\n\n * A leak."
     )
     assert fixes.only_as_heading("Fixes")  # over each release's list, with a colon
+    outline = DocumentLines.of("* Noteworthy changes in release 3.8\n\n** Bug fixes\n\n  A leak.")
+    assert outline.only_as_heading("Bug fixes")  # an outline's heading (GNU NEWS files)
 
 
 def test_a_heading_of_ordinary_words_labels_a_part_and_one_naming_a_topic_does_not():
