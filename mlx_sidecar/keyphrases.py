@@ -38,6 +38,8 @@ KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
+# An option ("-l", "--replace[", ".open", ".shell"): what a placeholder follows.
+OPTION = r"(?<![\w-])(?:--?|\.)[^\W\d_][\w-]*\[?"
 # A list item's mark, or an outline's ("** Bug fixes" in a GNU NEWS file, as Emacs writes it).
 BULLET = r"(?:[-*•+]{1,3}[ \t]+)?"
 ENTRIES = 2  # lines a phrase opens, and nowhere else: a changelog's entries ("Fix bug ...")
@@ -93,7 +95,10 @@ CREDITS = (
     re.compile(rf"(?i:copyright|\(c\)|©)(?:[ \t]*(?:\([Cc]\)|©))?[ \t\d,–-]*({PERSON})"),
     BYLINE,
     re.compile(r"\b([A-Z][a-z]+ [A-Z]\. [A-Z][\w'’-]+)"),  # "Ian T. Henry": a person
+    re.compile(rf"\bThanks to ({PERSON})"),  # "Thanks to Michael Howell, ..."
 )
+# A changelog entry's "(Michael Howell)": a credit when it can be a person's name (is_person).
+ENTRY_CREDIT = re.compile(rf"\(({PERSON})\)\.?[ \t]*$", re.M)
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
 # quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
@@ -238,9 +243,11 @@ class DocumentLines:
         """The names a credit gives: who wrote or made the text ("Clint Adams
         <clint@debian.org>", "barry@zope.com (Barry A. Warsaw)", "author = {Robyn
         Speer}", "Copyright (C) 1991 Thomas G. Lane", "Patch by Dong-hee Na"), and any
-        name written with a middle initial ("Ian T. Henry"); not an organization's ("Python
-        Software Foundation")."""
-        found = (m[1] for credit in CREDITS for m in credit.finditer(self.text))
+        name written with a middle initial ("Ian T. Henry") or in parentheses after a
+        changelog's entry ("(Michael Howell)"); not an organization's ("Python Software
+        Foundation")."""
+        found = [m[1] for credit in CREDITS for m in credit.finditer(self.text)]
+        found += [m[1] for m in ENTRY_CREDIT.finditer(self.text) if is_person(m[1])]
         return [name for name in found if name.split()[-1].strip(".,") not in ORGANIZATION]
 
     def names_a_credited_person(self, tag: str) -> bool:
@@ -268,6 +275,16 @@ class DocumentLines:
         opening = rf"(?mi)^[ \t]*{bullet}{phrase_pattern(tag)}[ \t]+\S"
         entries = len(re.findall(opening, self.prose))
         return entries >= ENTRIES and entries == self.mentions(tag)
+
+    def is_placeholder(self, tag: str) -> bool:
+        """'FILENAME', 'replace-str', 'len': what a synopsis or an option's line holds
+        the place of ("-l len", "--replace[=replace-str]", ".open ?FILENAME?",
+        "[infile [outfile]]", "<len>"), or an option's own name ("--highlight-pid"):
+        half its mentions or more, as the tag is written."""
+        word = phrase_pattern(tag)
+        said = len(re.findall(word, self.text))
+        slots = len(re.findall(rf"(?:{OPTION}[ \t=]+|(?<![\w-])--?|[\[?<]){word}", self.text))
+        return said > 0 and 2 * slots >= said
 
     def said_once(self, tag: str) -> bool:
         """A phrase the document writes once (its own lines, code included), not in its
@@ -360,6 +377,13 @@ def _lines_of(text: str, title: str) -> DocumentLines:
         language=guess_language(text),
         mostly_code=len(own) < len([ln for ln in code if ln.strip()]),
     )
+
+
+def is_person(name: str) -> bool:
+    """A name in parentheses that can be a person's: two words or more, the first no word
+    of the English lexicon ("(Michael Howell)"; "(Linux Kernel)", "(GNU Emacs)" name none)."""
+    words = name.split()
+    return len(words) > 1 and not word_classes(words[0])
 
 
 def uncredited(text: str) -> str:

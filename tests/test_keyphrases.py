@@ -180,6 +180,8 @@ Python calls fakeroot, and Python reads what fakeroot writes. Python is fast.
 
 A citation: author = {Robyn Speer}. I'm Robyn Speer. Thanks, Robyn Speer.
 Today's topics: 1. testing (Barry A. Warsaw)
+ - Fix ordering of text for right-to-left languages (Michael Howell).
+ - Key bindings as in Emacs (GNU Emacs)
 """
 
 
@@ -190,6 +192,8 @@ Today's topics: 1. testing (Barry A. Warsaw)
         ("Clint Adams", True),
         ("Robyn Speer", True),  # a citation's author, said three times besides
         ("Barry A. Warsaw", True),  # a middle initial: a person's name
+        ("Michael Howell", True),  # in parentheses after a changelog's entry
+        ("GNU Emacs", False),  # in parentheses too, but "GNU" is a word: no person's name
         ("Python", False),  # the copyright holder's name, which the text keeps using
         ("fakeroot", False),
     ],
@@ -198,6 +202,19 @@ def test_a_person_the_document_credits_is_no_topic(tag, credited):
     page = read_document(CREDITS)
     lines = DocumentLines.of(page.text, page.title)
     assert lines.names_a_credited_person(tag) is credited
+
+
+def test_what_an_option_s_line_holds_the_place_of_is_no_topic():
+    page = read_document(
+        "SQLITE3(1)\n\nSYNOPSIS\n       sqlite3 [options] [FILENAME [SQL]]\n\n"
+        "sqlite3 runs SQL against a database file.\n\n       -l len, --length=len\n"
+        "              Stop after <len> bytes.\n       .open ?FILENAME?   Reopen FILENAME\n"
+        "       .read FILENAME     Run the SQL in FILENAME\n       -H pid, --highlight-pid pid\n"
+    )
+    lines = DocumentLines.of(page.text, page.title)
+    for placeholder in ("FILENAME", "len", "highlight-pid pid"):
+        assert lines.is_placeholder(placeholder), placeholder
+    assert not lines.is_placeholder("SQL") and not lines.is_placeholder("sqlite3")
 
 
 def test_the_words_a_changelog_s_entries_open_with_are_no_topic():
