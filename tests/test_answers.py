@@ -974,6 +974,7 @@ def test_a_summary_does_not_open_with_a_sentence_that_adds_to_one_before_it() ->
     assert said == ["The package lists users."]
     more = summary_rules.summary_sentences("The package lists users. It also lists groups.", answer)
     assert more == ["The package lists users.", "It also lists groups."]
+    assert summary_rules.summary_sentences("Changes:", answer) == []  # a list's label
 
 
 TUNING_PREFIXES = [f"{n:02d}" for n in range(1, 48)]

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ..repairs.answer import Answer, drop_markup
-from ..repairs.summaries import starts_as_fragment, talks_about_itself
+from ..repairs.summaries import is_label, starts_as_fragment, talks_about_itself
 from ..repairs.support import IDENTIFIER, is_attribution, stem
 from ..text import (
     CJK,
@@ -136,11 +136,11 @@ def extractive_sentences(
 
 
 def fallback_sentence(document: str, max_words: int | None = None) -> str:
-    """When the document has no prose sentence: its first line of words that is no code,
-    attribution or address and is not cut short, else its first words, with a full stop."""
+    """When the document has no prose sentence: its first line of words that is no code
+    or attribution (``can_fall_back_on``), else its first words, with a full stop."""
     for line in prose_lines(document):
         words = " ".join(LIST_MARK.sub("", line).split())
-        if is_sentence(words) and not CUT_SHORT.search(words) and not URL_OR_ADDRESS.search(words):
+        if can_fall_back_on(words):
             break
     else:
         words = " ".join(document.split()[:25])
@@ -148,6 +148,14 @@ def fallback_sentence(document: str, max_words: int | None = None) -> str:
     if not words or ENDS_SENTENCE.search(words):
         return words
     return words + ("。" if CJK.match(words[-1]) else ".")
+
+
+def can_fall_back_on(words: str) -> bool:
+    """A line of words that is no address, not cut short before its object ("Send Ppp
+    mailing list submissions to") and no list's label ("Changes:")."""
+    if not is_sentence(words) or is_label(words):
+        return False
+    return not CUT_SHORT.search(words) and not URL_OR_ADDRESS.search(words)
 
 
 # --- Candidates ----------------------------------------------------------------------------

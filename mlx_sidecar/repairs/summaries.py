@@ -177,8 +177,17 @@ SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
 
 def not_a_sentence(sentence: str, answer: Answer) -> bool:
     """A list number ("1."), stray punctuation, or a word or two: what is left when
-    max_tokens cut the answer short ("The.")."""
-    return not is_sentence(sentence)
+    max_tokens cut the answer short ("The."); or a label before a list ("Changes:", the
+    whole one-sentence summary SmolLM2 gave librsvg's NEWS)."""
+    return not is_sentence(sentence) or is_label(sentence)
+
+
+LABEL_WORDS = 4  # "Changes:", "Bug fixes:": a label; "This report relates to ...:" opens a list
+
+
+def is_label(text: str) -> bool:
+    """A few words and a colon: what heads a list, no sentence."""
+    return text.rstrip().endswith(":") and len(text.split()) <= LABEL_WORDS
 
 
 def echoes_instruction(sentence: str, answer: Answer) -> bool:
