@@ -8,7 +8,8 @@ byline, a chat's speakers, the columns of a listing (`ls -l`: "-rw-r--r-- 1 davi
 subject: "Hamano wrote", "david git", "Part of the git", "len". ``DocumentLines`` tells
 them apart once per document; ``key_phrases`` offers the model the phrases worth choosing
 among (grammar.py ``TagGrammar.candidates_processor``, tasks/tags.py), and repairs/tags.py
-``frames_the_document`` judges every tag against the same lines.
+``frames_the_document`` judges every tag against the same lines (frames.py tells the lines
+that frame a text apart).
 
 General rules only, no lists of the corpus's words: a word among the 1,000 most frequent
 of the document's language (pyspellchecker's frequency lists) or among its stopwords
@@ -27,8 +28,24 @@ import re
 from collections import Counter
 from dataclasses import dataclass, field
 
+from .frames import (
+    BYLINE,
+    FOOTER_MIN_LINES,
+    OPTION,
+    QUOTED,
+    SPEAKER_LINE,
+    chat_speakers,
+    credited_names,
+    introduces_quote,
+    is_code_line,
+    is_footer,
+    is_header_line,
+    is_listing_line,
+    quoted_name,
+    uncredited,
+)
 from .reading import Reading
-from .reading.email import ADDRESS, writers
+from .reading.email import writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
 from .topics import LATIN_TEXT, is_name_phrase, latin_share, lemmas, names_a_topic, word_classes
 
@@ -38,67 +55,22 @@ KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
-# An option ("-l", "--replace[", ".open", ".shell"): what a placeholder follows.
-OPTION = r"(?<![\w-])(?:--?|\.)[^\W\d_][\w-]*\[?"
 # A list item's mark, or an outline's ("** Bug fixes" in a GNU NEWS file, as Emacs writes it).
 BULLET = r"(?:[-*•+]{1,3}[ \t]+)?"
 ENTRIES = 2  # lines a phrase opens, and nowhere else: a changelog's entries ("Fix bug ...")
 PERSON_SUBJECT_MENTIONS = 6  # ...one it credits, this often besides ("I'm Robyn Speer", 3)
-FOOTER_MIN_LINES = 10  # a last line is a footer only in a document this long
-FOOTER_MAX_WORDS = 10
 YAKE_MAX_CHARS = 20_000  # key phrases of a longer text come from its first part (~1 s)
 # Words that turn a name into an attribution: "Hamano wrote", "Alice writes" (reading/email.py).
 ATTRIBUTION_VERBS = frozenset(["wrote", "writes", "said", "says", "schrieb", "escribió", "écrit"])
-LISTING_FIELD = re.compile(r"^(?:[\w.-]*\d[\w.:/-]*|[-dlrwxst]{10}[.+@]?|[^\w\s]+)$")
-COLUMN_GAP = re.compile(r"[^\s.!?:;,\"'”]\s{2,}(?=\S)")  # two spaces after a word: a column
-CODE_MARK = re.compile(r"^(?:>>>|\$|//|/\*|#\s*(?:include|define|ifn?def|endif|pragma)\b)")
-# A statement's end: a brace, or ';' after code ("len = 0;", "free(buf);", "std::cin >>
-# root;"), not after wrapped prose ("... of this License;").
-CODE_END = re.compile(
-    r"(?:[{}]|\*/)\s*$|^(?=.*(?:\w\(|=|->|::|<<|>>)).*;\s*$|^\S+(?: \S+){0,2};$"
-    r"|\w\s?\((?:\s*|[^()\"]*[,*][^()\"]*)\)\s*;\s*$"  # "GArray *g_array_new (gboolean a, ...);"
-)
-CODE_START = re.compile(
-    r"^(?:import [\w.]+(?:, [\w.]+)*$|from [\w.]+ import [\w, *()]+$"
-    r"|(?:def|class|return|elif|var|let|const|func|fn|if|for|while)\b.*[(){}\[\]=:]"
-    r"|[\w.]+(?:::\w+|->\w+)*\(.*\)$"
-    r"|[\w.\[\]\"'>-]+\s*[-+*/|&]?=\s*\S"
-    r"|\"[^\"]*\"\s*[:,]|\"[^\"]*\"$|[\[\](){},;]+$"  # JSON's keys and items, brackets
-    r"|.*\s(?:==?|!=|<=|>=)\s.*[^.!?]$)"  # "SET balance = balance - 100.00"
-)
 IDENTIFIER = re.compile(r"[A-Za-z_]\w*")
 URL = re.compile(r"\b(?:https?|ftp)://\S+|\bwww\.\S+\.\S+")  # "ftp://.../Wine-20020904.tar.gz"
 NAME_PART = re.compile(r"[^\W\d_][^\W_]*(?:['’.-][^\W_]+)*")  # "ogra" of "ogra_ac", "O'Neil"
-SPEAKER_LINE = re.compile(r"^([^\s:]{1,32}): \S")  # "ogra_ac: that too" (reading/chat.py)
-QUOTED = "Quoted: “"  # how reading/email.py marks a quote with no attribution line
-SPEAKER_SHARE = 0.5  # of a text's lines said by speakers: a chat transcript
 HEADING_MAX_WORDS = 8
 LABEL_WORDS = 5000  # a language's ordinary words: a heading's label, a constant in capitals
 SHORT_NAME = 4  # "len", "buf", "msg": a program's abbreviations...
 RARE_WORD = 20_000  # ...that are no word of the language: not among its 20,000 most frequent
-# A byline in the title or the first lines names the author: "The Zen of Python, by Tim Peters".
-BYLINE = re.compile(r"\b[Bb]y\s+((?:[A-Z]\. ?|[A-Z][\w'’-]+ ?){1,4})(?<! )")
 BYLINE_LINES = 5
 MANUAL_TITLE = re.compile(r"^[\w.:+-]+\(\d\w*\)$")  # "APROPOS(1)", "git-log(1)"
-PERSON = r"[A-Z][\w'’-]+(?:[ \t]+(?:[A-Z]\.|[A-Z][\w'’-]+)){0,3}"  # "Barry A. Warsaw"
-# The last word of an organization's name: its words name no person ("Python" of "Python
-# Software Foundation", "Free Software Foundation, Inc.").
-ORGANIZATION = frozenset(
-    "Foundation Inc Corporation Corp Company Project Group Team Ltd LLC GmbH Software "
-    "University Institute Organization Consortium Contributors Authors Developers".split()
-)
-EMAIL = r"[\w.+-]+@[\w-]+(?:\.[\w-]+)+"
-CREDITS = (
-    re.compile(rf"({PERSON})[ \t]*\n?[ \t]*[<(]{EMAIL}[>)]"),  # "Clint Adams\n <clint@...>"
-    re.compile(rf"{EMAIL}[ \t]*\(({PERSON})\)"),  # "barry@zope.com (Barry A. Warsaw)"
-    re.compile(rf"(?i:author)s?[ \t]*[=:][ \t]*[{{\"]?({PERSON})"),  # "author = {Robyn Speer}"
-    re.compile(rf"(?i:copyright|\(c\)|©)(?:[ \t]*(?:\([Cc]\)|©))?[ \t\d,–-]*({PERSON})"),
-    BYLINE,
-    re.compile(r"\b([A-Z][a-z]+ [A-Z]\. [A-Z][\w'’-]+)"),  # "Ian T. Henry": a person
-    re.compile(rf"\bThanks to ({PERSON})"),  # "Thanks to Michael Howell, ..."
-)
-# A changelog entry's "(Michael Howell)": a credit when it can be a person's name (is_person).
-ENTRY_CREDIT = re.compile(rf"\(({PERSON})\)\.?[ \t]*$", re.M)
 # A phrase a tag can be (grammar.py TAG_PATTERN): a letter, a digit or ".NET"'s dot first; no
 # quotes, brackets, markup, operators, a program's variables ("$out") or CJK sentence punctuation.
 CLEAN_PHRASE = re.compile(r"^(?:[^\W_]|\.[A-Z])[^\"\\\n\r\t<>{}\[\]|*`~:=()@$%。、！？]*$")
@@ -246,9 +218,7 @@ class DocumentLines:
         name written with a middle initial ("Ian T. Henry") or in parentheses after a
         changelog's entry ("(Michael Howell)"); not an organization's ("Python Software
         Foundation")."""
-        found = [m[1] for credit in CREDITS for m in credit.finditer(self.text)]
-        found += [m[1] for m in ENTRY_CREDIT.finditer(self.text) if is_person(m[1])]
-        return [name for name in found if name.split()[-1].strip(".,") not in ORGANIZATION]
+        return credited_names(self.text)
 
     def names_a_credited_person(self, tag: str) -> bool:
         """'Robyn Speer', 'Clint', 'Barry A. Warsaw': a person the document credits, whom
@@ -377,98 +347,6 @@ def _lines_of(text: str, title: str) -> DocumentLines:
         language=guess_language(text),
         mostly_code=len(own) < len([ln for ln in code if ln.strip()]),
     )
-
-
-def is_person(name: str) -> bool:
-    """A name in parentheses that can be a person's: two words or more, the first no word
-    of the English lexicon ("(Michael Howell)"; "(Linux Kernel)", "(GNU Emacs)" name none)."""
-    words = name.split()
-    return len(words) > 1 and not word_classes(words[0])
-
-
-def uncredited(text: str) -> str:
-    """``text`` without its credits (CREDITS)."""
-    return functools.reduce(lambda t, credit: credit.sub(" ", t), CREDITS, text)
-
-
-def is_code_line(line: str) -> bool:
-    """A line of a program: a prompt or a comment mark first, a statement's ';' or a
-    brace last, or the shape of an import, a call or an assignment; never a sentence."""
-    s = line.strip()
-    if not s:
-        return False
-    if CODE_MARK.match(s) or CODE_END.search(s):
-        return True
-    return not re.search(r"[.!?]$", s) and bool(CODE_START.match(s))
-
-
-def is_listing_line(line: str) -> bool:
-    """A row of a listing or a table: columns two spaces apart ("JQ(1)   General
-    Commands Manual   JQ(1)"), or fields mostly numbers, dates, sizes and modes
-    ("-rw-r--r-- 1 david git 4096 Jan 5 12:00 notes.txt"), or cells between bars."""
-    s = line.strip()
-    if s.startswith("|") or s.count(" | ") >= 2:
-        return True
-    if len(COLUMN_GAP.findall(s)) >= 2:
-        return True
-    fields = s.split()
-    odd = sum(bool(LISTING_FIELD.match(f)) for f in fields)
-    return len(fields) >= 5 and odd * 2 >= len(fields) and not re.search(r"[.!?]$", s)
-
-
-def is_header_line(line: str, following: list[str]) -> bool:
-    """Who wrote the message (reading/email.py's who_wrote line) or the reply below."""
-    s = line.strip()
-    if not s:
-        return False
-    return bool(writers(s)) or (
-        s.endswith(":") and any(x.strip().startswith(("“", ">", "Quoted: “")) for x in following)
-    )
-
-
-def introduces_quote(lines: list[str], i: int) -> bool:
-    """A line of a short paragraph (one or two lines) that a quoted reply follows: the
-    attribution some mail programs write without "wrote:" (Andrew's "Excerpts from
-    ...")."""
-    if not lines[i].strip():
-        return False
-    start = i
-    while start > 0 and lines[start - 1].strip():
-        start -= 1
-    end = i
-    while end + 1 < len(lines) and lines[end + 1].strip():
-        end += 1
-    after = next((ln.strip() for ln in lines[end + 1 :] if ln.strip()), "")
-    return (
-        end - start < 2
-        and after.startswith(("“", QUOTED))
-        and not lines[i].startswith(("“", QUOTED))
-    )
-
-
-def quoted_name(line: str) -> list[str]:
-    """The name on a line that introduces a quote, its address and notes aside ("Mark
-    Crispin@cac.washing (429*)" gives "Mark"); none when more than a name is left."""
-    left = re.sub(r"\([^()]*\)|\[[^\]]*\]", "", ADDRESS.sub("", line)).strip(" :")
-    return [left] if re.fullmatch(r"(?:[A-Z][\w'’.-]*\s?){1,3}", left) else []
-
-
-def is_footer(line: str) -> bool:
-    """A short last line that is no sentence: "Part of the git(1) suite", "Generated on
-    Wed Mar 30 2022 for JsonCpp by"."""
-    s = line.strip()
-    return len(s.split()) <= FOOTER_MAX_WORDS and not re.search(r"[.!?:”\"]$", s)
-
-
-def chat_speakers(lines: list[str]) -> list[str]:
-    """The speakers of a chat transcript as reading/chat.py writes it ("nick: text"):
-    names that speak on more than one line, when such lines are most of the text."""
-    filled = [ln for ln in lines if ln.strip()]
-    said = [m[1] for ln in filled if (m := SPEAKER_LINE.match(ln))]
-    if len(said) < SPEAKER_SHARE * max(1, len(filled)) or len(said) < 5:
-        return []
-    counts = Counter(said)
-    return [name for name, n in counts.items() if n > 1]
 
 
 # --- Words of a language ---------------------------------------------------------------
