@@ -114,12 +114,10 @@ MEASURES = [  # what, the answers' parts (none: a document's), verdicts or key, 
     ("useful summaries", "", "summary_useful", "≥ 80%"),
     ("useful one-sentence summaries", "", "one_sentence_useful", "≥ 80%"),
     ("readable summaries", "", "readable", "")]  # fmt: skip
-READS = {"blind-read": "the held-out half: sentences read at b376c11 by five readers (`READER.md`, "
-    "`pairs-key.json`), tags at 185aa34 by three and the four texts whose tags changed since at "
-    "39759ff by one (`READER-tags.md`, `pairs-key-tags*.json`)",
-    "blind-read/fresh": "18 texts collected after 185aa34's rules (bench/corpus/fresh/), its "
-    "answers, three readers (`READER.md`, `pairs-key.json`); these verdicts then guided 39759ff",
-    "blind-read/fresh2": "18 more texts collected at 39759ff (bench/corpus/fresh2/), its answers"}  # fmt: skip
+READS = {"blind-read": "the held-out half, read in parts (`READS.md` says which answers, when)",
+    "blind-read/fresh": "18 texts collected at 185aa34, answers at 185aa34 (then seen)",
+    "blind-read/fresh2": "18 texts collected at 39759ff, answers at 39759ff (then seen)",
+    "blind-read/fresh3": "20 texts collected at 3323037, answers at 047d9ff (then seen)"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
