@@ -92,7 +92,7 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    halves = {"run": "tuning half at 39759ff", "held_out_run": "held-out half at 39759ff"}
+    halves = {"run": "tuning half at 630f925", "held_out_run": "held-out half at 630f925"}
     runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
     return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
@@ -117,7 +117,8 @@ MEASURES = [  # what, the answers' parts (none: a document's), verdicts or key, 
 READS = {"blind-read": "the held-out half, read in parts (`READS.md` says which answers, when)",
     "blind-read/fresh": "18 texts collected at 185aa34, answers at 185aa34 (then seen)",
     "blind-read/fresh2": "18 texts collected at 39759ff, answers at 39759ff (then seen)",
-    "blind-read/fresh3": "20 texts collected at 3323037, answers at 047d9ff (then seen)"}  # fmt: skip
+    "blind-read/fresh3": "20 texts collected at 3323037, answers at 047d9ff (then seen)",
+    "blind-read/fresh4": "20 texts collected at 630f925, answers at 630f925: unseen"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
