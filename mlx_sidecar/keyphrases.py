@@ -180,12 +180,12 @@ class DocumentLines:
 
     def only_as_heading(self, tag: str) -> bool:
         """'Abstract', 'AUTHOR', 'Chapter', 'Statement of Purpose': a phrase the document
-        writes as a heading of its own ("Fixes:" over each release's list, "* Improvements"; of more words, only ordinary
-        ones)
-        or before a part's number ("Chapter 1.", "Section 2.3"), a word in capitals as the
-        tag spells it, and seldom besides (a file's path, "tests/test_colorlog.py", is not
-        the word said); or a manual page's section ("名称", "이름" under "APROPOS(1)"): it
-        names a part of the document, not a topic it discusses."""
+        writes as a heading of its own ("Fixes:" over each release's list, "* Improvements";
+        of more words, only ordinary ones) or before a part's number ("Chapter 1.",
+        "Section 2.3"), a word in capitals as the tag spells it, and seldom besides (a
+        file's path, "tests/test_colorlog.py", is not the word said); or a manual page's
+        section ("名称", "이름" under "APROPOS(1)"): it names a part of the document, not a
+        topic it discusses."""
         if CJK.search(tag):
             return tag.strip() in self.manual_sections
         words = re.findall(r"[^\W\d_]+", tag.casefold())
@@ -193,8 +193,7 @@ class DocumentLines:
         if len(words) > 1 and not all(lemmas(w) & common for w in words):
             return False  # "Keyring Support": a heading that names a topic
         word = phrase_pattern(tag)
-        bullet = BULLET  # "* Improvements": a list's label
-        alone = rf"(?m)^[ \t]*{bullet}(?:[\w.]+[.)]?[ \t]+)?{word}:?[ \t]*$"
+        alone = rf"(?m)^[ \t]*{BULLET}(?:[\w.]+[.)]?[ \t]+)?{word}:?[ \t]*$"
         numbered = rf"{word}[ \t]+(?:\d+|[IVXL]+|[A-Z])(?:\.\d+)*\b"
         case = 0 if tag.isupper() else re.IGNORECASE  # "AUTHOR" over a man page's section
         labels = len(re.findall(alone, self.prose, case)) + len(re.findall(numbered, self.prose))
@@ -228,11 +227,17 @@ class DocumentLines:
             words <= set(NAME_PART.findall(n.casefold())) for n in self.credited
         ):
             return False
-        title, prose = (uncredited(t) for t in (self.title, self.prose))
+        title, prose = self.uncredited
         if re.search(phrase_pattern(tag), title, re.IGNORECASE):
             return False
-        said = re.findall(phrase_pattern(tag.casefold()), prose.casefold())
+        said = re.findall(phrase_pattern(tag.casefold()), prose)
         return len(said) < PERSON_SUBJECT_MENTIONS
+
+    @functools.cached_property
+    def uncredited(self) -> tuple[str, str]:
+        """The title and the prose (case-folded) without their credits, worked out once:
+        ``names_a_credited_person`` asks about every candidate phrase."""
+        return uncredited(self.title), uncredited(self.prose).casefold()
 
     def opens_entries(self, tag: str) -> bool:
         """'Fix bug', 'Update Unicode': the words a changelog's entries open with, a verb
@@ -241,8 +246,7 @@ class DocumentLines:
         words = tag.split()
         if self.language != "en" or len(words) < 2 or "VERB" not in word_classes(words[0]):
             return False
-        bullet = BULLET
-        opening = rf"(?mi)^[ \t]*{bullet}{phrase_pattern(tag)}[ \t]+\S"
+        opening = rf"(?mi)^[ \t]*{BULLET}{phrase_pattern(tag)}[ \t]+\S"
         entries = len(re.findall(opening, self.prose))
         return entries >= ENTRIES and entries == self.mentions(tag)
 
@@ -268,9 +272,7 @@ class DocumentLines:
             return False
         lines = (ln.strip() for ln in self.prose.split("\n"))
         return not any(
-            len(ln.split()) <= HEADING_MAX_WORDS and not re.search(r"[.!?:;,]$", ln)
-            for ln in lines
-            if re.search(pattern, ln, re.IGNORECASE)
+            reads_as_heading(ln) for ln in lines if re.search(pattern, ln, re.IGNORECASE)
         )
 
     def opening(self) -> str:
@@ -279,7 +281,7 @@ class DocumentLines:
         first = next((ln.strip() for ln in self.prose.split("\n") if ln.strip()), "")
         if not first:
             return ""
-        if len(first.split()) <= HEADING_MAX_WORDS and not re.search(r"[.!?:;,]$", first):
+        if reads_as_heading(first):
             return first
         leading = re.match(r"(?:[A-Z][\w.+#-]*\s)+", first + " ")
         return leading[0].strip() if leading else ""
@@ -499,15 +501,18 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     return not frames_the_document(tag, lines)
 
 
+def reads_as_heading(line: str) -> bool:
+    """A line of a few words (HEADING_MAX_WORDS) that ends as no sentence does."""
+    return 0 < len(line.split()) <= HEADING_MAX_WORDS and not re.search(r"[.!?:;,]$", line)
+
+
 def repeated_headings(lines: DocumentLines) -> list[str]:
     """Headings (short lines alone between blank lines, no sentence) whose words the text
     uses again, most mentioned first."""
     blocks = [b.strip() for b in re.split(r"\n\s*\n", lines.prose)]
     found = Counter()
     for block in blocks:
-        if "\n" in block or not block or re.search(r"[.!?:;,]$", block):
-            continue
-        if len(block.split()) > HEADING_MAX_WORDS or not re.search(r"[^\W\d_]", block):
+        if "\n" in block or not reads_as_heading(block) or not re.search(r"[^\W\d_]", block):
             continue
         n = lines.mentions(block)
         if n >= 2:

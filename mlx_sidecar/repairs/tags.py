@@ -296,18 +296,15 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     Speer"), a listing's columns ("david git"), a footer ("Part of the git"), a name only
     its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes"), a changelog
     entry's opening words ("Fix bug"), an option's placeholder ("FILENAME"), or only
-    common words ("bad", "Work")
-    that the title or opening line does not name and that the text does not write as a
-    name ("Mad Men")."""
+    common words ("bad", "Work") that the title or opening line does not name and that
+    the text does not write as a name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
         return True
     if names_subject(tag, lines):
         return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
     if lines.is_code_name(tag) or lines.only_as_heading(tag):
         return True
-    if lines.names_a_credited_person(tag) or lines.opens_entries(tag):
-        return True
-    if lines.is_placeholder(tag):
+    if lines.names_a_credited_person(tag) or lines.opens_entries(tag) or lines.is_placeholder(tag):
         return True
     if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
         return False  # "Mad Men", "The Who": common words, written as a name
