@@ -239,6 +239,19 @@ class DocumentLines:
         ``names_a_credited_person`` asks about every candidate phrase."""
         return uncredited(self.title), uncredited(self.prose).casefold()
 
+    def only_opens_lines(self, tag: str) -> bool:
+        """'Method', 'Table', 'Updates': one ordinary word, capitalized, that the text
+        writes, as the tag does, only where a line begins: a table's header ("Method
+        Description"), a contents list's heading ("Table of Contents"), a part's heading
+        ("Updates since v1.7.8"). A topic is named in running text as well ("Colors may
+        nest"); a heading of more words may name one ("Keyword Extraction from Single
+        Documents")."""
+        if not re.fullmatch(r"[A-Z][^\W\d_]+", tag) or not lemmas(tag.casefold()) & self.ordinary:
+            return False
+        said = [m.start() for m in re.finditer(phrase_pattern(tag), self.text)]
+        opening = rf"(?:^|\n)[ \t]*{BULLET}(?:[\w.]+[.)][ \t]+)?$"
+        return bool(said) and all(re.search(opening, self.text[max(0, i - 80) : i]) for i in said)
+
     def opens_entries(self, tag: str) -> bool:
         """'Fix bug', 'Update Unicode': the words a changelog's entries open with, a verb
         first, never said elsewhere: the start of a clause, not a topic (English only,

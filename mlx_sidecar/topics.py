@@ -50,8 +50,22 @@ def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
 
 def reads_as_a_topic(tag: str, lines: DocumentLines) -> bool:
     """A tag of an English document is a noun phrase; in other languages no word classes
-    are known, and a tag the model wrote stands."""
-    return lines.language != "en" or is_noun_phrase(tag, lines)
+    are known, and a tag the model wrote stands unless it is a lone word of the language
+    (``is_plain_word``)."""
+    if lines.language != "en":
+        return not is_plain_word(tag, lines)
+    return is_noun_phrase(tag, lines)
+
+
+def is_plain_word(tag: str, lines: DocumentLines) -> bool:
+    """One lowercase word of the text's language, no name: a verb as likely as a topic
+    ("szuka", "выводить"), or a word every manual uses ("fișier", "opções", "pagine").
+    It is one when it has a letter beyond ASCII (a program's name, "xz", "whereis", has
+    none; Cyrillic and Greek words all do) or is among the language's ordinary words.
+    A phrase ("logiciel libre") or a capitalized noun ("Datenschutz") says more."""
+    if not tag.islower() or " " in tag or NAME_WORD.fullmatch(tag):
+        return False
+    return not tag.isascii() or tag in lines.ordinary
 
 
 def is_noun_phrase(phrase: str, lines: DocumentLines) -> bool:

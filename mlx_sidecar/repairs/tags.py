@@ -21,18 +21,20 @@ from collections.abc import Callable, Iterable
 from typing import Any
 
 from ..keyphrases import (
+    BULLET,
     LABEL_WORDS,
     DocumentLines,
     calendar_words,
     common_words,
     is_common_phrase,
     rarity,
+    reads_as_heading,
 )
 from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
 from ..text import CJK, STOPWORD_LANGUAGES, guess_language, phrase_pattern, stopwords
-from ..topics import reads_as_a_topic, written_as_name
+from ..topics import is_name_word, reads_as_a_topic, word_classes, written_as_name
 from ..vocabulary import variant_key
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 
@@ -294,15 +296,18 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     """A tag from what frames the document rather than what it says: the name of who
     wrote or was written to ("Hamano wrote", "Junio") or whom it credits ("Robyn
     Speer"), a listing's columns ("david git"), a footer ("Part of the git"), a name only
-    its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes"), a changelog
+    its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes", the heading over
+    each release in a NEWS file), a changelog
     entry's opening words ("Fix bug"), an option's placeholder ("FILENAME"), or only
     common words ("bad", "Work") that the title or opening line does not name and that
     the text does not write as a name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
         return True
+    if heads_each_release(tag, lines) and release_name(tag, lines) != tag:
+        return True  # "Noteworthy changes in version", "NEWS for the Nettle", "Version"
     if names_subject(tag, lines):
         return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
-    if lines.is_code_name(tag) or lines.only_as_heading(tag):
+    if lines.is_code_name(tag) or lines.only_as_heading(tag) or lines.only_opens_lines(tag):
         return True
     if lines.names_a_credited_person(tag) or lines.opens_entries(tag) or lines.is_placeholder(tag):
         return True
@@ -375,7 +380,8 @@ def title_subject(reading: Reading, section: bool = True) -> str:
     "jq" from a manual page's "JQ(1)"; a title in capitals is shown as the text writes
     it). Its section number, brackets and subtitle do not count; none when the title is
     a sentence, or the text repeats none of it ("Whetting Your Appetite"), or when a
-    ``section``'s title is furniture ("Installation", reading/furniture.py)."""
+    ``section``'s title is furniture ("Installation", reading/furniture.py). A heading
+    over each release's notes names only what it holds as a name (``release_name``)."""
     title = re.sub(r"\s*\([^()]*\)", "", tag_section_number(reading.title.strip()))
     furniture = is_furniture_title if section else lambda _: False
     if re.search(r"[.!?]$", title) or furniture(title):
@@ -400,6 +406,8 @@ def title_subject(reading: Reading, section: bool = True) -> str:
     subject = best[-1]
     if not subject or furniture(subject):
         return ""
+    if heads_each_release(subject, body):
+        return release_name(subject, body)
     written = re.findall(phrase_pattern(subject), body.own, re.IGNORECASE)
     return Counter(written).most_common(1)[0][0] if subject.isupper() else subject
 
@@ -428,6 +436,24 @@ def opening_subject(reading: Reading) -> str:
     if not opening:
         return ""
     return title_subject(Reading(reading.format, reading.text, opening), section=False)
+
+
+def heads_each_release(phrase: str, lines: DocumentLines) -> bool:
+    """Whether ``phrase`` opens two headings or more, each before a version: the heading
+    over each release's notes in a NEWS file ("Noteworthy changes in release 5.11",
+    "E2fsprogs 1.47.1 (May 20, 2024)"), not the title of the whole. A list's items ("- GCC
+    4.9 is the default compiler for Ada.") are sentences, no headings."""
+    opening = rf"^{BULLET}{phrase_pattern(phrase)}[ \t]+(?:\w+[ \t]+)?v?\d"
+    found = (ln.strip() for ln in lines.text.split("\n"))
+    return sum(bool(re.match(opening, ln, re.I)) and reads_as_heading(ln) for ln in found) >= 2
+
+
+def release_name(heading: str, lines: DocumentLines) -> str:
+    """The name a release's heading holds: its words written as names or no English word
+    ("Nettle" of "NEWS for the Nettle 3.7 release", "man-db"); none in "Noteworthy changes
+    in release", whose words only label the release."""
+    names = [w for w in heading.split() if is_name_word(w, lines) or not word_classes(w)]
+    return " ".join(names)
 
 
 def names_same_thing(tag: str, subject: str) -> bool:
