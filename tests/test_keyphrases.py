@@ -22,6 +22,12 @@ from mlx_sidecar.keyphrases import (
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.reading.email import writers
+from mlx_sidecar.repairs.tags import (
+    frames_the_document,
+    heads_each_release,
+    is_topic,
+    title_subject,
+)
 from mlx_sidecar.topics import is_name_phrase, is_noun_phrase, names_a_topic
 
 CORPUS = ROOT / "bench" / "corpus"
@@ -152,6 +158,61 @@ def test_a_heading_of_ordinary_words_labels_a_part_and_one_naming_a_topic_does_n
     assert lines.only_as_heading("Statement of Purpose")
     assert lines.only_as_heading("Tests")  # a path is not the word said
     assert not lines.only_as_heading("Keyring Support")
+
+
+def test_a_capitalized_ordinary_word_written_only_where_lines_begin_is_a_label():
+    javadoc = DocumentLines.of(
+        "Method Summary\n\nMethod\tDescription\nget()\tReturns the object.\n\n"
+        "Table of Contents\n\n1. Colors\n\nColors nest; a style may hold Colors."
+    )
+    assert javadoc.only_opens_lines("Method") and javadoc.only_opens_lines("Table")
+    assert not javadoc.only_opens_lines("Colors")  # also said in running text
+    assert not javadoc.only_opens_lines("Contents")  # "Table of Contents": not a line's start
+    assert not javadoc.only_opens_lines("Method Summary")  # a heading of words may name a topic
+
+
+def test_a_news_file_s_heading_over_each_release_is_no_subject_but_its_name_is():
+    strace = read_document(
+        "Noteworthy changes in release 5.11 (2021-03-17)\n"
+        "===============================================\n\n"
+        "* Improvements\n  * Enhanced decoding of ioctl commands.\n\n"
+        "Noteworthy changes in release 5.10 (2020-12-14)\n"
+        "===============================================\n\n"
+        "* Bug fixes\n  * Fixed a leak in the decoder.\n"
+    )
+    lines = DocumentLines.of(strace.text, strace.title)
+    assert title_subject(strace) == "" and lines.subjects == []
+    assert frames_the_document("Noteworthy changes in release", lines)
+    nettle = read_document(
+        "NEWS for the Nettle 3.8.1 release\n\n  Fixes a bug in the Nettle library.\n\n"
+        "NEWS for the Nettle 3.8 release\n\n  Adds SHA3 to the Nettle library.\n"
+    )
+    assert title_subject(nettle) == "Nettle"
+    lines = DocumentLines.of(nettle.text, nettle.title)
+    assert frames_the_document("NEWS for the Nettle", lines)
+    assert not frames_the_document("Nettle", lines)
+    gcc = DocumentLines.of(
+        "Versions of GCC\n\n- GCC 5 is the default compiler.\n"
+        "- GCC 4.9 is the default compiler for Ada.\n"
+    )
+    assert not heads_each_release("GCC", gcc)  # a list's sentences, no headings
+
+
+@pytest.mark.parametrize(
+    ("tag", "text", "plain"),
+    [
+        ("fișier", "Comprimă fișier cu xz. Fiecare fișier este comprimat de xz.", True),
+        ("выводить", "ls будет выводить список файлов. ls может выводить размер.", True),
+        ("pagine", "whatis cerca le pagine di manuale. Le pagine hanno un nome.", True),
+        ("xz", "Comprimă fișier cu xz. Fiecare fișier este comprimat de xz.", False),
+        ("Datenschutz", "Der Datenschutz regelt, wer Daten speichern darf.", False),
+        ("logiciel libre", "Debian est un système fait de logiciel libre.", False),
+    ],
+)
+def test_outside_english_a_lone_lowercase_word_of_the_language_is_no_topic(tag, text, plain):
+    lines = DocumentLines.of(text)
+    assert lines.language != "en"
+    assert is_topic(tag, lines) is not plain
 
 
 def test_a_manual_page_s_sections_label_its_parts_in_any_language():
