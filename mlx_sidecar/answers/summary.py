@@ -160,8 +160,11 @@ class PartialStream:
             return  # mid-sentence: nothing new to send (this runs on every token)
         self.take(final=False)
 
-    def finish(self) -> None:
-        self.take(final=True)
+    def finish(self, cut: bool = False) -> None:
+        """The answer is whole. When generation was ``cut`` (the model looped, had failed
+        enough, ran out of tokens) its last sentence may stop mid-way, even after a full
+        stop ("... e2fsprogs 1." of "1.46.5"), and is left out."""
+        self.take(final=not cut)
 
     def take(self, final: bool) -> None:
         """Give the summary the sentences that passed and are not yet in it; count the

@@ -239,7 +239,7 @@ class SummaryAsk(Ask):
         return self.summary.done() or self.guard.looping
 
     def read(self, text: str, finish_reason: str | None) -> Summary:
-        self.feed.finish()
+        self.feed.finish(cut=self.done() or finish_reason == "length")
         return self.summary
 
 
