@@ -75,8 +75,10 @@ def credited_names(text: str) -> list[str]:
 
 
 def uncredited(text: str) -> str:
-    """``text`` without its credits (CREDITS)."""
-    return functools.reduce(lambda t, credit: credit.sub(" ", t), CREDITS, text)
+    """``text`` without its credits (CREDITS, and a person's ENTRY_CREDIT: "(Michael
+    Howell)" after each of ten changelog entries credits him ten times, no more)."""
+    text = functools.reduce(lambda t, credit: credit.sub(" ", t), CREDITS, text)
+    return ENTRY_CREDIT.sub(lambda m: " " if is_person(m[1]) else m[0], text)
 
 
 def is_code_line(line: str) -> bool:

@@ -243,7 +243,7 @@ A citation: author = {Robyn Speer}. I'm Robyn Speer. Thanks, Robyn Speer.
 Today's topics: 1. testing (Barry A. Warsaw)
  - Fix ordering of text for right-to-left languages (Michael Howell).
  - Key bindings as in Emacs (GNU Emacs)
-"""
+""" + "".join(f" - Fix leak {n} in the parser (David Kilzer)\n" for n in range(8))
 
 
 @pytest.mark.parametrize(
@@ -254,6 +254,8 @@ Today's topics: 1. testing (Barry A. Warsaw)
         ("Robyn Speer", True),  # a citation's author, said three times besides
         ("Barry A. Warsaw", True),  # a middle initial: a person's name
         ("Michael Howell", True),  # in parentheses after a changelog's entry
+        ("David Kilzer", True),  # ...after eight of them: eight credits, not a subject
+        ("David", True),
         ("GNU Emacs", False),  # in parentheses too, but "GNU" is a word: no person's name
         ("Python", False),  # the copyright holder's name, which the text keeps using
         ("fakeroot", False),
