@@ -252,6 +252,23 @@ class DocumentLines:
         opening = rf"(?:^|\n)[ \t]*{BULLET}(?:[\w.]+[.)][ \t]+)?$"
         return bool(said) and all(re.search(opening, self.text[max(0, i - 80) : i]) for i in said)
 
+    def part_of_a_name(self, tag: str) -> bool:
+        """'Software', 'Distance', 'Standard': one ordinary word that the text capitalizes,
+        three times in four or more, only inside a longer name ("Free Software
+        Foundation", "Levenshtein Distance", "Standard Version"): a piece of the name,
+        which may be a tag itself, not a topic. "License", which a license capitalizes on
+        its own ("this License"), is one."""
+        if not re.fullmatch(r"[A-Z][^\W\d_]+", tag) or not lemmas(tag.casefold()) & self.ordinary:
+            return False
+        said = list(re.finditer(phrase_pattern(tag), self.text))
+        capital = r"[A-Z][\w-]*"
+        named = sum(
+            named_beside(self.text[max(0, m.start() - 40) : m.start()], capital + r"[ \t]+$")
+            or named_beside(self.text[m.end() : m.end() + 40], r"[ \t]+(?:of[ \t]+)?" + capital)
+            for m in said
+        )
+        return bool(said) and 4 * named >= 3 * len(said)
+
     def opens_entries(self, tag: str) -> bool:
         """'Fix bug', 'Update Unicode': the words a changelog's entries open with, a verb
         first, never said elsewhere: the start of a clause, not a topic (English only,
@@ -318,6 +335,13 @@ class DocumentLines:
             return False  # a program's own names are what a source file is about
         in_prose = re.search(rf"(?<![\w.>:-]){re.escape(tag)}(?!\w|::|->)", self.prose)
         return not in_prose and tag in self.text
+
+
+def named_beside(text: str, pattern: str) -> bool:
+    """Whether ``text`` holds, where ``pattern`` finds it, a capitalized word that is no
+    stopword ("Free" of "Free Software"; not "The" opening a sentence)."""
+    found = re.search(pattern, text)
+    return bool(found) and found[0].split()[-1].casefold() not in stopwords()
 
 
 @functools.lru_cache(maxsize=8)

@@ -171,6 +171,17 @@ def test_a_capitalized_ordinary_word_written_only_where_lines_begin_is_a_label()
     assert not javadoc.only_opens_lines("Method Summary")  # a heading of words may name a topic
 
 
+def test_an_ordinary_word_capitalized_only_inside_a_longer_name_is_a_piece_of_it():
+    gpl = DocumentLines.of(
+        "The Free Software Foundation publishes it. Write to the Free Software Foundation. "
+        "Free Software matters. Software is free when you may share it. This License "
+        "applies to the Program. The License says so. You accept this License."
+    )
+    assert gpl.part_of_a_name("Software")  # "Free Software", "Free Software Foundation"
+    assert not gpl.part_of_a_name("License")  # "this License": capitalized on its own
+    assert not gpl.part_of_a_name("Free Software Foundation")  # the name itself
+
+
 def test_a_news_file_s_heading_over_each_release_is_no_subject_but_its_name_is():
     strace = read_document(
         "Noteworthy changes in release 5.11 (2021-03-17)\n"

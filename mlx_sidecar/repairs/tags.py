@@ -309,6 +309,8 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
         return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
     if lines.is_code_name(tag) or lines.only_as_heading(tag) or lines.only_opens_lines(tag):
         return True
+    if lines.part_of_a_name(tag):
+        return True  # "Software" of "Free Software Foundation"
     if lines.names_a_credited_person(tag) or lines.opens_entries(tag) or lines.is_placeholder(tag):
         return True
     if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
