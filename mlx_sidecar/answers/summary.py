@@ -20,6 +20,7 @@ Which sentences a summary holds, and why:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 
 from ..repairs.answer import Answer
@@ -138,6 +139,9 @@ class Summary:
                 break
 
 
+CUT_NUMBER = re.compile(r"\d\.\s*$")
+
+
 class PartialStream:
     """Feeds a Summary the sentences of an answer while it is generated: a sentence goes
     out (as a cleaned `partial` line) once the next one has begun."""
@@ -162,9 +166,9 @@ class PartialStream:
 
     def finish(self, cut: bool = False) -> None:
         """The answer is whole. When generation was ``cut`` (the model looped, had failed
-        enough, ran out of tokens) its last sentence may stop mid-way, even after a full
-        stop ("... e2fsprogs 1." of "1.46.5"), and is left out."""
-        self.take(final=not cut)
+        enough, ran out of tokens) right after a digit and a full stop, the stop may be a
+        number's point ("... e2fsprogs 1." of "1.46.5"): that last sentence is left out."""
+        self.take(final=not (cut and CUT_NUMBER.search("".join(self.raw))))
 
     def take(self, final: bool) -> None:
         """Give the summary the sentences that passed and are not yet in it; count the

@@ -230,16 +230,19 @@ class SummaryAsk(Ask):
     summary: Any = None
     feed: Any = None
     guard: LoopGuard = field(default_factory=LoopGuard)
+    stopped: bool = False  # generation was stopped here, not ended by the model
 
     def heard(self, piece: str) -> None:
         self.feed(piece)
         self.guard(piece)
 
     def done(self) -> bool:
-        return self.summary.done() or self.guard.looping
+        """Asked after each piece while the model has not ended its answer."""
+        self.stopped = self.summary.done() or self.guard.looping
+        return self.stopped
 
     def read(self, text: str, finish_reason: str | None) -> Summary:
-        self.feed.finish(cut=self.done() or finish_reason == "length")
+        self.feed.finish(cut=self.stopped or finish_reason == "length")
         return self.summary
 
 
