@@ -239,6 +239,10 @@ class DocumentLines:
         ``names_a_credited_person`` asks about every candidate phrase."""
         return uncredited(self.title), uncredited(self.prose).casefold()
 
+    def is_capitalized_ordinary_word(self, tag: str) -> bool:
+        """One word of the language's ordinary ones (LABEL_WORDS), capitalized: "Method"."""
+        return bool(re.fullmatch(r"[A-Z][^\W\d_]+", tag) and lemmas(tag.casefold()) & self.ordinary)
+
     def only_opens_lines(self, tag: str) -> bool:
         """'Method', 'Table', 'Updates': one ordinary word, capitalized, that the text
         writes, as the tag does, only where a line begins: a table's header ("Method
@@ -246,7 +250,7 @@ class DocumentLines:
         ("Updates since v1.7.8"). A topic is named in running text as well ("Colors may
         nest"); a heading of more words may name one ("Keyword Extraction from Single
         Documents")."""
-        if not re.fullmatch(r"[A-Z][^\W\d_]+", tag) or not lemmas(tag.casefold()) & self.ordinary:
+        if not self.is_capitalized_ordinary_word(tag):
             return False
         said = [m.start() for m in re.finditer(phrase_pattern(tag), self.text)]
         opening = rf"(?:^|\n)[ \t]*{BULLET}(?:[\w.]+[.)][ \t]+)?$"
@@ -257,8 +261,8 @@ class DocumentLines:
         three times in four or more, only inside a longer name ("Free Software
         Foundation", "Levenshtein Distance", "Standard Version"): a piece of the name,
         which may be a tag itself, not a topic. "License", which a license capitalizes on
-        its own ("this License"), is one."""
-        if not re.fullmatch(r"[A-Z][^\W\d_]+", tag) or not lemmas(tag.casefold()) & self.ordinary:
+        its own too ("this License"), stays."""
+        if not self.is_capitalized_ordinary_word(tag):
             return False
         said = list(re.finditer(phrase_pattern(tag), self.text))
         capital = r"[A-Z][\w-]*"

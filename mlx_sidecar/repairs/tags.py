@@ -297,10 +297,11 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     wrote or was written to ("Hamano wrote", "Junio") or whom it credits ("Robyn
     Speer"), a listing's columns ("david git"), a footer ("Part of the git"), a name only
     its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes", the heading over
-    each release in a NEWS file), a changelog
-    entry's opening words ("Fix bug"), an option's placeholder ("FILENAME"), or only
-    common words ("bad", "Work") that the title or opening line does not name and that
-    the text does not write as a name ("Mad Men")."""
+    each release in a NEWS file, a table's "Method"), a piece of a longer name
+    ("Software" of "Free Software Foundation"), a changelog entry's opening words ("Fix
+    bug"), an option's placeholder ("FILENAME"), or only common words ("bad", "Work")
+    that the title or opening line does not name and that the text does not write as a
+    name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
         return True
     if heads_each_release(tag, lines) and release_name(tag, lines) != tag:
@@ -309,9 +310,9 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
         return False  # "jq" of "JQ(1)", "Backup" of "9.10. Backup"
     if lines.is_code_name(tag) or lines.only_as_heading(tag) or lines.only_opens_lines(tag):
         return True
-    if lines.part_of_a_name(tag):
-        return True  # "Software" of "Free Software Foundation"
-    if lines.names_a_credited_person(tag) or lines.opens_entries(tag) or lines.is_placeholder(tag):
+    if lines.part_of_a_name(tag) or lines.names_a_credited_person(tag):
+        return True
+    if lines.opens_entries(tag) or lines.is_placeholder(tag):
         return True
     if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
         return False  # "Mad Men", "The Who": common words, written as a name
