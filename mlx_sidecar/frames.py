@@ -56,8 +56,11 @@ CREDITS = (
     re.compile(r"\b([A-Z][a-z]+ [A-Z]\. [A-Z][\w'’-]+)"),  # "Ian T. Henry": a person
     re.compile(rf"\bThanks to ({PERSON})"),  # "Thanks to Michael Howell, ..."
 )
-# A changelog entry's "(Michael Howell)": a credit when it can be a person's name (is_person).
-ENTRY_CREDIT = re.compile(rf"\(({PERSON})\)\.?[ \t]*$", re.M)
+# A changelog entry's "(Michael Howell)", or "(dbus#343; Peter Benie, Simon McVittie)" after
+# an issue's number: a credit of each name that can be a person's (is_person).
+ENTRY_CREDIT = re.compile(
+    rf"\((?:[\w.-]*[#!]\d+[;,][ \t]*)?({PERSON}(?:,[ \t]*{PERSON})*)\)\.?[ \t]*$", re.M
+)
 
 
 def is_person(name: str) -> bool:
@@ -70,7 +73,7 @@ def is_person(name: str) -> bool:
 def credited_names(text: str) -> list[str]:
     """The names ``text`` credits (CREDITS, ENTRY_CREDIT), an organization's aside."""
     found = [m[1] for credit in CREDITS for m in credit.finditer(text)]
-    found += [m[1] for m in ENTRY_CREDIT.finditer(text) if is_person(m[1])]
+    found += [name for m in ENTRY_CREDIT.finditer(text) for name in entry_persons(m)]
     return [name for name in found if name.split()[-1].strip(".,") not in ORGANIZATION]
 
 
@@ -78,7 +81,12 @@ def uncredited(text: str) -> str:
     """``text`` without its credits (CREDITS, and a person's ENTRY_CREDIT: "(Michael
     Howell)" after each of ten changelog entries credits him ten times, no more)."""
     text = functools.reduce(lambda t, credit: credit.sub(" ", t), CREDITS, text)
-    return ENTRY_CREDIT.sub(lambda m: " " if is_person(m[1]) else m[0], text)
+    return ENTRY_CREDIT.sub(lambda m: " " if entry_persons(m) else m[0], text)
+
+
+def entry_persons(credit: re.Match) -> list[str]:
+    """The persons an ENTRY_CREDIT names ("Peter Benie", "Simon McVittie")."""
+    return [name for name in re.split(r",[ \t]*", credit[1]) if is_person(name)]
 
 
 def is_code_line(line: str) -> bool:

@@ -254,6 +254,7 @@ A citation: author = {Robyn Speer}. I'm Robyn Speer. Thanks, Robyn Speer.
 Today's topics: 1. testing (Barry A. Warsaw)
  - Fix ordering of text for right-to-left languages (Michael Howell).
  - Key bindings as in Emacs (GNU Emacs)
+ - Fix a crash on exit (dbus#343; Simon McVittie, Barnabás Pőcze)
 """ + "".join(f" - Fix leak {n} in the parser (David Kilzer)\n" for n in range(8))
 
 
@@ -267,6 +268,7 @@ Today's topics: 1. testing (Barry A. Warsaw)
         ("Michael Howell", True),  # in parentheses after a changelog's entry
         ("David Kilzer", True),  # ...after eight of them: eight credits, not a subject
         ("David", True),
+        ("Barnabás Pőcze", True),  # after an issue's number, beside another name
         ("GNU Emacs", False),  # in parentheses too, but "GNU" is a word: no person's name
         ("Python", False),  # the copyright holder's name, which the text keeps using
         ("fakeroot", False),
