@@ -182,12 +182,12 @@ def not_a_sentence(sentence: str, answer: Answer) -> bool:
     return not is_sentence(sentence) or is_label(sentence)
 
 
-LABEL_WORDS = 4  # "Changes:", "Bug fixes:": a label; "This report relates to ...:" opens a list
+LABEL_MAX_WORDS = 4  # "Changes:", "Bug fixes:": a label; "This report relates to ...:" opens a list
 
 
 def is_label(text: str) -> bool:
     """A few words and a colon: what heads a list, no sentence."""
-    return text.rstrip().endswith(":") and len(text.split()) <= LABEL_WORDS
+    return text.rstrip().endswith(":") and len(text.split()) <= LABEL_MAX_WORDS
 
 
 def echoes_instruction(sentence: str, answer: Answer) -> bool:
