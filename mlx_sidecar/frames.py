@@ -34,6 +34,8 @@ CODE_START = re.compile(
     r"|\"[^\"]*\"\s*[:,]|\"[^\"]*\"$|[\[\](){},;]+$"  # JSON's keys and items, brackets
     r"|.*\s(?:==?|!=|<=|>=)\s.*[^.!?]$)"  # "SET balance = balance - 100.00"
 )
+OPENS, CLOSES = re.compile(r"[(\[{]"), re.compile(r"[)\]}]")
+STATEMENT_MAX_LINES = 40  # a bracket left open longer was no code's (a stray "(")
 SPEAKER_LINE = re.compile(r"^([^\s:]{1,32}): \S")  # "ogra_ac: that too" (reading/chat.py)
 QUOTED = "Quoted: “"  # how reading/email.py marks a quote with no attribution line
 SPEAKER_SHARE = 0.5  # of a text's lines said by speakers: a chat transcript
@@ -98,6 +100,26 @@ def is_code_line(line: str) -> bool:
     if CODE_MARK.match(s) or CODE_END.search(s):
         return True
     return not re.search(r"[.!?]$", s) and bool(CODE_START.match(s))
+
+
+def code_lines(lines: list[str]) -> set[int]:
+    """Which of ``lines`` are code: each that is_code_line finds, and those a statement
+    goes on over while a bracket it opened stays open ("from graphql import (" to
+    "    GraphQLField, GraphQLString)", a call's arguments a line each), up to a blank
+    line or STATEMENT_MAX_LINES."""
+    found: set[int] = set()
+    depth, start = 0, 0  # brackets the statement has left open; its first line
+    for i, line in enumerate(lines):
+        if depth > 0 and line.strip() and i - start <= STATEMENT_MAX_LINES:
+            found.add(i)
+        elif is_code_line(line):
+            found.add(i)
+            depth, start = 0, i
+        else:
+            depth = 0
+            continue
+        depth = max(0, depth + len(OPENS.findall(line)) - len(CLOSES.findall(line)))
+    return found
 
 
 def is_listing_line(line: str) -> bool:

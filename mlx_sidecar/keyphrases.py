@@ -35,9 +35,9 @@ from .frames import (
     QUOTED,
     SPEAKER_LINE,
     chat_speakers,
+    code_lines,
     credited_names,
     introduces_quote,
-    is_code_line,
     is_footer,
     is_header_line,
     is_listing_line,
@@ -53,6 +53,9 @@ log = logging.getLogger(__name__)
 
 KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows up to 30)
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
+CONTEXT_WORDS = (
+    3  # words each side of a mention: the same ones say it again (DocumentLines.sayings)
+)
 COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
 # A list item's mark, or an outline's ("** Bug fixes" in a GNU NEWS file, as Emacs writes it).
@@ -111,13 +114,15 @@ class DocumentLines:
 
     @functools.cached_property
     def subjects(self) -> list[str]:
-        """What the title names (repairs/tags.py title_subject), and the name the text
+        """What the title (or a help text's usage line) names (repairs/tags.py
+        title_subject, usage_name), and the name the text
         opens with (in another language than English, under a title, only a name: a word
         like "名称" heads the text's first part; see ``names_a_topic``)."""
-        from .repairs.tags import opening_subject, title_subject
+        from .repairs.tags import opening_subject, title_subject, usage_name
 
         reading = Reading("text", self.text, self.title)
-        named, opening = title_subject(reading), opening_subject(reading)
+        named = title_subject(reading) or usage_name(self.text)
+        opening = opening_subject(reading)
         if named and self.language != "en" and not is_name_phrase(opening, self):
             opening = ""  # the heading of the first part under a title ("名称", "NAMN")
         return [s for s in (named, opening) if s]
@@ -141,6 +146,18 @@ class DocumentLines:
         if case:
             return len(re.findall(phrase_pattern(phrase), getattr(self, where)))
         return len(re.findall(phrase_pattern(phrase.casefold()), self.folded(where)))
+
+    def sayings(self, phrase: str) -> int:
+        """How often the document says ``phrase`` in its own lines, case aside; mentions
+        with the same words around them are one saying, quoted again ("in revised
+        haskell guidelines [1], there" in an e-mail and in each reply that quotes it)."""
+        folded = self.folded("own")
+        around = set()
+        for m in re.finditer(phrase_pattern(phrase.casefold()), folded):
+            before = folded[max(0, m.start() - 60) : m.start()].split()[-CONTEXT_WORDS:]
+            after = folded[m.end() : m.end() + 60].split()[:CONTEXT_WORDS]
+            around.add((*before, "", *after))
+        return len(around)
 
     def folded(self, where: str) -> str:
         """``where``'s text case-folded, kept: a folded search is several times faster
@@ -244,17 +261,22 @@ class DocumentLines:
         return bool(re.fullmatch(r"[A-Z][^\W\d_]+", tag) and lemmas(tag.casefold()) & self.ordinary)
 
     def only_opens_lines(self, tag: str) -> bool:
-        """'Method', 'Table', 'Updates': one ordinary word, capitalized, that the text
-        writes, as the tag does, only where a line begins: a table's header ("Method
-        Description"), a contents list's heading ("Table of Contents"), a part's heading
-        ("Updates since v1.7.8"). A topic is named in running text as well ("Colors may
+        """'Method', 'Table', 'Updates', 'Type': one ordinary word, capitalized, that the
+        text writes, as the tag does, only where a line begins or in a line that labels
+        (is_label_line): a table's header ("Method Description", "Modifier and Type"), a
+        contents list's heading ("Table of Contents"), a part's heading ("Updates since
+        v1.7.8", "Type Parameters:"). A topic is named in running text as well ("Colors may
         nest"); a heading of more words may name one ("Keyword Extraction from Single
         Documents")."""
         if not self.is_capitalized_ordinary_word(tag):
             return False
-        said = [m.start() for m in re.finditer(phrase_pattern(tag), self.text)]
+        said = list(re.finditer(phrase_pattern(tag), self.text))
         opening = rf"(?:^|\n)[ \t]*{BULLET}(?:[\w.]+[.)][ \t]+)?$"
-        return bool(said) and all(re.search(opening, self.text[max(0, i - 80) : i]) for i in said)
+        return bool(said) and all(
+            re.search(opening, self.text[max(0, m.start() - 80) : m.start()])
+            or is_label_line(line_at(self.text, m.start()))
+            for m in said
+        )
 
     def part_of_a_name(self, tag: str) -> bool:
         """'Software', 'Distance', 'Standard': one ordinary word that the text capitalizes,
@@ -298,7 +320,7 @@ class DocumentLines:
         """A phrase the document writes once (its own lines, code included), not in its
         title or first line nor as a heading: a detail, not what it is about ("suitable
         place", "World Wide Web")."""
-        if self.mentions(tag, "own") >= PHRASE_REPEATS:
+        if self.sayings(tag) >= PHRASE_REPEATS:
             return False
         first = next((ln for ln in self.text.split("\n") if ln.strip()), "")
         pattern = phrase_pattern(tag)
@@ -357,10 +379,11 @@ def _lines_of(text: str, title: str) -> DocumentLines:
     filled = [i for i, ln in enumerate(lines) if ln.strip()]
     footer = filled[-1] if len(filled) >= FOOTER_MIN_LINES else None
     prose, frame, code = [], [], []
+    in_code = code_lines(lines)
     for i, line in enumerate(lines):
         if i == footer and is_footer(line):
             frame.append(line)
-        elif is_code_line(line):
+        elif i in in_code:
             code.append(line)
         elif is_listing_line(line) or is_header_line(line, lines[i + 1 : i + 4]):
             frame.append(line)
@@ -535,11 +558,23 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
     if BYLINE.search(tag):
         return False  # "Patch by Dong-hee": a credit, not a topic
     in_head = re.search(phrase_pattern(tag), lines.head, re.IGNORECASE)
-    if lines.mentions(tag, "own") < PHRASE_REPEATS and not in_head:
+    if lines.sayings(tag) < PHRASE_REPEATS and not in_head:
         return False  # "JIS.pm" of "SHIFT_JIS.pm"; "superfluous baggage", said once
     if tag.islower() and " " not in tag and rarity(tag, lines.language) < RARE_WORD:
         return False  # "returns", "locations", "stream": a word of the language, no subject
     return not frames_the_document(tag, lines)
+
+
+def line_at(text: str, i: int) -> str:
+    """The line of ``text`` that holds position ``i``."""
+    return text[text.rfind("\n", 0, i) + 1 : (text.find("\n", i) + 1 or len(text) + 1) - 1]
+
+
+def is_label_line(line: str) -> bool:
+    """A line that labels rather than says: a heading or a table's header ("Modifier and
+    Type"), or a few words before a colon ("- Type Parameters:")."""
+    words = re.sub(rf"^[ \t]*{BULLET}", "", line).strip()
+    return reads_as_heading(words) or bool(re.fullmatch(r"[^.!?:]{1,60}:", words))
 
 
 def reads_as_heading(line: str) -> bool:

@@ -27,6 +27,8 @@ from mlx_sidecar.repairs.tags import (
     heads_each_release,
     is_topic,
     title_subject,
+    usage_name,
+    with_title_subject,
 )
 from mlx_sidecar.topics import is_name_phrase, is_noun_phrase, names_a_topic
 
@@ -167,8 +169,59 @@ def test_a_capitalized_ordinary_word_written_only_where_lines_begin_is_a_label()
     )
     assert javadoc.only_opens_lines("Method") and javadoc.only_opens_lines("Table")
     assert not javadoc.only_opens_lines("Colors")  # also said in running text
-    assert not javadoc.only_opens_lines("Contents")  # "Table of Contents": not a line's start
+    assert javadoc.only_opens_lines("Contents")  # not a line's start, but a label's line
     assert not javadoc.only_opens_lines("Method Summary")  # a heading of words may name a topic
+    labels = DocumentLines.of(
+        "Class LazyInitializer\n\n- Type Parameters:\n\nT - the object.\n\n"
+        "Modifier and Type\n\nThe Type of a field is its class."
+    )
+    assert labels.only_opens_lines("Type") is False  # said in running text once
+    labels = DocumentLines.of(labels.text.rsplit("\n\n", 1)[0])
+    assert labels.only_opens_lines("Type")  # a table's header and a label before a colon
+
+
+def test_a_statement_s_lines_while_its_bracket_is_open_are_code():
+    readme = DocumentLines.of(
+        "GraphQL-core is a Python port of GraphQL.js. GraphQL-core is fast.\n\n"
+        "It runs queries.\n\nIt checks schemas.\n\nIt is tested.\n\nIt is typed.\n\n"
+        "from graphql import (\n    graphql, GraphQLSchema, GraphQLObjectType)\n\n"
+        "schema = GraphQLSchema(\n    query=GraphQLObjectType(\n        name='RootQueryType'))\n\n"
+        "A (stray bracket opens here\nand this line is prose."
+    )
+    assert "GraphQLObjectType" not in readme.prose and "GraphQLObjectType" in readme.code
+    assert frames_the_document("GraphQLObjectType", readme)  # its code's name only
+    assert "and this line is prose." in readme.prose  # prose: no code line opened it
+
+
+def test_a_passage_quoted_again_in_replies_is_said_once():
+    thread = DocumentLines.of(
+        "I noticed that in revised haskell guidelines [1], there is a macro.\n\nWhy?\n\n"
+        "“Hi, I noticed that in revised haskell guidelines [1], there is a "
+        "macro.”\n\nThe macros of the Haskell guidelines differ. See the Haskell guidelines."
+    )
+    assert thread.mentions("revised haskell guidelines", "own") == 2
+    assert thread.sayings("revised haskell guidelines") == 1
+    assert thread.sayings("Haskell guidelines") == 3  # said in other words twice more
+
+
+def test_a_unit_of_measure_is_no_topic():
+    lines = DocumentLines.of("Humanize turns 1500 milliseconds into words. A code is nine bits long.")
+    assert frames_the_document("milliseconds", lines) and frames_the_document("Kilobytes", lines)
+    assert frames_the_document("bits long", lines)  # a size: a unit and an adjective
+    assert not frames_the_document("Huffman tree", lines)
+    assert not frames_the_document("point release", lines)  # a unit's word before a noun
+
+
+def test_a_help_text_s_usage_line_names_its_program_in_any_language():
+    for text, name in [
+        ("Употреба: readelf <опција(е)> елф-датотека(е)\nПриказује податке о садржају", "readelf"),
+        ("Forma d’ús: xgettext [OPCIÓ] [FITXER_ENTRADA]…\n\nExtreu les cadenes.", "xgettext"),
+        ("GNU Wget 1.21.3，非互動式檔案下載工具。\n用法: wget [選項]... [URL]...", "wget"),
+    ]:
+        assert usage_name(text) == name
+        reading = read_document(text)
+        assert with_title_subject(["приказује", "податке"], reading, 5) == [name]  # no junk beside it
+    assert usage_name("Received: from [204.245.199.98] (helo=zinfandel)\nText.") == ""
 
 
 def test_an_ordinary_word_capitalized_only_inside_a_longer_name_is_a_piece_of_it():
@@ -216,6 +269,9 @@ def test_a_news_file_s_heading_over_each_release_is_no_subject_but_its_name_is()
         ("выводить", "ls будет выводить список файлов. ls может выводить размер.", True),
         ("pagine", "whatis cerca le pagine di manuale. Le pagine hanno un nome.", True),
         ("xz", "Comprimă fișier cu xz. Fiecare fișier este comprimat de xz.", False),
+        # Polish has no frequency list: its dictionary (simplemma) knows "szuka", not "whereis"
+        ("szuka", "whereis szuka plików binarnych. Program whereis szuka też źródeł.", True),
+        ("whereis", "Program whereis szuka plików binarnych. whereis szuka też źródeł.", False),
         ("Datenschutz", "Der Datenschutz regelt, wer Daten speichern darf.", False),
         ("logiciel libre", "Debian est un système fait de logiciel libre.", False),
     ],

@@ -34,7 +34,7 @@ from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
 from ..text import CJK, STOPWORD_LANGUAGES, guess_language, phrase_pattern, stopwords
-from ..topics import is_name_word, reads_as_a_topic, word_classes, written_as_name
+from ..topics import is_measure, is_name_word, reads_as_a_topic, word_classes, written_as_name
 from ..vocabulary import variant_key
 from .answer import LIST_ITEM, Answer, drop_leaks, drop_markup
 
@@ -46,6 +46,10 @@ CJK_TAG_CHARS = 12  # Japanese topic nouns in the corpus are 2-8 characters; phr
 # A title whose words the text repeats this often, the title line itself aside, names what
 # it is about (an e-mail's Subject is no line of its text; a page's title is its first).
 SUBJECT_REPEATS = 2
+# A help text's usage line: a label of a few words and a colon, the program's name, and an
+# option or a placeholder ("Usage: grep [OPTION]...", "Употреба: readelf <опција(е)>").
+USAGE = re.compile(r"[^\W\d_][^:：\n]{0,30}[:：][ \t]*([a-z][\w.+-]*)[ \t]+(?:-|[\[<]-?[^\W\d_])")
+USAGE_LINES = 3
 SECTION_NUMBER = re.compile(  # "9.10.1. Backups", "B.5 Processes", "Chapter 1. The Debian Project"
     r"^(?:(?i:chapter|section|part|kapitel|chapitre|cap[ií]tulo)\s+)?"
     r"(?:\d+(?:\.\d+)*\.?|[A-Z](?:\.\d+)+\.?|[A-Z]\.)[:.]?\s+(?=\w)"
@@ -299,7 +303,7 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes", the heading over
     each release in a NEWS file, a table's "Method"), a piece of a longer name
     ("Software" of "Free Software Foundation"), a changelog entry's opening words ("Fix
-    bug"), an option's placeholder ("FILENAME"), or only common words ("bad", "Work")
+    bug"), an option's placeholder ("FILENAME"), a unit ("milliseconds"), or only common words ("bad", "Work")
     that the title or opening line does not name and that the text does not write as a
     name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
@@ -314,6 +318,8 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
         return True
     if lines.opens_entries(tag) or lines.is_placeholder(tag):
         return True
+    if is_measure(tag, lines.language):
+        return True  # "milliseconds", "bits long": what an amount is counted in
     if len(tag.split()) > 1 and is_name(tag) and lines.mentions(tag, "text", case=True):
         return False  # "Mad Men", "The Who": common words, written as a name
     return is_common_phrase(tag, lines.language) and not names_subject(tag, lines)
@@ -366,8 +372,8 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     lines = DocumentLines.of(reading.text, reading.title)
     kept = [t for t in tags if not frames_the_document(t, lines) and is_topic(t, lines)]
     central = [t for t in kept if not lines.said_once(t)]
-    tags = central or kept or tags
-    subject = title_subject(reading)
+    subject = title_subject(reading) or usage_name(reading.text)
+    tags = central or kept or ([] if subject else tags)  # never empty, and no junk beside a subject
     if not subject:
         return tags
     naming = [t for t in tags if names_same_thing(t, subject)]
@@ -439,6 +445,15 @@ def opening_subject(reading: Reading) -> str:
     if not opening:
         return ""
     return title_subject(Reading(reading.format, reading.text, opening), section=False)
+
+
+def usage_name(text: str) -> str:
+    """The program a help text's usage line shows, in any language: "readelf" of
+    "Употреба: readelf <опција(е)> ...", "xgettext" of "Forma d’ús: xgettext [OPCIÓ]",
+    "wget" of "用法: wget [選項]..." (one of the first USAGE_LINES lines)."""
+    opening = [ln for ln in text.split("\n") if ln.strip()][:USAGE_LINES]
+    found = (USAGE.match(ln.strip()) for ln in opening)
+    return next((m[1] for m in found if m), "")
 
 
 def heads_each_release(phrase: str, lines: DocumentLines) -> bool:
