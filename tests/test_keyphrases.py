@@ -205,7 +205,9 @@ def test_a_passage_quoted_again_in_replies_is_said_once():
 
 
 def test_a_unit_of_measure_is_no_topic():
-    lines = DocumentLines.of("Humanize turns 1500 milliseconds into words. A code is nine bits long.")
+    lines = DocumentLines.of(
+        "Humanize turns 1500 milliseconds into words. A code is nine bits long."
+    )
     assert frames_the_document("milliseconds", lines) and frames_the_document("Kilobytes", lines)
     assert frames_the_document("bits long", lines)  # a size: a unit and an adjective
     assert not frames_the_document("Huffman tree", lines)
@@ -220,7 +222,9 @@ def test_a_help_text_s_usage_line_names_its_program_in_any_language():
     ]:
         assert usage_name(text) == name
         reading = read_document(text)
-        assert with_title_subject(["приказује", "податке"], reading, 5) == [name]  # no junk beside it
+        assert with_title_subject(["приказује", "податке"], reading, 5) == [
+            name
+        ]  # no junk beside it
     assert usage_name("Received: from [204.245.199.98] (helo=zinfandel)\nText.") == ""
 
 
