@@ -977,6 +977,16 @@ def test_a_summary_does_not_open_with_a_sentence_that_adds_to_one_before_it() ->
     assert summary_rules.summary_sentences("Changes:", answer) == []  # a list's label
 
 
+def test_a_title_given_as_a_sentence_says_nothing() -> None:
+    document = (
+        "Mozilla Public License Version 2.0\n\n1. Definitions\n\nThe License covers Software."
+    )
+    answer = repairs.Answer(document=document)
+    assert summary_rules.summary_sentences("Mozilla Public License.", answer) == []
+    said = "The License covers Software."
+    assert summary_rules.summary_sentences(said, answer) == [said]
+
+
 TUNING_PREFIXES = [f"{n:02d}" for n in range(1, 48)]
 
 

@@ -25,7 +25,7 @@ import re
 from dataclasses import dataclass
 
 from ..repairs.answer import Answer, drop_markup
-from ..repairs.summaries import is_label, starts_as_fragment, talks_about_itself
+from ..repairs.summaries import in_title_case, is_label, starts_as_fragment, talks_about_itself
 from ..repairs.support import IDENTIFIER, is_attribution, stem
 from ..text import (
     CJK,
@@ -35,7 +35,6 @@ from ..text import (
     guess_language,
     is_sentence,
     split_sentences,
-    stopwords,
 )
 from ..topics import word_classes
 
@@ -77,7 +76,6 @@ CUT_SHORT = re.compile(r"\b(?:to|the|an?|and|or|from|into|of|at|by|with)$")
 # module provides ...", "This set of features") or "This is" ("This is release 20020904 of
 # Wine") is kept, and so is "It", which mostly stands for what the text is about.
 PRONOUN = re.compile(r"^(?:This|That|These|Those)\s+(\w+)")
-TITLE_WORDS = 3  # longer words capitalized, all but one (stopwords aside): a title (English)
 SHOUTED = 0.8  # of a sentence's letters in capitals: a heading or a disclaimer, not prose
 # A sentence that goes on from the one before it ("Moreover, ...", "Which is ...") does not
 # stand alone.
@@ -293,9 +291,7 @@ def reads_as_prose(sentence: str) -> bool:
     first = sentence.split()[0]
     if re.fullmatch(r"[a-z]+(?:['’][a-z]+)?", first) and word_classes(re.split("['’]", first)[0]):
         return False  # "python-dotenv reads ..." opens with a name
-    words = [w for w in re.findall(r"[^\W\d_]{4,}", sentence) if w not in stopwords()]
-    capitals = sum(w[0].isupper() for w in words)
-    return capitals < TITLE_WORDS or len(words) - capitals > 1
+    return not in_title_case(sentence, but=1)
 
 
 def shouted(sentence: str) -> bool:

@@ -177,12 +177,23 @@ SUMMARY_TEXT_RULES: tuple[Callable[[str, Answer], str], ...] = (
 
 def not_a_sentence(sentence: str, answer: Answer) -> bool:
     """A list number ("1."), stray punctuation, or a word or two: what is left when
-    max_tokens cut the answer short ("The."); or a label before a list ("Changes:", the
-    whole one-sentence summary SmolLM2 gave librsvg's NEWS)."""
-    return not is_sentence(sentence) or is_label(sentence)
+    max_tokens cut the answer short ("The."); a label before a list ("Changes:", the
+    whole one-sentence summary SmolLM2 gave librsvg's NEWS), or a title."""
+    return not is_sentence(sentence) or is_label(sentence) or in_title_case(sentence)
 
 
 LABEL_MAX_WORDS = 4  # "Changes:", "Bug fixes:": a label; "This report relates to ...:" opens a list
+TITLE_WORDS = 3  # longer words capitalized, and no others (stopwords aside): a title
+
+
+def in_title_case(sentence: str, but: int = 0) -> bool:
+    """Its longer words capitalized, TITLE_WORDS or more, all ``but`` a few (stopwords
+    aside): a heading or a reference's title ("Mozilla Public License.", the whole
+    one-sentence summary SmolLM2 gave that license; "Keyword Extraction from Single
+    Documents using Multiple Local Features." with ``but`` 1), no sentence."""
+    words = [w for w in re.findall(r"[^\W\d_]{4,}", sentence) if w not in stopwords()]
+    capitals = sum(w[0].isupper() for w in words)
+    return capitals >= TITLE_WORDS and len(words) - capitals <= but
 
 
 def is_label(text: str) -> bool:
