@@ -169,7 +169,8 @@ class SummaryTask(OverDocument):
         """The response's fields: never empty (the document's own sentences fill what the
         model could not write), in the language asked where a second pass gets it there,
         and the language the summary is in."""
-        summary.ensure_one(reading.text)
+        subject = reading.title if reading.format == "email" else ""  # the writer's own line
+        summary.ensure_one(reading.text, subject=subject)
         summary = self.in_asked_language(job, reading.text, summary)
         fields: dict = {"summary": summary.text()}
         if summary.extractive:
