@@ -21,8 +21,6 @@ written as (a noun phrase in English, a name elsewhere) is topics.py's.
 from __future__ import annotations
 
 import functools
-import gzip
-import json
 import logging
 import re
 from collections import Counter
@@ -44,6 +42,7 @@ from .frames import (
     quoted_name,
     uncredited,
 )
+from .lexicon import common_words, rarity
 from .reading import Reading
 from .reading.email import writers
 from .text import CJK, guess_language, language_stopwords, phrase_pattern, stopwords
@@ -53,10 +52,7 @@ log = logging.getLogger(__name__)
 
 KEY_PHRASES = 20  # candidates offered to the model (the known-tags prompt shows up to 30)
 PHRASE_REPEATS = 2  # a phrase the document writes once is no key phrase (its subject aside)
-CONTEXT_WORDS = (
-    3  # words each side of a mention: the same ones say it again (DocumentLines.sayings)
-)
-COMMON_WORDS = 1000  # "very frequent": the language's thousand most frequent words
+CONTEXT_WORDS = 3  # words each side of a mention that, the same, say it again (sayings)
 SUBJECT_MIN_MENTIONS = 3  # a person the text names this often is what it is about
 # A list item's mark, or an outline's ("** Bug fixes" in a GNU NEWS file, as Emacs writes it).
 BULLET = r"(?:[-*•+]{1,3}[ \t]+)?"
@@ -413,83 +409,6 @@ def _lines_of(text: str, title: str) -> DocumentLines:
         language=guess_language(text),
         mostly_code=len(own) < len([ln for ln in code if ln.strip()]),
     )
-
-
-# --- Words of a language ---------------------------------------------------------------
-
-
-@functools.cache
-def ranked_words(language: str) -> tuple[str, ...]:
-    """The words of ``language`` most frequent first (pyspellchecker's frequency lists,
-    counted in subtitles: en, de, fr, es, it, pt, nl, ru, ar, fa, eu, lv); none for a
-    language it has no list of, or when it is not installed."""
-    try:
-        from importlib import resources
-
-        path = resources.files("spellchecker") / "resources" / f"{language}.json.gz"
-        counts = json.loads(gzip.decompress(path.read_bytes()))
-    except (ImportError, FileNotFoundError, OSError, ValueError):
-        return ()
-    return tuple(w.casefold() for w in sorted(counts, key=lambda w: -counts[w]))
-
-
-@functools.cache
-def common_words(language: str, top: int = COMMON_WORDS) -> frozenset:
-    """The ``top`` most frequent words of ``language`` (English when it has no list)."""
-    return frozenset((ranked_words(language) or ranked_words("en"))[:top])
-
-
-@functools.cache
-def calendar_words(languages: tuple[str, ...]) -> frozenset:
-    """Month and day names, wide and abbreviated, in ``languages`` and English (babel's
-    CLDR data), case-folded and without a final dot."""
-    from babel import Locale, UnknownLocaleError
-
-    words: set[str] = set()
-    for code in dict.fromkeys([*languages, "en"]):
-        try:
-            locale = Locale.parse(code)
-        except (UnknownLocaleError, ValueError, TypeError):
-            continue
-        for names in (locale.months, locale.days):
-            for context in names.values():
-                for width in ("wide", "abbreviated"):
-                    words.update(v.casefold().rstrip(".") for v in context.get(width, {}).values())
-    if "sep" in words:
-        words.add("sept")  # CLDR abbreviates September "Sep"; English writes "Sept." too
-    return frozenset(words)
-
-
-def rarity(phrase: str, language: str) -> int:
-    """How rare the phrase's rarest word is in the language: its rank among the words
-    most frequent first (a word the list lacks is rarer than all of them)."""
-    ranked = ranked_words(language) or ranked_words("en")
-    ranks = _ranks(ranked)
-    words = re.findall(r"[^\W_]+", phrase.casefold())
-    return max((ranks.get(w, len(ranked)) for w in words), default=0)
-
-
-@functools.cache
-def _ranks(ranked: tuple[str, ...]) -> dict[str, int]:
-    return {w: i for i, w in reversed(list(enumerate(ranked)))}
-
-
-def is_common_phrase(tag: str, language: str) -> bool:
-    """Every word of ``tag`` is one of the language's COMMON_WORDS or its stopwords
-    (yake's lists, for the languages pyspellchecker counts none of), or a number: "bad",
-    "Work", "good time", Swedish "eller"; a single capital letter ("C") or a word with a
-    sign ("C#") is a name."""
-    words = re.findall(r"[^\W_]+(?:['’][^\W_]+)?", tag.casefold())
-    if not words or re.fullmatch(r"[A-Z]", tag) or re.search(r"[^\w\s'’-]", tag):
-        return False  # "C", "C#", "I/O", ".NET": names, not words of the language
-    common = common_or_stopwords(language)
-    return all(w in common or w.isdigit() for w in words)
-
-
-@functools.cache
-def common_or_stopwords(language: str) -> frozenset:
-    """The language's COMMON_WORDS and its stopwords, joined once per language."""
-    return common_words(language) | language_stopwords(language)
 
 
 # --- Key phrases ---------------------------------------------------------------------

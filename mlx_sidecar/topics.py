@@ -15,6 +15,7 @@ import functools
 import re
 from typing import TYPE_CHECKING
 
+from .lexicon import in_dictionary, unit_names
 from .text import phrase_pattern
 
 if TYPE_CHECKING:
@@ -32,7 +33,6 @@ FUNCTION_WORDS = (
     "had|can|will|may|must|should|would|could|does|did|that|which|who|whose|when|where"
 )
 CLAUSE_WORDS = frozenset(["VERB", "AUX", "ADV"])  # a phrase opened by one of these only
-UNIT_MIN_CHARS = 3  # a unit's shorter abbreviations ("h", "kB") are letters of other words
 
 
 def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
@@ -68,19 +68,6 @@ def is_plain_word(tag: str, lines: DocumentLines) -> bool:
     if not tag.islower() or " " in tag or NAME_WORD.fullmatch(tag):
         return False
     return not tag.isascii() or tag in lines.ordinary or in_dictionary(tag, lines.language)
-
-
-@functools.cache
-def in_dictionary(word: str, language: str) -> bool:
-    """Whether simplemma's dictionary of ``language`` (54 languages) holds ``word`` or a
-    form of it ("szuka" in Polish, "jako" in Czech): for the languages pyspellchecker
-    ranks no words of. False for a language it has no dictionary of."""
-    try:
-        from simplemma import is_known
-
-        return is_known(word, lang=language)
-    except (ImportError, ValueError):
-        return False
 
 
 def is_noun_phrase(phrase: str, lines: DocumentLines) -> bool:
@@ -158,28 +145,6 @@ def is_measure(tag: str, language: str) -> bool:
     if tag.casefold() in unit_names(language):
         return True
     return len(words) == 2 and words[0] in unit_names(language) and "ADJ" in word_classes(words[1])
-
-
-@functools.cache
-def unit_names(language: str) -> frozenset:
-    """The names of CLDR's units in ``language`` and English (babel), in every length
-    and plural form ("millisecond", "milliseconds", "ms"), case-folded; abbreviations of
-    fewer than UNIT_MIN_CHARS letters ("a", "b", "h") left out."""
-    from babel import Locale, UnknownLocaleError
-
-    names: set[str] = set()
-    for code in dict.fromkeys([language, "en"]):
-        try:
-            units = Locale.parse(code)._data["unit_patterns"]
-        except (UnknownLocaleError, ValueError, TypeError, KeyError):
-            continue
-        for lengths in units.values():
-            for forms in lengths.values():
-                patterns = forms.values() if hasattr(forms, "values") else ()
-                names.update(
-                    p.replace("{0}", "").strip().casefold() for p in patterns if isinstance(p, str)
-                )
-    return frozenset(n for n in names if sum(c.isalpha() for c in n) >= UNIT_MIN_CHARS)
 
 
 def latin_share(text: str) -> float:

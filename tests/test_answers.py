@@ -1237,4 +1237,6 @@ def test_an_e_mail_s_own_sentence_is_the_one_its_subject_line_names() -> None:
     plain = extractive.extractive_sentences(mail.text, 1)
     named = extractive.extractive_sentences(mail.text, 1, subject=mail.title)
     assert plain != named
-    assert named == ["The Questionnaire for open source testing below is for a paper I'm working on."]
+    assert named == [
+        "The Questionnaire for open source testing below is for a paper I'm working on."
+    ]

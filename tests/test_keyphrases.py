@@ -14,11 +14,10 @@ from mlx_sidecar import repairs
 from mlx_sidecar.grammar import TagGrammar
 from mlx_sidecar.keyphrases import (
     DocumentLines,
-    calendar_words,
-    is_common_phrase,
     key_phrases,
     worth_a_tag,
 )
+from mlx_sidecar.lexicon import calendar_words, is_common_phrase
 from mlx_sidecar.prompts import candidate_tags_task
 from mlx_sidecar.reading import read_document
 from mlx_sidecar.reading.email import writers

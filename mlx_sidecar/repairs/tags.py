@@ -20,16 +20,8 @@ from collections import Counter
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..keyphrases import (
-    BULLET,
-    LABEL_WORDS,
-    DocumentLines,
-    calendar_words,
-    common_words,
-    is_common_phrase,
-    rarity,
-    reads_as_heading,
-)
+from ..keyphrases import BULLET, LABEL_WORDS, DocumentLines, reads_as_heading
+from ..lexicon import calendar_words, common_words, is_common_phrase, rarity
 from ..prompts import CANDIDATE_TAGS_TASK, SUMMARY_TASK, TAGS_TASK
 from ..reading import Reading
 from ..reading.furniture import is_furniture_title
