@@ -795,6 +795,15 @@ def test_an_e_mail_is_tagged_by_what_it_discusses_through_the_server(loaded) -> 
     assert not any(word in tag.casefold() for tag in tags for word in people), tags
 
 
+def test_a_help_text_is_tagged_by_the_program_its_usage_line_shows_through_the_server(loaded):
+    # readelf's --help in Serbian: no title, and the model's words were lone Serbian words
+    # ("приказује", "назив"); its usage line names the program.
+    help_text = (ROOT / "bench" / "corpus" / "fresh5" / "15-readelf-help-sr.txt").read_text()
+    tags = loaded.ok({"command": "generate-tags", "content": help_text})["tags"]
+    assert tags[0] == "readelf", tags
+    assert not any(t.islower() and not t.isascii() and " " not in t for t in tags), tags
+
+
 # --- Sentences checked against their document (repairs/support.py) ---------------------
 #
 # Written by a reader of each corpus text, like the cases: faithful sentences as a
