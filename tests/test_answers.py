@@ -1231,21 +1231,3 @@ def test_a_sentence_whose_tail_invents_a_name_keeps_its_true_opening_clause() ->
 
 def server_root():
     return ROOT
-
-
-def test_an_e_mail_s_own_sentence_is_the_one_its_subject_line_names() -> None:
-    mail = read_document(
-        "From: Luyin <luyin@example.edu>\nTo: mailman-developers@python.org\n"
-        "Subject: Questionnaire For My Project\n\n"
-        "Dear Mailman,\n     I'm a graduate student (computer science) in University\n"
-        "of Nebraska-Lincoln. The Questionnaire for open source testing\n"
-        "below is for a paper I'm working on. Hope you can spend\n"
-        "five minutes to finish it in your busy time.\n"
-    )
-    assert mail.format == "email" and mail.title == "Questionnaire For My Project"
-    plain = extractive.extractive_sentences(mail.text, 1)
-    named = extractive.extractive_sentences(mail.text, 1, subject=mail.title)
-    assert plain != named
-    assert named == [
-        "The Questionnaire for open source testing below is for a paper I'm working on."
-    ]

@@ -48,7 +48,6 @@ MAX_CJK_CHARS = 120
 LENGTH_POWER = 0.5
 LEAD_WEIGHT = 1.0  # the opening's bonus, as a share of the best centroid score
 LEAD_SPAN = 5  # ...given to the first candidates, falling off over this many
-SUBJECT_WEIGHT = 1.0  # a subject line's bonus for a sentence holding all its words, as LEAD_WEIGHT
 NEAR_REPEAT = 0.6  # a candidate sharing this share of its stems with a chosen one repeats it
 # A transcript line opens with its speaker ("NCommander: ..."); the utterance is the prose.
 SPEAKER = re.compile(r"^[\w .'-]{1,30}:\s+(?=\S)")
@@ -109,20 +108,16 @@ def extractive_sentences(
     language: str | None = None,
     max_words: int | None = None,
     avoid: list[str] | tuple[str, ...] = (),
-    subject: str = "",
 ) -> list[str]:
     """The ``n`` sentences of ``document`` that best summarize it, in document order,
     each at most ``max_words`` words where the document has such sentences, none
-    repeating a sentence of ``avoid`` (what the summary already says); those that share
-    the words of a ``subject`` line favoured (an e-mail's Subject, its writer's own line
-    on what it discusses). Empty only when the document has no prose sentence at all
-    (see fallback_sentence)."""
+    repeating a sentence of ``avoid`` (what the summary already says). Empty only when
+    the document has no prose sentence at all (see fallback_sentence)."""
     language = language or guess_language(document)
     candidates = document_candidates(document, language)
     if not candidates or n <= 0:
         return []
     scores = centroid_scores(candidates)  # the whole document's centroid, long ones too
-    subject_bonus(scores, candidates, stem_set(subject, language))
     fitting = [c for c in candidates if fits(c.text, max_words)]
     ranked = sorted(fitting, key=lambda c: -scores[c.position])
     taken = [stem_set(s, language) for s in avoid]
@@ -375,16 +370,6 @@ def centroid_scores(candidates: list[Candidate]) -> list[float]:
     for i in range(min(LEAD_SPAN, total)):
         scores[i] += LEAD_WEIGHT * best * (1 - i / LEAD_SPAN)
     return scores
-
-
-def subject_bonus(scores: list[float], candidates: list[Candidate], subject: set[str]) -> None:
-    """Adds to each candidate's score SUBJECT_WEIGHT of the best score times the share of
-    the subject line's stems it holds: "The Questionnaire for open source testing below
-    is for a paper I'm working on." over the greeting before it, under "Questionnaire
-    For My Project"."""
-    best = max(scores, default=0.0)
-    for i, candidate in enumerate(candidates if subject else ()):
-        scores[i] += SUBJECT_WEIGHT * best * len(subject & set(candidate.stems)) / len(subject)
 
 
 def repeats(stems: set[str], other: set[str]) -> bool:

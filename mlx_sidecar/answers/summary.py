@@ -119,17 +119,16 @@ class Summary:
     def words(self) -> int:
         return sum(len(s.split()) for s in self.sentences)
 
-    def ensure_one(self, document: str, language: str | None = None, subject: str = "") -> None:
+    def ensure_one(self, document: str, language: str | None = None) -> None:
         """Never empty, and as many sentences as asked where the document has them: the
         places the model's sentences left (dropped, or never written) are filled with
-        the document's own (see the module docstring), those sharing the words of a
-        ``subject`` line favoured. ``language`` is the document's, when known
-        (answers/extractive.py guesses it otherwise)."""
+        the document's own (see the module docstring). ``language`` is the document's,
+        when known (answers/extractive.py guesses it otherwise)."""
         if self.sentences and (self.full or self.translated):
             return
         want = max(1, self.limit or 1) - len(self.sentences)
         words_left = None if self.max_words is None else self.max_words - self.words()
-        found = extractive_sentences(document, want, language, words_left, self.sentences, subject)
+        found = extractive_sentences(document, want, language, words_left, self.sentences)
         if not found and not self.sentences:
             found = [fallback_sentence(document, self.max_words)]
         for sentence in found:

@@ -169,8 +169,7 @@ class SummaryTask(OverDocument):
         """The response's fields: never empty (the document's own sentences fill what the
         model could not write), in the language asked where a second pass gets it there,
         and the language the summary is in."""
-        subject = reading.title if reading.format == "email" else ""  # the writer's own line
-        summary.ensure_one(reading.text, subject=subject)
+        summary.ensure_one(reading.text)
         summary = self.in_asked_language(job, reading.text, summary)
         fields: dict = {"summary": summary.text()}
         if summary.extractive:
