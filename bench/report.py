@@ -119,7 +119,8 @@ READS = {"blind-read": "the held-out half, read in parts (`READS.md` says which 
     "blind-read/fresh2": "18 texts collected at 39759ff, answers at 39759ff (then seen)",
     "blind-read/fresh3": "20 texts collected at 3323037, answers at 047d9ff (then seen)",
     "blind-read/fresh4": "20 texts collected at 630f925, answers at 630f925 (then seen)",
-    "blind-read/fresh5": "20 texts collected at 366598e, answers at 3c70eb1: unseen"}  # fmt: skip
+    "blind-read/fresh5": "20 texts collected at 366598e, answers at 3c70eb1 (then seen)",
+    "blind-read/fresh6": "20 texts collected at 6ee8b88, answers at 41489bb: unseen"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
