@@ -92,7 +92,7 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    halves = {"run": "tuning half at 3c70eb1", "held_out_run": "held-out half at 3c70eb1"}
+    halves = {"run": "tuning half at 41489bb", "held_out_run": "held-out half at 41489bb"}
     runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
     return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
