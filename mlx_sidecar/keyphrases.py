@@ -110,18 +110,23 @@ class DocumentLines:
 
     @functools.cached_property
     def subjects(self) -> list[str]:
-        """What the title (or a help text's usage line) names (repairs/tags.py
-        title_subject, usage_name), and the name the text
-        opens with (in another language than English, under a title, only a name: a word
-        like "名称" heads the text's first part; see ``names_a_topic``)."""
-        from .repairs.tags import opening_subject, title_subject, usage_name
+        """The subject the document names (``named_subject``), and the name the text opens
+        with (in another language than English, under a title, only a name: a word like
+        "名称" heads the text's first part; see ``names_a_topic``)."""
+        from .repairs.tags import opening_subject
 
-        reading = Reading("text", self.text, self.title)
-        named = title_subject(reading) or usage_name(self.text)
-        opening = opening_subject(reading)
+        named, opening = self.named_subject, opening_subject(Reading("text", self.text, self.title))
         if named and self.language != "en" and not is_name_phrase(opening, self):
             opening = ""  # the heading of the first part under a title ("名称", "NAMN")
         return [s for s in (named, opening) if s]
+
+    @functools.cached_property
+    def named_subject(self) -> str:
+        """What the title names (repairs/tags.py title_subject), or else the program a
+        help text's usage line shows (usage_name): the subject the document names."""
+        from .repairs.tags import title_subject, usage_name
+
+        return title_subject(Reading("text", self.text, self.title)) or usage_name(self.text)
 
     @functools.cached_property
     def head(self) -> str:
@@ -486,7 +491,8 @@ def worth_a_tag(tag: str, lines: DocumentLines) -> bool:
 
 def line_at(text: str, i: int) -> str:
     """The line of ``text`` that holds position ``i``."""
-    return text[text.rfind("\n", 0, i) + 1 : (text.find("\n", i) + 1 or len(text) + 1) - 1]
+    end = text.find("\n", i)
+    return text[text.rfind("\n", 0, i) + 1 : end if end >= 0 else len(text)]
 
 
 def is_label_line(line: str) -> bool:

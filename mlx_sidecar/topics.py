@@ -141,10 +141,11 @@ def is_measure(tag: str, language: str) -> bool:
     """A unit of measure ("milliseconds", "Kilobytes", "bits"), or one with an English
     adjective after it, as a size is written ("bits long" of "nine bits long"). It says
     what an amount is counted in, not what the text is about."""
-    words = tag.casefold().split()
-    if tag.casefold() in unit_names(language):
+    folded, units = tag.casefold(), unit_names(language)
+    words = folded.split()
+    if folded in units:
         return True
-    return len(words) == 2 and words[0] in unit_names(language) and "ADJ" in word_classes(words[1])
+    return len(words) == 2 and words[0] in units and "ADJ" in word_classes(words[1])
 
 
 def latin_share(text: str) -> float:

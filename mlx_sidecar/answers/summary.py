@@ -39,6 +39,8 @@ MAX_FAILED = 2  # the model stops after this many sentences failed (or as many a
 # What a rejected sentence is, when it does not count as one the model failed to write:
 # a list number or a word or two, cut by max_tokens.
 NOT_TRIED = ("", "not_a_sentence")
+# A cut answer's end right after a digit and a full stop: maybe a number's point ("1." of "1.46.5").
+CUT_NUMBER = re.compile(r"\d\.\s*$")
 
 
 def sentence_target(max_words: int | None, sentences: int | None = None) -> int:
@@ -137,9 +139,6 @@ class Summary:
             self.extractive = self.extractive or len(self.sentences) > before
             if not more:
                 break
-
-
-CUT_NUMBER = re.compile(r"\d\.\s*$")
 
 
 class PartialStream:

@@ -295,9 +295,9 @@ def frames_the_document(tag: str, lines: DocumentLines) -> bool:
     its code uses ("ERROR", "len"), a part's label ("Abstract", "Fixes", the heading over
     each release in a NEWS file, a table's "Method"), a piece of a longer name
     ("Software" of "Free Software Foundation"), a changelog entry's opening words ("Fix
-    bug"), an option's placeholder ("FILENAME"), a unit ("milliseconds"), or only common words ("bad", "Work")
-    that the title or opening line does not name and that the text does not write as a
-    name ("Mad Men")."""
+    bug"), an option's placeholder ("FILENAME"), a unit ("milliseconds"), or only common
+    words ("bad", "Work") that the title or opening line does not name and that the text
+    does not write as a name ("Mad Men")."""
     if lines.names_a_writer(tag) or lines.only_in_frame(tag):
         return True
     if heads_each_release(tag, lines) and release_name(tag, lines) != tag:
@@ -364,7 +364,7 @@ def with_title_subject(tags: list[str], reading: Reading, limit: int) -> list[st
     lines = DocumentLines.of(reading.text, reading.title)
     kept = [t for t in tags if not frames_the_document(t, lines) and is_topic(t, lines)]
     central = [t for t in kept if not lines.said_once(t)]
-    subject = title_subject(reading) or usage_name(reading.text)
+    subject = lines.named_subject
     tags = central or kept or ([] if subject else tags)  # never empty, and no junk beside a subject
     if not subject:
         return tags
