@@ -1126,6 +1126,42 @@ def test_a_number_cut_off_when_generation_stopped_is_not_taken_for_a_sentence_en
         assert summary.sentences == kept, (said, cut)
 
 
+TUTORIAL = (
+    "Creating a self-signed certificate. Sometimes you want a certificate for local "
+    "testing, and you can make one yourself. All rights in the Program not expressly "
+    "granted under this Agreement are reserved. The tool runs on Linux and on macOS."
+)
+# (a small model's sentence, the document, whether it stands: it is the document's words)
+OWN_WORDS_CASES = [
+    ("This is a self-signed certificate that can be used for local testing.", TUTORIAL, False),
+    ("Sometimes you want a certificate for local testing.", TUTORIAL, True),
+    ("You want a certificate for local testing, and you can make one.", TUTORIAL, True),
+    ("All rights in the Program are reserved.", TUTORIAL, False),  # "not" left out
+    ("The tool runs on Linux.", TUTORIAL, True),
+    ("The tool runs on macOS and on Linux.", TUTORIAL, False),  # reordered
+]
+
+
+@pytest.mark.parametrize(("said", "document", "stands"), OWN_WORDS_CASES)
+def test_a_small_models_sentence_stands_only_as_the_documents_words(
+    said: str, document: str, stands: bool
+) -> None:
+    small = repairs.Answer(document=document, own_words=False)
+    assert summary_rules.summary_sentences(said, small) == ([said] if stands else [])
+
+
+def test_a_large_models_own_words_stand_when_supported() -> None:
+    said = "The tool runs on macOS and on Linux."
+    assert summary_rules.summary_sentences(said, repairs.Answer(document=TUTORIAL)) == [said]
+
+
+def test_a_models_size_decides_whether_its_own_words_stand() -> None:
+    small = repairs.answer_for(qwen_like_tokenizer(), TUTORIAL, param_count=135_000_000)
+    large = repairs.answer_for(qwen_like_tokenizer(), TUTORIAL, param_count=8_000_000_000)
+    assert not small.own_words and large.own_words
+    assert repairs.answer_for(qwen_like_tokenizer(), TUTORIAL).own_words  # size unknown
+
+
 def test_every_summary_rule_has_a_case_it_repairs() -> None:
     """A rule without a case in these tables is untested: each text rule changes one of
     the model's answers, each sentence rule drops one of their sentences."""
@@ -1141,6 +1177,9 @@ def test_every_summary_rule_has_a_case_it_repairs() -> None:
         for t, d in answers
         for _, why in summary_rules.judged_sentences(t, repairs.Answer(document=d))
     }
+    for said, document, _ in OWN_WORDS_CASES:
+        small = repairs.Answer(document=document, own_words=False)
+        dropped |= {why for _, why in summary_rules.judged_sentences(said, small)}
     missing = {r.__name__ for r in summary_rules.SUMMARY_SENTENCE_RULES} - dropped
     assert not missing
 

@@ -34,6 +34,7 @@ from .support import (
     Support,
     check_support,
     claim_stems,
+    copies_the_document,
     document_places,
     facts_of,
     unsupported_facts,
@@ -351,9 +352,23 @@ def claims_what_no_place_says(sentence: str, answer: Answer) -> bool:
     return not found.ok and not (found.facts or found.identifiers)
 
 
+def rewords_the_document(sentence: str, answer: Answer) -> bool:
+    """A sentence in its own words from a model too small to be trusted with them
+    (Answer.own_words, repairs/answer.OWN_WORDS_PARAMS): only the document's own words
+    stand (support.copies_the_document). SmolLM2's "This is a self-signed certificate
+    that can be used for local testing." of a tutorial on making one passed every check
+    above: all its words are in one place of the tutorial."""
+    if not answer.document or answer.own_words or answer.translated:
+        return False
+    return not copies_the_document(sentence, answer.document)
+
+
 def is_supported(sentence: str, answer: Answer) -> bool:
-    """Whether the document supports ``sentence`` (always, when it is not known)."""
-    return not answer.document or support(sentence, answer).ok
+    """Whether the document supports ``sentence`` (always, when it is not known), in the
+    document's words where the model is not trusted with its own."""
+    if not answer.document:
+        return True
+    return support(sentence, answer).ok and not rewords_the_document(sentence, answer)
 
 
 SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
@@ -370,6 +385,7 @@ SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     names_unknown_facts,
     writes_unknown_identifiers,
     claims_what_no_place_says,
+    rewords_the_document,
 )
 
 # Where a sentence may be cut back to its opening clause: before a relative or an

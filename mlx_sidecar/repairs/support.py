@@ -32,6 +32,14 @@ sentences: a title, a synopsis, an abstract, a message's first lines), not in an
 place. SmolLM2 called an OpenSSL how-to on getting a certificate "a guide to creating and
 using self-signed certs", from its fourth section.
 
+A model too small to say a document in its own words (repairs/answer.OWN_WORDS_PARAMS)
+has its sentences kept only when they are the document's words (``copies_the_document``):
+one sentence of it, or two in a row, with words left out but none added or reordered, and
+no "not", "except", "unless" or "only" among the words left out between them or next to
+them ("All rights in the Program are
+reserved." of "All rights in the Program not expressly granted under this Agreement are
+reserved." changes what the licence says).
+
 Words a summary uses to speak of its document ("the guide explains", "this chapter
 covers", REPORTING_WORDS) are not asked of the document. In another language than the
 document's (``translated``) only names, numbers and identifiers are checked.
@@ -40,6 +48,7 @@ document's (``translated``) only names, numbers and identifiers are checked.
 from __future__ import annotations
 
 import functools
+import itertools
 import re
 from dataclasses import dataclass, field
 
@@ -79,6 +88,11 @@ MODIFIERS = frozenset(
 )
 OPPOSITE_PREFIXES = ("dis", "un", "non")
 NEGATIONS = frozenset("not no never cannot without none neither nor nothing".split())
+# Words whose leaving out turns what a sentence says around: a negation, an exception.
+UNSAFE_TO_DROP = NEGATIONS | frozenset("except unless only".split())
+EDGE = 3  # words next to a copy's ends that must not be UNSAFE_TO_DROP ("... unless ...")
+# A sentence's words for copies_the_document: each CJK character is one.
+WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\W_]+")
 # "This document ...", "The Git manual page ...", "In short, the guide ...": a sentence
 # whose subject is the document itself (not "the text of the licence", a part of it).
 WHOLE_DOCUMENT = re.compile(
@@ -166,6 +180,35 @@ def check_support(sentence: str, document: str, translated: bool = False) -> Sup
     return verdict
 
 
+def copies_the_document(sentence: str, document: str) -> bool:
+    """Whether ``sentence`` is the document's own words: those of one sentence of it, or
+    of two in a row, in order, some left out but none that is UNSAFE_TO_DROP (see the
+    module docstring). SmolLM2 wrote "This is a self-signed certificate that can be used
+    for local testing." of a tutorial on making one, "A new version of cloudpickle." of
+    its README: each word is the document's, the claim is not."""
+    words = WORD.findall(sentence.casefold())
+    places = document_places(document)
+    if not words or not set(words) <= places.words | set(CJK.findall(places.folded)):
+        return False
+    return any(safe_subsequence(words, run) for run in places.word_runs)
+
+
+def safe_subsequence(words: list[str], run: list[str]) -> bool:
+    """Whether ``words`` are ``run`` with some words left out, none UNSAFE_TO_DROP between
+    them or in the EDGE words just before or after them."""
+    at = 0
+    for i, word in enumerate(words):
+        start = at
+        while at < len(run) and run[at] != word:
+            at += 1
+        if at == len(run):
+            return False
+        if UNSAFE_TO_DROP.intersection(run[max(start, at - EDGE) if i == 0 else start : at]):
+            return False
+        at += 1
+    return not UNSAFE_TO_DROP.intersection(run[at : at + EDGE])
+
+
 def speaks_of_the_whole(sentence: str) -> bool:
     """Whether the sentence's subject is the document itself (WHOLE_DOCUMENT)."""
     return bool(WHOLE_DOCUMENT.match(sentence))
@@ -246,6 +289,12 @@ class Places:
         stems = self.subject.union(*(self.stems[i] for i in chosen))
         negates = any(negation_at(w) for t in texts for w in tokens(t))
         return Region(stems, frozenset(denied), frozenset(affirmed), negates)
+
+    @functools.cached_property
+    def word_runs(self) -> list[list[str]]:
+        """Each sentence's words, and each two sentences' in a row (copies_the_document)."""
+        words = [WORD.findall(s.casefold()) for s in self.sentences]
+        return words + [a + b for a, b in itertools.pairwise(words)]
 
     def has_word(self, word: str) -> bool:
         """Whether the document uses ``word``, or a word of the same stem."""

@@ -34,6 +34,7 @@ from .tags import TagsOptions, TagsTask
 
 if TYPE_CHECKING:
     from ..job import Job
+    from ..models import Model
     from ..notes import ChunkNote
 
 DEFAULT_SUMMARY_TOKENS = 160  # ~3 sentences; SmolLM2 copies the text when given more room
@@ -128,7 +129,7 @@ class SummaryTask(OverDocument):
         new Summary of this task's length if none)."""
         summary = into if into is not None else self.new_summary()
         tokenizer = job.model.tokenizer
-        answer = self.answer_about(tokenizer, text)
+        answer = self.answer_about(job.model, text)
         prompt = encode_prompt(tokenizer, text, instruction or self.instruction())
         processors = [RepetitionPenalty(prompt)]
         if not answer.translated:
@@ -138,11 +139,14 @@ class SummaryTask(OverDocument):
             prompt, self.max_tokens, processors, self.options.temperature, summary, feed
         )
 
-    def answer_about(self, tokenizer: Any, text: str) -> Answer:
+    def answer_about(self, model: Model, text: str) -> Answer:
         """What the repairs know of an answer about ``text``: whether it is asked in
-        another language than the document's, and which."""
+        another language than the document's, and which; whether the model is large enough
+        to say it in its own words."""
         asked = self.options.language
-        return answer_for(tokenizer, text, self.translates(text), asked and asked.code)
+        return answer_for(
+            model.tokenizer, text, self.translates(text), asked and asked.code, model.param_count
+        )
 
     def chunk_tags(self) -> TagsTask:
         """generate-tags' defaults, in this task's temperature and language."""
@@ -218,7 +222,7 @@ def retry_as_translation(task: SummaryTask, job: Job, text: str, first: Summary)
     tokenizer, language = job.model.tokenizer, task.options.language
     prompt = encode_prompt(tokenizer, first.text(), TRANSLATE_TASK.format(language=language.name))
     summary = task.new_summary(streamed=False)
-    feed = PartialStream(summary, task.answer_about(tokenizer, text))
+    feed = PartialStream(summary, task.answer_about(job.model, text))
     return SummaryAsk(prompt, task.max_tokens, [], task.options.temperature, summary, feed)
 
 
