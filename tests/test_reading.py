@@ -465,3 +465,33 @@ def test_a_manual_pages_words_hyphenated_at_line_ends_are_whole_again():
     text = reading.read_document(page, "text").text
     assert "filrättighetsbitarna, vilket kan" in text
     assert "sätt-\n" in text and "\u2010" not in text
+
+
+NEWS_WITH_NOTICE = (
+    "Copyright 2000-2023 Free Software Foundation, Inc.\n"
+    "Contributed by the AriC and Caramba projects, INRIA.\n\n"
+    "This file is part of the GNU MPFR Library.\n\n"
+    "The GNU MPFR Library is free software; you can redistribute it and/or modify\n"
+    "it under the terms of the GNU Lesser General Public License.\n\n"
+    "##########\n\nChanges from versions 4.1.* to version 4.2.0:\n- New functions mpfr_cosu.\n"
+)
+
+
+def test_a_plain_text_s_opening_licence_notice_is_not_read():
+    read = reading.read_document(NEWS_WITH_NOTICE)
+    assert read.text.startswith("##########\n\nChanges from versions 4.1.*")
+    assert "Free Software Foundation" not in read.text and read.title == ""  # no "####" title
+    titled = (
+        "GnuTLS NEWS\nCopyright (C) 2013 Nikos M.\nSee the end for copying conditions.\n\n* 3.7"
+    )
+    assert reading.read_document(titled).text == "GnuTLS NEWS\n\n* 3.7"  # the title stays
+
+
+def test_a_licence_and_a_copyright_line_further_down_are_read_whole():
+    licence = (
+        "GNU LESSER GENERAL PUBLIC LICENSE\n\n Copyright (C) 1991 Free Software Foundation\n"
+        " Everyone is permitted to copy and distribute verbatim copies.\n\nPreamble"
+    )
+    assert reading.read_document(licence).text == licence
+    later = "A tool.\n\nIt reads.\n\nIt writes.\n\nIt sorts.\n\nIt runs.\n\nIt ends.\n\nCopyright 2020 X"
+    assert reading.read_document(later).text == later

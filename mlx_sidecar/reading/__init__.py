@@ -21,7 +21,7 @@ from .blocks import blocks_text, has_words, opening_title, plain_title
 from .chat import read_chat
 from .detect import detect_format
 from .email import read_email
-from .furniture import what_is_read
+from .furniture import what_is_read, without_opening_notice
 from .html import html_blocks, page_title
 from .markdown import markdown_blocks
 from .rst import rst_blocks
@@ -98,6 +98,8 @@ def read_as(fmt: str, content: str) -> tuple[str, str]:
 def plain(content: str, fmt: str = "text") -> Reading:
     """The content as it is, titled by its first line when that stands alone; a manual
     page's running header and footer ("JQ(1)  General Commands Manual  JQ(1)") give no
-    words (its name titles it), and its words hyphenated at line ends are whole again."""
+    words (its name titles it), its words hyphenated at line ends are whole again, and
+    the licence notice it opens with is furniture (furniture.without_opening_notice)."""
+    content = without_opening_notice(content)
     text = TYPESET_HYPHEN.sub("", MAN_PAGE_LINE.sub("", content))
     return Reading(fmt, text.strip(), plain_title(content))

@@ -68,10 +68,11 @@ def opening_title(blocks: list[Block]) -> str:
 
 def plain_title(content: str) -> str:
     """A plain text's first line when it stands alone as a title: short, a blank line
-    after it, no sentence end ("PRIDE AND PREJUDICE"; not a docstring's "Heap queue algorithm.").
-    A manual page's header gives its first field ("JQ(1)")."""
+    after it, no sentence end ("PRIDE AND PREJUDICE"; not a docstring's "Heap queue algorithm."),
+    words (not a rule of "#####"). A manual page's header gives its first field ("JQ(1)")."""
     lines = content.strip().split("\n", 2)
     first = re.split(r"\s{3,}", lines[0].strip())[0]
     alone = len(lines) == 1 or not lines[1].strip()
     ends_sentence = re.search(r"[.!?;:,。！？]$", first)
-    return first if alone and len(first) <= TITLE_MAX_CHARS and not ends_sentence else ""
+    titled = alone and len(first) <= TITLE_MAX_CHARS and not ends_sentence
+    return first if titled and re.search(r"[^\W\d_]", first) else ""

@@ -174,3 +174,69 @@ def what_is_read(blocks: list[Block]) -> list[Block]:
     """The blocks a reader reads: without furniture, or all when all is furniture."""
     subject = about_the_subject(blocks)
     return subject if blocks_text(subject) else blocks
+
+
+# --- A plain text's opening licence notice -----------------------------------------------
+
+# What every licence notice speaks of: copying, distribution, the licence, a warranty.
+NOTICE_TERMS = re.compile(
+    r"\b(?:copy(?:ing|right)?|licen[cs]e[ds]?|warrant(?:y|ies)|(?:re)?distribut\w*"
+    r"|permi(?:t|ts|tted|ssion))\b",
+    re.IGNORECASE,
+)
+COPYRIGHT_LINE = re.compile(r"^\s*(?:copyright\b|©|\(c\)\s)", re.IGNORECASE)
+LICENCE_TITLE = re.compile(r"\blicen[cs]e\b", re.IGNORECASE)
+NOTICE_START_LINES = 6  # a notice's copyright line is among the text's first lines
+NOTICE_PARAGRAPHS = 6  # the most paragraphs a notice runs on for after that line
+NOTICE_PARAGRAPH_CHARS = 500  # a notice's paragraphs are short; a licence's terms are not
+NOTICE_ASIDE_WORDS = 12  # "This file is part of the GNU MPFR Library." between two
+
+
+def without_opening_notice(text: str) -> str:
+    """A plain text without the licence notice it opens with, from its copyright line to
+    the last paragraph after it that speaks of copying, distribution, the licence or a
+    warranty (NOTICE_TERMS; a short line between two such paragraphs is the notice's
+    too). groff's and MPFR's NEWS open with the Free Software Foundation's copyright and
+    the terms of copying; they were summarized and tagged as the document ("Copyright",
+    "GNU Lesser General", "1992-2018 Free Software"). A text whose first line names a
+    licence is one, and is left whole."""
+    lines = text.split("\n")
+    filled = [i for i, line in enumerate(lines) if line.strip()]
+    if not filled or LICENCE_TITLE.search(lines[filled[0]]):
+        return text
+    start = next((i for i in filled[:NOTICE_START_LINES] if COPYRIGHT_LINE.match(lines[i])), None)
+    if start is None:
+        return text
+    end = paragraph_end(lines, start)
+    for _ in range(NOTICE_PARAGRAPHS):
+        following = notice_paragraph_end(lines, end)
+        if following is None:
+            break
+        end = following
+    rest = "\n".join(lines[:start] + lines[end:]).strip()
+    return rest if re.search(r"\w", rest) else text
+
+
+def notice_paragraph_end(lines: list[str], after: int) -> int | None:
+    """Where the notice paragraph after line ``after`` ends (None: the next one is none),
+    past a short aside line when a notice paragraph follows it."""
+    start = next((i for i in range(after, len(lines)) if lines[i].strip()), None)
+    if start is None:
+        return None
+    end = paragraph_end(lines, start)
+    paragraph = "\n".join(lines[start:end])
+    if len(paragraph) <= NOTICE_PARAGRAPH_CHARS and NOTICE_TERMS.search(paragraph):
+        return end
+    if end - start == 1 and len(paragraph.split()) <= NOTICE_ASIDE_WORDS:
+        beyond = next((i for i in range(end, len(lines)) if lines[i].strip()), None)
+        if beyond is not None:
+            last = paragraph_end(lines, beyond)
+            following = "\n".join(lines[beyond:last])
+            if len(following) <= NOTICE_PARAGRAPH_CHARS and NOTICE_TERMS.search(following):
+                return last
+    return None
+
+
+def paragraph_end(lines: list[str], start: int) -> int:
+    """The index of the first blank line from ``start`` on (or the end)."""
+    return next((i for i in range(start, len(lines)) if not lines[i].strip()), len(lines))
