@@ -57,6 +57,7 @@ CREDITS = (
     BYLINE,
     re.compile(r"\b([A-Z][a-z]+ [A-Z]\. [A-Z][\w'’-]+)"),  # "Ian T. Henry": a person
     re.compile(rf"\bThanks to ({PERSON})"),  # "Thanks to Michael Howell, ..."
+    re.compile(rf"^({PERSON})[ \t]+\(\d+\):[ \t]*$", re.M),  # git shortlog's "Cong Wang (2):"
 )
 # A changelog entry's "(Michael Howell)", or "(dbus#343; Peter Benie, Simon McVittie)" after
 # an issue's number: a credit of each name that can be a person's (is_person).
@@ -106,17 +107,23 @@ def code_lines(lines: list[str]) -> set[int]:
     """Which of ``lines`` are code: each that is_code_line finds, and those a statement
     goes on over while a bracket it opened stays open ("from graphql import (" to
     "    GraphQLField, GraphQLString)", a call's arguments a line each), up to a blank
-    line or STATEMENT_MAX_LINES."""
+    line or STATEMENT_MAX_LINES; and what a doctest's ">>> " line prints, up to a blank
+    line (psutil's README: "{'lo': [snicaddr(family=<AddressFamily.AF_INET: 2>, ...")."""
     found: set[int] = set()
     depth, start = 0, 0  # brackets the statement has left open; its first line
+    prints = False  # the lines that follow are what a doctest prints
     for i, line in enumerate(lines):
         if depth > 0 and line.strip() and i - start <= STATEMENT_MAX_LINES:
             found.add(i)
         elif is_code_line(line):
             found.add(i)
             depth, start = 0, i
+            prints = line.lstrip().startswith(">>>")
+        elif prints and line.strip():
+            found.add(i)
+            continue
         else:
-            depth = 0
+            depth, prints = 0, False
             continue
         depth = max(0, depth + len(OPENS.findall(line)) - len(CLOSES.findall(line)))
     return found

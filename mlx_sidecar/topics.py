@@ -24,6 +24,8 @@ if TYPE_CHECKING:
 NOUNS_CAPITALIZED = frozenset(["de", "lb"])  # German orthography: a capital marks every noun
 LATIN_TEXT = 0.5  # a text most of whose letters are Latin is written in the Latin script
 FILE_NAME = re.compile(r"[\w-]+\.[a-z]{1,4}")  # "prog.py", "privkey.pem": an example's file
+# A one-letter variable's attribute: "p.lr_items", "f.write" (not "os.path", a module's).
+VARIABLE_ATTRIBUTE = re.compile(r"[a-z]\.[a-z_]\w*(?:\(\))?")
 NAME_WORD = re.compile(r"\w*[a-z][A-Z.]\w*|\w*[\d_]\w*")  # "OpenVPN", "json.tool", "g_timer"
 ARTICLE = r"\b(?:the|a|an)\s+"  # "the merge", "a commit": a noun phrase opens
 # English words that follow a noun phrase's head, not an adjective ("the merge of", "the
@@ -39,10 +41,10 @@ def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
     """Whether a key phrase can name a topic rather than an example or a piece of a
     sentence. In English: a noun phrase (``is_noun_phrase``) that is no file name ("prog.py",
     "privkey.pem" stand for an example; a title that names the file is the subject and
-    kept apart). In another language, where no word classes tell a noun phrase from a
+    kept apart) nor a one-letter variable's attribute ("p.lr_items", "f.write"). In another language, where no word classes tell a noun phrase from a
     verb ("szuka", "Mostra informazioni") or a part's label ("名称", "opcje"), only a name
     (``is_name_phrase``); the model may still write its own tag."""
-    if FILE_NAME.fullmatch(phrase):
+    if FILE_NAME.fullmatch(phrase) or VARIABLE_ATTRIBUTE.fullmatch(phrase):
         return False
     if lines.language != "en":
         return is_name_phrase(phrase, lines)
@@ -52,7 +54,9 @@ def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
 def reads_as_a_topic(tag: str, lines: DocumentLines) -> bool:
     """A tag of an English document is a noun phrase; in other languages no word classes
     are known, and a tag the model wrote stands unless it is a lone word of the language
-    (``is_plain_word``)."""
+    (``is_plain_word``). A one-letter variable's attribute ("p.lr_items") is an example's."""
+    if VARIABLE_ATTRIBUTE.fullmatch(tag):
+        return False
     if lines.language != "en":
         return not is_plain_word(tag, lines)
     return is_noun_phrase(tag, lines)
