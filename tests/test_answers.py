@@ -1162,6 +1162,23 @@ def test_a_models_size_decides_whether_its_own_words_stand() -> None:
     assert repairs.answer_for(qwen_like_tokenizer(), TUTORIAL).own_words  # size unknown
 
 
+HELP = (
+    "Kullanım:\n  appstreamcli [SEÇENEK…] - AppStream CLI.\n\nAppStream komut satırı arayüzü\n\n"
+    "Alt komutlar:\n  search TERM                 - Bileşen veri tabanında arama yapın.\n"
+    "  dump COMPONENT-ID           - Kimlik ile eşleşen bileşen için ham XML üst verilerini dök.\n"
+)
+
+
+def test_a_table_s_row_is_no_sentence_and_a_help_text_s_description_comes_first():
+    answer = repairs.Answer(document=HELP)
+    row = "search TERM - Bileşen veri tabanında arama yapın."
+    assert summary_rules.judged_sentences(row, answer) == [(row, "copies_a_row")]
+    assert extractive.extractive_sentences(HELP, 1) == ["AppStream komut satırı arayüzü."]
+    justified = "The  xauth  program is used to edit and display the authorization information."
+    kept = "The xauth program is used to edit and display the authorization information."
+    assert summary_rules.summary_sentences(kept, repairs.Answer(document=justified)) == [kept]
+
+
 def test_every_summary_rule_has_a_case_it_repairs() -> None:
     """A rule without a case in these tables is untested: each text rule changes one of
     the model's answers, each sentence rule drops one of their sentences."""
@@ -1170,6 +1187,7 @@ def test_every_summary_rule_has_a_case_it_repairs() -> None:
     ]
     answers += [(said, doc) for said, doc, _, _ in REVIEWED_SUMMARIES]
     answers += [(s, corpus_text(p)) for p, s, _ in UNSUPPORTED_SENTENCES]
+    answers += [("search TERM - Bileşen veri tabanında arama yapın.", HELP)]
     for rule in summary_rules.SUMMARY_TEXT_RULES:
         assert any(rule(t, repairs.Answer(document=d)) != t for t, d in answers), rule.__name__
     dropped = {

@@ -24,6 +24,7 @@ from mlx_sidecar.reading.email import writers
 from mlx_sidecar.repairs.tags import (
     frames_the_document,
     heads_each_release,
+    help_description,
     is_topic,
     title_subject,
     usage_name,
@@ -225,6 +226,61 @@ def test_a_help_text_s_usage_line_names_its_program_in_any_language():
             name
         ]  # no junk beside it
     assert usage_name("Received: from [204.245.199.98] (helo=zinfandel)\nText.") == ""
+
+
+def test_a_help_text_describes_its_program_after_its_usage_or_in_a_banner_above_it():
+    for text, description in [
+        (
+            "Употреба: localedef [ОПЦИЯ...] ИМЕ\n    или:  localedef [ОПЦИЯ...]\n"
+            "            [--add-to-archive] ФАЙЛ...\nКомпилира указания за езикова настройка\n\n"
+            " Входни файлове:\n  -f, --charmap=ФАЙЛ     Символични имена",
+            "Компилира указания за езикова настройка",
+        ),
+        (
+            "Kullanım:\n  appstreamcli [SEÇENEK…] - AppStream CLI.\n\n"
+            "AppStream komut satırı arayüzü\n\nAlt komutlar:\n  search TERM     - Ara.",
+            "AppStream komut satırı arayüzü",
+        ),
+        (
+            "GNU Wget 1.21.3，非互動式檔案下載工具。\n用法: wget [選項]... [URL]...\n\n長選項。",
+            None,
+        ),
+        ("Usage: tool [OPTION]...\n\nOptions:\n  -h, --help   show this help", ""),
+        ("Tool reads files.\n\nIt writes them again.", ""),  # no usage line
+    ]:
+        expected = text.split("\n")[0] if description is None else description
+        assert help_description(text) == expected
+    assert usage_name("Kullanım:\n  appstreamcli [SEÇENEK…] - AppStream CLI.") == "appstreamcli"
+
+
+def test_a_one_letter_variable_s_attribute_is_no_topic():
+    lines = DocumentLines.of(
+        "PLY builds tables. The p.lr_items list holds the items. Use urllib.parse."
+    )
+    assert not names_a_topic("p.lr_items", lines) and not names_a_topic("f.write", lines)
+    assert names_a_topic("urllib.parse", lines)  # a module's name
+    assert not is_topic("p.lr_items", lines) and is_topic("urllib.parse", lines)
+
+
+def test_a_doctest_s_output_is_code_up_to_a_blank_line():
+    readme = DocumentLines.of(
+        "psutil reports system utilization.\n\n>>> psutil.net_if_addrs()\n"
+        "{'lo': [snicaddr(family=2, address='127.0.0.1'),\n"
+        "        snicaddr(family=10, address='::1')]}\n\nThe snicaddr tuples list addresses."
+    )
+    assert "        snicaddr(family=10, address='::1')]}" in readme.code
+    assert "The snicaddr tuples list addresses." in readme.prose
+
+
+def test_git_shortlog_s_authors_are_credits():
+    mail = DocumentLines.of(
+        "The following changes fix the networking stack.\n\nCong Wang (2):\n"
+        "      net: fix a leak\n      net: fix a race\n\nMarcelo Ricardo Leitner (1):\n"
+        "      sctp: fix sockopt lengths\n\nThe networking stack is fixed.\n"
+    )
+    assert frames_the_document("Cong Wang", mail)
+    assert frames_the_document("Marcelo Ricardo Leitner", mail)
+    assert not frames_the_document("networking stack", mail)
 
 
 def test_an_ordinary_word_capitalized_only_inside_a_longer_name_is_a_piece_of_it():

@@ -24,9 +24,16 @@ import math
 import re
 from dataclasses import dataclass
 
-from ..repairs.answer import Answer, drop_markup
-from ..repairs.summaries import in_title_case, is_label, starts_as_fragment, talks_about_itself
+from ..repairs.answer import SPECIAL_TOKEN_SHAPE, Answer, drop_markup
+from ..repairs.summaries import (
+    in_title_case,
+    is_label,
+    is_table_row,
+    starts_as_fragment,
+    talks_about_itself,
+)
 from ..repairs.support import IDENTIFIER, is_attribution, stem
+from ..repairs.tags import help_description
 from ..text import (
     CJK,
     ENDS_SENTENCE,
@@ -112,10 +119,16 @@ def extractive_sentences(
     """The ``n`` sentences of ``document`` that best summarize it, in document order,
     each at most ``max_words`` words where the document has such sentences, none
     repeating a sentence of ``avoid`` (what the summary already says). Empty only when
-    the document has no prose sentence at all (see fallback_sentence)."""
+    the document has no prose sentence at all (see fallback_sentence). A help text's
+    description of its program comes first (``described``)."""
     language = language or guess_language(document)
+    if n <= 0:
+        return []
+    first = described(document, language, max_words, avoid)
+    if first:
+        return first + extractive_sentences(document, n - 1, language, max_words, [*avoid, *first])
     candidates = document_candidates(document, language)
-    if not candidates or n <= 0:
+    if not candidates:
         return []
     scores = centroid_scores(candidates)  # the whole document's centroid, long ones too
     fitting = [c for c in candidates if fits(c.text, max_words)]
@@ -133,9 +146,29 @@ def extractive_sentences(
     return [c.text for c in sorted(chosen, key=lambda c: c.position)]
 
 
+def described(
+    document: str, language: str, max_words: int | None, avoid: list[str] | tuple[str, ...]
+) -> list[str]:
+    """A help text's own description of its program (repairs/tags.help_description), as
+    a sentence, when the summary does not hold it yet: its options' rows were all
+    SmolLM2 and the centroid found in localedef's and appstreamcli's help ("search TERM -
+    Bileşen veri tabanında arama yapın."), whose description ends in no full stop and so
+    was no candidate."""
+    line = help_description(document)
+    if not line or not fits(line, max_words):
+        return []
+    sentence = line if ENDS_SENTENCE.search(line) else line + ("。" if CJK.match(line[-1]) else ".")
+    stems = stem_set(sentence, language)
+    if any(repeats(stems, stem_set(s, language)) for s in avoid):
+        return []
+    return [sentence]
+
+
 def fallback_sentence(document: str, max_words: int | None = None) -> str:
     """When the document has no prose sentence: its first line of words that is no code
-    or attribution (``can_fall_back_on``), else its first words, with a full stop."""
+    or attribution (``can_fall_back_on``), else its first words, with a full stop; never
+    a special token's string ("<|endoftext|>"), which the app could feed a model again."""
+    document = SPECIAL_TOKEN_SHAPE.sub(" ", document)
     for line in prose_lines(document):
         words = " ".join(LIST_MARK.sub("", line).split())
         if can_fall_back_on(words):
@@ -223,12 +256,13 @@ def prose_lines(document: str) -> list[str]:
 
 
 def is_prose_line(line: str) -> bool:
-    """A line of prose: not blank, no command line or code, no table row, no header or
-    attribution line, no quoted reply ('>')."""
+    """A line of prose: not blank, no command line or code, no table row (two column gaps,
+    or a row of options or commands: "search TERM     - Bileşen veri tabanında ..."), no
+    header or attribution line, no quoted reply ('>')."""
     text = line.strip()
     if not text or PROMPT.match(line) or HEADER_FIELD.match(text) or is_attribution(text):
         return False
-    if TABLE_GAP.search(text) or looks_like_code(text):
+    if TABLE_GAP.search(text) or is_table_row(text) or looks_like_code(text):
         return False
     return bool(LETTERS.search(text))
 

@@ -202,6 +202,35 @@ def is_label(text: str) -> bool:
     return text.rstrip().endswith(":") and len(text.split()) <= LABEL_MAX_WORDS
 
 
+# A row's first column and the gap after it: "search TERM" and the spaces before "- Bileşen
+# veri tabanında arama yapın.", the line's one gap of three spaces or more (a justified
+# manual page spreads gaps of two or three over its lines; two spaces end a sentence).
+ROW_HEAD = re.compile(r"^((?:\S+ ){0,3}\S*[^\s.!?:;,])(?: {3,}|\t)(?=\S)(?!.*\S {2,}\S)")
+
+
+def copies_a_row(sentence: str, answer: Answer) -> bool:
+    """A row of an option or command table given as a sentence: "search TERM - Bileşen
+    veri tabanında arama yapın." of appstreamcli's "  search TERM    - Bileşen veri
+    tabanında ...", all but the spaces between its columns (SmolLM2's whole summary of
+    that help text was such rows). The document line the sentence opens with, up to the
+    first word after the gap, is a row: a first column of a few words, then its one wide
+    gap (ROW_HEAD)."""
+    if not answer.document:
+        return False
+    opening = " ".join(sentence.split())
+    for line in answer.document.splitlines():
+        head = ROW_HEAD.match(line.strip())
+        if head and opening.startswith(" ".join(line.split()[: len(head[1].split()) + 1])):
+            return True
+    return False
+
+
+def is_table_row(line: str) -> bool:
+    """A line of a table of options or commands: a first column of a few words, then its
+    one wide gap (ROW_HEAD)."""
+    return bool(ROW_HEAD.match(line.strip()))
+
+
 def echoes_instruction(sentence: str, answer: Answer) -> bool:
     """'Summarize this document in two sentences.' repeated back."""
     return sentence_key(sentence).startswith(("summarize this", "summarize the"))
@@ -373,6 +402,7 @@ def is_supported(sentence: str, answer: Answer) -> bool:
 
 SUMMARY_SENTENCE_RULES: tuple[Callable[[str, Answer], bool], ...] = (
     not_a_sentence,
+    copies_a_row,
     echoes_instruction,
     talks_about_itself,
     opens_about_itself,

@@ -443,9 +443,47 @@ def usage_name(text: str) -> str:
     """The program a help text's usage line shows, in any language: "readelf" of
     "Употреба: readelf <опција(е)> ...", "xgettext" of "Forma d’ús: xgettext [OPCIÓ]",
     "wget" of "用法: wget [選項]..." (one of the first USAGE_LINES lines)."""
-    opening = [ln for ln in text.split("\n") if ln.strip()][:USAGE_LINES]
-    found = (USAGE.match(ln.strip()) for ln in opening)
-    return next((m[1] for m in found if m), "")
+    return usage_at(text.split("\n"))[0]
+
+
+def usage_at(lines: list[str]) -> tuple[str, int]:
+    """The program a help text's usage line shows and the index of that line (-1: none),
+    among the first USAGE_LINES lines with words; the program may stand on the line after
+    the label alone ("Kullanım:" over "  appstreamcli [SEÇENEK…] - AppStream CLI.")."""
+    filled = [i for i, line in enumerate(lines) if line.strip()][:USAGE_LINES]
+    for i in filled:
+        line = lines[i].strip()
+        if line.endswith((":", "：")) and i + 1 < len(lines):
+            found = USAGE.match(line + " " + lines[i + 1].strip())
+            if found:
+                return found[1], i + 1
+        found = USAGE.match(line)
+        if found:
+            return found[1], i
+    return "", -1
+
+
+def help_description(text: str) -> str:
+    """What a help text says its program does: the first line after the usage lines that
+    goes on with neither the program's name nor a bracket or an option, nor is a section's
+    label. GNU's getopt and argp print the program's description there: "Компилира
+    указания за езикова настройка" after localedef's usage, "AppStream komut satırı
+    arayüzü" after appstreamcli's. A line above the usage line that names the program is
+    its banner, and says it first ("GNU Wget 1.21.3，非互動式檔案下載工具。"). Empty when the
+    text has no usage line."""
+    lines = text.split("\n")
+    name, at = usage_at(lines)
+    if not name:
+        return ""
+    banner = next((line.strip() for line in lines[:at] if line.strip()), "")
+    if name.casefold() in banner.casefold() and not USAGE.match(banner):
+        return banner
+    for line in lines[at + 1 :]:
+        s = line.strip()
+        if not s or name in s or s[0] in "[<-":
+            continue  # the usage goes on: "или:  localedef [ОПЦИЯ...]", "[--add-to-archive]"
+        return "" if s.endswith((":", "：")) else s
+    return ""
 
 
 def heads_each_release(phrase: str, lines: DocumentLines) -> bool:
