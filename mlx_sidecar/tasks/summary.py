@@ -13,6 +13,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from ..answers.extractive import extractive_sentences
 from ..answers.summary import PartialStream, Summary, sentence_target, summary_length
 from ..chunking import chunk_token_limit, content_budget, split_into_chunks
 from ..language import Language, require_language
@@ -264,18 +265,18 @@ def combine_in_order(
     never finds.
     """
     tokenizer, target = job.model.tokenizer, task.target
-    partials = unique_sentences([note.results["summary"].text() for note in notes])
+    partials = unique_sentences([chunk_summary(note) for note in notes])
     n = len(notes)
     subjects: list[str] = []
     for g in range(groups):
         part = range(g * n // groups, (g + 1) * n // groups)
         want = target // groups + (g < target % groups)
-        joined = "\n\n".join(partials[i] for i in part if partials[i])
+        named = part_subjects([notes[i] for i in part], subjects)
+        subjects.extend(named)
+        joined = "\n\n".join(naming_first([partials[i] for i in part if partials[i]], named))
         if not joined:
             job.progress.step()
             continue
-        named = part_subjects([notes[i] for i in part], subjects)
-        subjects.extend(named)
         length = "one sentence" if want == 1 else f"{want} sentences"
         instruction = task.instruction(" and ".join(named), length)
         budget = content_budget(job.model, instruction, task.max_tokens)
@@ -289,12 +290,32 @@ def combine_in_order(
                 return
 
 
+def chunk_summary(note: ChunkNote) -> str:
+    """A chunk's short summary: the model's, or where it kept none, the chunk's own most
+    central sentence (a model held to the document's words keeps few: SmolLM2 kept none
+    of a part about chess, and the summary of the whole left chess out)."""
+    return note.results["summary"].text() or " ".join(extractive_sentences(note.text, 1))
+
+
 def combining_pass(job: Job, task: SummaryTask, text: str, instruction: str, target: int) -> str:
-    """One combining pass, counted as a progress step; its summary's text."""
+    """One combining pass, counted as a progress step; its summary's text, the places the
+    model left filled with the part's own sentences: a model held to the document's words
+    (repairs/answer.OWN_WORDS_PARAMS) that wrote "chess is a board game" of a part about
+    chess kept nothing, and the part went unsaid."""
     into = Summary(sentences=target)
-    result = job.answer(task.ask(job, text, into, instruction)).text()
+    job.answer(task.ask(job, text, into, instruction))
     job.progress.step()
-    return result
+    into.ensure_one(text)
+    return into.text()
+
+
+def naming_first(partials: list[str], subjects: list[str]) -> list[str]:
+    """A part's partial summaries, those that name a subject it is asked about first: a
+    middle third that ran from the last volcano chunk into chess was asked about chess,
+    and a model held to the document's words copied the volcano sentence it read first."""
+    folded = [s.casefold() for s in subjects]
+    naming = [p for p in partials if any(s in p.casefold() for s in folded)]
+    return naming + [p for p in partials if p not in naming]
 
 
 def part_subjects(notes: list[ChunkNote], taken: list[str]) -> list[str]:
