@@ -34,9 +34,10 @@ using self-signed certs", from its fourth section.
 
 A model too small to say a document in its own words (repairs/answer.OWN_WORDS_PARAMS)
 has its sentences kept only when they are the document's words (``copies_the_document``):
-one sentence of it, or two in a row, with words left out but none added or reordered, and
-no "not", "except", "unless" or "only" among the words left out between them or next to
-them ("All rights in the Program are
+one sentence of it, or two in a row, from its start (EDGE words aside), with words left
+out but none added or reordered, and
+no "not", "except", "unless" or "only" among the words left out between them or just
+after them ("All rights in the Program are
 reserved." of "All rights in the Program not expressly granted under this Agreement are
 reserved." changes what the licence says).
 
@@ -195,15 +196,18 @@ def copies_the_document(sentence: str, document: str) -> bool:
 
 def safe_subsequence(words: list[str], run: list[str]) -> bool:
     """Whether ``words`` are ``run`` with some words left out, none UNSAFE_TO_DROP between
-    them or in the EDGE words just before or after them."""
+    them or in the EDGE words after them, and at most EDGE before them (a heading run
+    into the sentence, "However,"): a copy begins where the document's sentence does.
+    SmolLM2 began one of bzip2's halfway, "LZ77/LZ78-based compressors, and approaches
+    the performance of the PPM family ..."."""
     at = 0
     for i, word in enumerate(words):
         start = at
         while at < len(run) and run[at] != word:
             at += 1
-        if at == len(run):
+        if at == len(run) or UNSAFE_TO_DROP.intersection(run[start:at]):
             return False
-        if UNSAFE_TO_DROP.intersection(run[max(start, at - EDGE) if i == 0 else start : at]):
+        if i == 0 and at > EDGE:
             return False
         at += 1
     return not UNSAFE_TO_DROP.intersection(run[at : at + EDGE])
@@ -246,6 +250,7 @@ class Places:
 
     def __init__(self, document: str) -> None:
         self.language = guess_language(document)
+        self.document = document
         self.folded = document.casefold()
         self.words = frozenset(re.findall(r"\w+", self.folded))
         self.sentences = document_sentences(document)
@@ -292,8 +297,9 @@ class Places:
 
     @functools.cached_property
     def word_runs(self) -> list[list[str]]:
-        """Each sentence's words, and each two sentences' in a row (copies_the_document)."""
-        words = [WORD.findall(s.casefold()) for s in self.sentences]
+        """The words of each sentence (and list item) and of each two in a row, for
+        copies_the_document."""
+        words = [WORD.findall(s.casefold()) for s in copy_units(self.document)]
         return words + [a + b for a, b in itertools.pairwise(words)]
 
     def has_word(self, word: str) -> bool:
@@ -332,6 +338,17 @@ def document_sentences(document: str) -> list[str]:
         else:
             found.extend(split_sentences(joined))
     return found or [document]
+
+
+def copy_units(document: str) -> list[str]:
+    """The document's sentences as a copy of one begins: each paragraph's, each item of
+    a list its own (document_sentences holds a list's items together), without its mark."""
+    units = []
+    for para in re.split(r"\n\s*\n", document):
+        items = re.split(r"\n(?=\s*(?:[-*•]|\d+[.)])\s)", para)
+        for item in items:
+            units.extend(split_sentences(" ".join(LIST_LINE.sub("", item).split())))
+    return units
 
 
 def best_place(stems: frozenset, places: Places) -> int:
