@@ -35,11 +35,10 @@ using self-signed certs", from its fourth section.
 A model too small to say a document in its own words (repairs/answer.OWN_WORDS_PARAMS)
 has its sentences kept only when they are the document's words (``copies_the_document``):
 one sentence of it, or two in a row, from its start (EDGE words aside), with words left
-out but none added or reordered, and
-no "not", "except", "unless" or "only" among the words left out between them or just
-after them ("All rights in the Program are
-reserved." of "All rights in the Program not expressly granted under this Agreement are
-reserved." changes what the licence says).
+out but none added or reordered, and no "not", "except", "unless" or "only" among the
+words left out between them or just after them ("All rights in the Program are reserved."
+of "All rights in the Program not expressly granted under this Agreement are reserved."
+changes what the licence says).
 
 Words a summary uses to speak of its document ("the guide explains", "this chapter
 covers", REPORTING_WORDS) are not asked of the document. In another language than the
@@ -93,7 +92,7 @@ NEGATIONS = frozenset("not no never cannot without none neither nor nothing".spl
 UNSAFE_TO_DROP = NEGATIONS | frozenset("except unless only".split())
 EDGE = 3  # words next to a copy's ends that must not be UNSAFE_TO_DROP ("... unless ...")
 # A sentence's words for copies_the_document: each CJK character is one.
-WORD = re.compile(r"[\u3040-\u30ff\u3400-\u9fff\uf900-\ufaff\uac00-\ud7af]|[^\W_]+")
+WORD = re.compile(rf"{CJK.pattern}|[^\W_]+")
 # "This document ...", "The Git manual page ...", "In short, the guide ...": a sentence
 # whose subject is the document itself (not "the text of the licence", a part of it).
 WHOLE_DOCUMENT = re.compile(
@@ -189,7 +188,7 @@ def copies_the_document(sentence: str, document: str) -> bool:
     its README: each word is the document's, the claim is not."""
     words = WORD.findall(sentence.casefold())
     places = document_places(document)
-    if not words or not set(words) <= places.words | set(CJK.findall(places.folded)):
+    if not words or not set(words) <= places.copy_words:
         return False
     return any(safe_subsequence(words, run) for run in places.word_runs)
 
@@ -301,6 +300,11 @@ class Places:
         copies_the_document."""
         words = [WORD.findall(s.casefold()) for s in copy_units(self.document)]
         return words + [a + b for a, b in itertools.pairwise(words)]
+
+    @functools.cached_property
+    def copy_words(self) -> frozenset:
+        """Every word of the document as copies_the_document counts them."""
+        return frozenset(WORD.findall(self.folded))
 
     def has_word(self, word: str) -> bool:
         """Whether the document uses ``word``, or a word of the same stem."""
