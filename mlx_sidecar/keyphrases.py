@@ -311,7 +311,10 @@ class DocumentLines:
         """'FILENAME', 'replace-str', 'len': what a synopsis or an option's line holds
         the place of ("-l len", "--replace[=replace-str]", ".open ?FILENAME?",
         "[infile [outfile]]", "<len>"), or an option's own name ("--highlight-pid"):
-        half its mentions or more, as the tag is written."""
+        half its mentions or more, as the tag is written; or a word a manual page writes
+        glued to a one-letter option ("-Iincdir", "-inamefile": cscope's synopsis)."""
+        if tag.isascii() and tag.isalpha() and tag.islower() and glued_to_option(tag, self.text):
+            return True
         word = phrase_pattern(tag)
         said = len(re.findall(word, self.text))
         slots = len(re.findall(rf"(?:{OPTION}[ \t=]+|(?<![\w-])--?|[\[?<]){word}", self.text))
@@ -362,6 +365,11 @@ class DocumentLines:
             return False  # a program's own names are what a source file is about
         in_prose = re.search(rf"(?<![\w.>:-]){re.escape(tag)}(?!\w|::|->)", self.prose)
         return not in_prose and tag in self.text
+
+
+def glued_to_option(word: str, text: str) -> bool:
+    """Whether ``text`` writes ``word`` right after a one-letter option ("-Iincdir")."""
+    return bool(re.search(rf"(?<![\w-])-[A-Za-z]{re.escape(word)}(?![\w-])", text))
 
 
 def named_beside(text: str, pattern: str) -> bool:

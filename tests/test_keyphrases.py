@@ -283,6 +283,24 @@ def test_git_shortlog_s_authors_are_credits():
     assert not frames_the_document("networking stack", mail)
 
 
+def test_a_word_glued_to_a_one_letter_option_is_its_placeholder():
+    page = DocumentLines.of(
+        "SYNOPSIS\n       cscope [-bC] [-Iincdir] [files]\n\nOPTIONS\n       -Iincdir\n"
+        "              Look in incdir before the standard place. Run make -j4 first.\n"
+    )
+    assert page.is_placeholder("incdir") and frames_the_document("incdir", page)
+    assert not page.is_placeholder("standard place") and not page.is_placeholder("make")
+
+
+def test_a_heading_over_each_release_may_hold_a_few_words_before_its_version():
+    news = DocumentLines.of(
+        "Overview of changes between 1.0.7 and 1.0.8\n\n* A fix in FriBidi.\n\n"
+        "Overview of changes between 1.0.6 and 1.0.7\n\n* FriBidi builds with meson.\n"
+    )
+    assert heads_each_release("Overview", news)
+    assert not heads_each_release("FriBidi", news)
+
+
 def test_an_ordinary_word_capitalized_only_inside_a_longer_name_is_a_piece_of_it():
     gpl = DocumentLines.of(
         "The Free Software Foundation publishes it. Write to the Free Software Foundation. "
