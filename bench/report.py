@@ -92,7 +92,7 @@ def quality_section(data: dict) -> list:
     for file in sorted(set(entries) - {r["file"] for r in data["rows"]}):
         left_out.setdefault(entries[file].get("half", "corpus"), []).append(f"`{file}`")
     left = "; ".join(f"{h} ({len(f)}): {', '.join(f)}" for h, f in sorted(left_out.items()))
-    halves = {"run": "tuning half at 41489bb", "held_out_run": "held-out half at 41489bb"}
+    halves = {"run": "tuning half at 45f6962", "held_out_run": "held-out half at 45f6962"}
     runs = [recorded(data[k], h) for k, h in halves.items() if data.get(k)]
     return [*runs, ("Tags and summaries over", "For each text:"), table_of(data["rows"], entries),
         "Each text's tags and summary are in `bench/results/quality.json`. Texts this run "
@@ -120,7 +120,8 @@ READS = {"blind-read": "the held-out half, read in parts (`READS.md` says which 
     "blind-read/fresh3": "20 texts collected at 3323037, answers at 047d9ff (then seen)",
     "blind-read/fresh4": "20 texts collected at 630f925, answers at 630f925 (then seen)",
     "blind-read/fresh5": "20 texts collected at 366598e, answers at 3c70eb1 (then seen)",
-    "blind-read/fresh6": "20 texts collected at 6ee8b88, answers at 41489bb: unseen"}  # fmt: skip
+    "blind-read/fresh6": "20 texts collected at 6ee8b88, answers at 41489bb (then seen)",
+    "blind-read/fresh7": "20 texts collected on 2026-12-08, answers at 45f6962: unseen"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
