@@ -121,7 +121,8 @@ READS = {"blind-read": "the held-out half, read in parts (`READS.md` says which 
     "blind-read/fresh4": "20 texts collected at 630f925, answers at 630f925 (then seen)",
     "blind-read/fresh5": "20 texts collected at 366598e, answers at 3c70eb1 (then seen)",
     "blind-read/fresh6": "20 texts collected at 6ee8b88, answers at 41489bb (then seen)",
-    "blind-read/fresh7": "20 texts collected on 2026-12-08, answers at 45f6962: unseen"}  # fmt: skip
+    "blind-read/fresh7": "20 texts collected on 2026-12-08, answers at 45f6962 (then seen)",
+    "blind-read/fresh8": "20 texts collected on 2026-12-08, answers at ccd608b: unseen"}  # fmt: skip
 
 
 @section("blind-read/verdicts-baseline.json", "Blind read")
