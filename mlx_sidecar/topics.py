@@ -41,8 +41,9 @@ def names_a_topic(phrase: str, lines: DocumentLines) -> bool:
     """Whether a key phrase can name a topic rather than an example or a piece of a
     sentence. In English: a noun phrase (``is_noun_phrase``) that is no file name ("prog.py",
     "privkey.pem" stand for an example; a title that names the file is the subject and
-    kept apart) nor a one-letter variable's attribute ("p.lr_items", "f.write"). In another language, where no word classes tell a noun phrase from a
-    verb ("szuka", "Mostra informazioni") or a part's label ("名称", "opcje"), only a name
+    kept apart) nor a one-letter variable's attribute ("p.lr_items", "f.write"). In
+    another language, where no word classes tell a noun phrase from a verb ("szuka",
+    "Mostra informazioni") or a part's label ("名称", "opcje"), only a name
     (``is_name_phrase``); the model may still write its own tag."""
     if FILE_NAME.fullmatch(phrase) or VARIABLE_ATTRIBUTE.fullmatch(phrase):
         return False

@@ -39,6 +39,7 @@ from ..text import (
     ENDS_SENTENCE,
     LETTERS,
     content_words,
+    full_stop,
     guess_language,
     is_sentence,
     split_sentences,
@@ -125,11 +126,10 @@ def extractive_sentences(
     if n <= 0:
         return []
     first = described(document, language, max_words, avoid)
-    if first:
-        return first + extractive_sentences(document, n - 1, language, max_words, [*avoid, *first])
+    n, avoid = n - len(first), [*avoid, *first]
     candidates = document_candidates(document, language)
-    if not candidates:
-        return []
+    if not candidates or n <= 0:
+        return first
     scores = centroid_scores(candidates)  # the whole document's centroid, long ones too
     fitting = [c for c in candidates if fits(c.text, max_words)]
     ranked = sorted(fitting, key=lambda c: -scores[c.position])
@@ -143,7 +143,7 @@ def extractive_sentences(
             continue
         chosen.append(candidate)
         taken.append(mine)
-    return [c.text for c in sorted(chosen, key=lambda c: c.position)]
+    return first + [c.text for c in sorted(chosen, key=lambda c: c.position)]
 
 
 def described(
@@ -157,7 +157,7 @@ def described(
     line = help_description(document)
     if not line or not fits(line, max_words):
         return []
-    sentence = line if ENDS_SENTENCE.search(line) else line + ("。" if CJK.match(line[-1]) else ".")
+    sentence = line if ENDS_SENTENCE.search(line) else line + full_stop(line)
     stems = stem_set(sentence, language)
     if any(repeats(stems, stem_set(s, language)) for s in avoid):
         return []
@@ -178,7 +178,7 @@ def fallback_sentence(document: str, max_words: int | None = None) -> str:
     words = " ".join(words.split()[: max_words or 25]).rstrip(",;:")
     if not words or ENDS_SENTENCE.search(words):
         return words
-    return words + ("。" if CJK.match(words[-1]) else ".")
+    return words + full_stop(words)
 
 
 def can_fall_back_on(words: str) -> bool:

@@ -218,11 +218,20 @@ def copies_a_row(sentence: str, answer: Answer) -> bool:
     if not answer.document:
         return False
     opening = " ".join(sentence.split())
-    for line in answer.document.splitlines():
+    return any(opening.startswith(row) for row in row_openings(answer.document))
+
+
+@functools.lru_cache(maxsize=32)
+def row_openings(document: str) -> tuple[str, ...]:
+    """How each of the document's table rows opens, its first column and the first word
+    after the gap, spaces made single: found once per document, not once per sentence
+    each time a streamed answer is judged again."""
+    found = []
+    for line in document.splitlines():
         head = ROW_HEAD.match(line.strip())
-        if head and opening.startswith(" ".join(line.split()[: len(head[1].split()) + 1])):
-            return True
-    return False
+        if head:
+            found.append(" ".join(line.split()[: len(head[1].split()) + 1]))
+    return tuple(found)
 
 
 def is_table_row(line: str) -> bool:

@@ -486,17 +486,16 @@ def help_description(text: str) -> str:
     return ""
 
 
-RELEASE_WORDS = (
-    3  # words between a release heading's opening and its version ("of changes between")
-)
+# Words between a release heading's opening and its version ("of changes between").
+RELEASE_WORDS = 3
 
 
 def heads_each_release(phrase: str, lines: DocumentLines) -> bool:
     """Whether ``phrase`` opens two headings or more, each before a version: the heading
     over each release's notes in a NEWS file ("Noteworthy changes in release 5.11",
     "E2fsprogs 1.47.1 (May 20, 2024)", FriBidi's "Overview of changes between 1.0.7 and
-    1.0.8"), not the title of the whole. A list's items ("- GCC
-    4.9 is the default compiler for Ada.") are sentences, no headings."""
+    1.0.8"), not the title of the whole. A list's items ("- GCC 4.9 is the default
+    compiler for Ada.") are sentences, no headings."""
     opening = rf"^{BULLET}{phrase_pattern(phrase)}[ \t]+(?:\w+[ \t]+){{0,{RELEASE_WORDS}}}v?\d"
     found = (ln.strip() for ln in lines.text.split("\n"))
     return sum(bool(re.match(opening, ln, re.I)) and reads_as_heading(ln) for ln in found) >= 2
